@@ -1,0 +1,166 @@
+#!/usr/bin/env bun
+/**
+ * Loupe's only composition root: parses the command line, loads config,
+ * wires the parts together, serves, and shuts down cleanly.
+ */
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "./src/cli/args.ts";
+import { journalPath, removeDiscovery, writeDiscovery } from "./src/cli/discovery.ts";
+import { formatCsv, formatJson, formatTable } from "./src/cli/format-table.ts";
+import { runSql } from "./src/cli/sql-command.ts";
+import { ConfigError, describeSettings, loadConfig, type Config } from "./src/config.ts";
+import { loadPriceBook } from "./src/pricing/load-prices.ts";
+import { createApp, type GatewayState } from "./src/server.ts";
+import { openJournal } from "./src/store/journal.ts";
+import { createRecordWriter } from "./src/store/record-writer.ts";
+import { replayJournal } from "./src/store/replay-journal.ts";
+import { openWorkerStore } from "./src/store/worker-store.ts";
+import manifest from "./package.json" with { type: "json" };
+
+const HELP = `loupe ${manifest.version} — a self-hosted LLM API gateway that records every call
+
+Usage:
+  loupe [serve] [--flags]                 run the gateway
+  loupe sql "<query>" [--json|--csv]      query the records (read-only)
+  loupe prices [model] [--provider ID]    show the prices Loupe applies
+  loupe version
+  loupe --help
+
+Point an SDK at it by its base URL:
+  ANTHROPIC_BASE_URL=http://127.0.0.1:8787/anthropic
+  OPENAI_BASE_URL=http://127.0.0.1:8787/openai/v1
+  Gemini: http://127.0.0.1:8787/gemini
+
+Settings (flag / environment variable; flags win, then env, then --config FILE):
+${describeSettings()
+  .map(({ flag, env }) => `  ${flag.padEnd(26)} ${env}`)
+  .join("\n")}
+`;
+
+function log(config: Pick<Config, "quiet"> | undefined, message: string) {
+  if (!config?.quiet) console.error(`[loupe] ${message}`);
+}
+
+async function serve(flags: Record<string, string>): Promise<void> {
+  const config = loadConfig({ flags });
+  const priceBook = loadPriceBook(config.pricesFile);
+  const state: GatewayState = { draining: false, inflight: 0, internalErrors: 0 };
+  const onInternalError = (message: string) => {
+    state.internalErrors++;
+    log(config, message);
+  };
+
+  const store = await openWorkerStore(config.db);
+  const onDisk = config.db !== ":memory:";
+  const journalDir = onDisk ? journalPath(config.db) : `${process.env.TMPDIR ?? "/tmp"}/loupe-memory-${process.pid}.journal`;
+  const replayed = await replayJournal(journalDir, store);
+  if (replayed.found > 0) log(config, `journal: ${replayed.added} record(s) recovered from a previous run`);
+  const journal = openJournal(journalDir);
+  const writer = createRecordWriter({
+    journal,
+    sink: store,
+    intervalMs: config.flush.intervalMs,
+    batchRows: config.flush.batchRows,
+    onError: onInternalError,
+  });
+  const localKey = randomBytes(24).toString("base64url");
+
+  const app = createApp({
+    config,
+    priceBook,
+    state,
+    onInternalError,
+    writeRecord: writer.write,
+    writerStats: writer.stats,
+    flushRecords: writer.flush,
+    query: (sql) => store.queryReadOnly(sql),
+    localKey,
+    version: manifest.version,
+  });
+
+  const server = Bun.serve({
+    hostname: config.server.host,
+    port: config.server.port,
+    fetch: app.fetch,
+    // A model may think for minutes before its first byte: never cut a quiet connection.
+    idleTimeout: 0,
+    // Loupe checks the size itself, to answer 413 in the route's dialect.
+    maxRequestBodySize: Math.max(config.limits.maxBodyBytes * 2, 1024 * 1024),
+  });
+  const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
+  if (onDisk) writeDiscovery(config.db, { pid: process.pid, url, key: localKey });
+  log(config, `listening on ${url} — records in ${config.db}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    state.draining = true;
+    log(config, `${signal}: draining ${state.inflight} in-flight call(s)`);
+    void server.stop(false); // stop accepting; in-flight calls run on
+    const deadline = Date.now() + config.limits.drainTimeoutMs;
+    while (state.inflight > 0 && Date.now() < deadline) await Bun.sleep(20);
+    if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
+    await writer.flush();
+    const stats = writer.stats();
+    if (stats.queued === 0) journal.close();
+    await store.close();
+    if (onDisk) removeDiscovery(config.db);
+    log(config, `stopped: ${stats.stored} record(s) stored this run${stats.queued ? `, ${stats.queued} left in the journal` : ""}`);
+    server.stop(true);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+async function sql(args: string[]): Promise<void> {
+  const { positionals, flags } = parseArgs(args, ["--json", "--csv"]);
+  const format = flags["--json"] ? "json" : flags["--csv"] ? "csv" : "table";
+  delete flags["--json"];
+  delete flags["--csv"];
+  const query = positionals.join(" ").trim();
+  if (!query) throw new ConfigError('usage: loupe sql "<query>" [--json|--csv]');
+  const config = loadConfig({ flags });
+  const result = await runSql(query, config.db);
+  const out = format === "json" ? formatJson(result) : format === "csv" ? formatCsv(result) : formatTable(result);
+  process.stdout.write(out.endsWith("\n") ? out : `${out}\n`);
+}
+
+async function prices(args: string[]): Promise<void> {
+  const { positionals, flags } = parseArgs(args);
+  const provider = flags["--provider"];
+  delete flags["--provider"];
+  const config = loadConfig({ flags });
+  const book = loadPriceBook(config.pricesFile);
+  const model = positionals[0];
+  if (!model) {
+    console.log(`price data: ${book.version}${config.pricesFile ? ` (overrides: ${config.pricesFile})` : ""}`);
+    console.log("usage: loupe prices <model> [--provider anthropic|openai|google|…]");
+    return;
+  }
+  const found = book.lookup(provider, model);
+  if (!found) {
+    console.log(`${model}: no price known — calls to it are recorded with cost_usd NULL (unpriced)`);
+    process.exitCode = 1;
+    return;
+  }
+  console.log(JSON.stringify({ model, matched: found.model, provider: found.provider, source: found.source, version: book.version, usd_per_million_tokens: found.prices }, null, 2));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help") return void process.stdout.write(HELP);
+  if (command === "version" || command === "--version") return void console.log(manifest.version);
+  if (command === "sql") return sql(rest);
+  if (command === "prices") return prices(rest);
+  if (command === undefined || command === "serve") return serve(parseArgs(rest).flags);
+  if (command.startsWith("--")) return serve(parseArgs(argv).flags);
+  throw new ConfigError(`unknown command "${command}" (see loupe --help)`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`loupe: ${message}`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+});

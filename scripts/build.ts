@@ -1,0 +1,74 @@
+// `npm run build` → dist/loupe: one self-contained executable for this machine's
+// OS/arch (Bun runtime + bundled code + DuckDB), needing no Node, Bun or node_modules.
+//
+//   bun scripts/build.ts [--sourcemap] [entry] [outfile]     (defaults: main.ts dist/loupe)
+//
+// DuckDB: the addon duckdb.node is embedded by Bun itself (it is `require`d by
+// @duckdb/node-bindings), but the library it links against, libduckdb.so, is not
+// seen by the bundler; we add it as an extra entry point so it is embedded as an
+// asset, and src/store/load-duckdb.ts extracts and preloads it at run time.
+
+import type { BunPlugin } from "bun";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+
+const root = resolve(import.meta.dir, "..");
+const args = process.argv.slice(2);
+const sourcemap = args.includes("--sourcemap");
+const [entry = join(root, "main.ts"), outfile = join(root, "dist", "loupe")] = args.filter((a) => !a.startsWith("--"));
+
+// The bindings package for the machine we build on (and so run on).
+const musl = process.platform === "linux" && existsSync(`/lib/ld-musl-${process.arch === "x64" ? "x86_64" : "aarch64"}.so.1`);
+const bindingsPkg = `@duckdb/node-bindings-${process.platform}-${process.arch}${musl ? "-musl" : ""}`;
+const libName = process.platform === "darwin" ? "libduckdb.dylib" : process.platform === "win32" ? "duckdb.dll" : "libduckdb.so";
+let libduckdb: string;
+try {
+  libduckdb = join(dirname(Bun.resolveSync(`${bindingsPkg}/duckdb.node`, root)), libName);
+  statSync(libduckdb);
+} catch {
+  console.error(`build: ${bindingsPkg}/${libName} not found; run \`npm install\` first`);
+  process.exit(1);
+}
+
+// @duckdb/node-bindings/duckdb.js `require`s the addon of every platform in a
+// switch; only this machine's package is installed. Leave the others external:
+// they are never reached at run time, and unresolved they would fail the build.
+const otherPlatforms: BunPlugin = {
+  name: "duckdb-other-platforms",
+  setup(build) {
+    build.onResolve({ filter: /^@duckdb\/node-bindings-[^/]+\/duckdb\.node$/ }, (a) => {
+      try {
+        Bun.resolveSync(a.path, a.resolveDir);
+        return undefined; // installed: bundle (embed) it as usual
+      } catch {
+        return { path: a.path, external: true };
+      }
+    });
+  },
+};
+
+mkdirSync(dirname(outfile), { recursive: true });
+const started = performance.now();
+const result = await Bun.build({
+  entrypoints: [entry, libduckdb],
+  compile: {
+    outfile,
+    // Deterministic behaviour wherever it is started: configuration comes from
+    // Loupe's own env vars and flags, not from a stray .env/bunfig.toml in the cwd.
+    autoloadDotenv: false,
+    autoloadBunfig: false,
+  },
+  // load-duckdb.ts finds the library by this name pattern; the hash keys its cache.
+  naming: { asset: "[name]-[hash].[ext]" },
+  minify: true,
+  sourcemap: sourcemap ? "inline" : "none",
+  plugins: [otherPlatforms],
+});
+
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+const mib = (statSync(outfile).size / 2 ** 20).toFixed(1);
+const secs = ((performance.now() - started) / 1000).toFixed(1);
+console.log(`built ${outfile} (${mib} MiB, libduckdb ${(statSync(libduckdb).size / 2 ** 20).toFixed(1)} MiB embedded) in ${secs}s`);

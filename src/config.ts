@@ -1,0 +1,158 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { providerIds, type ProviderId } from "./providers/registry.ts";
+
+/**
+ * The one place that reads the environment. Every setting has one camelCase
+ * key; it comes from a flag (`--max-body-bytes`), else `LOUPE_MAX_BODY_BYTES`,
+ * else the optional JSON config file (`--config` / `LOUPE_CONFIG`), else the
+ * default. Upstream base URLs follow the provider registry:
+ * `LOUPE_<PROVIDER>_BASE_URL`.
+ */
+const logBodyMode = z.enum(["full", "meta", "none"]);
+export type LogBodyMode = z.infer<typeof logBodyMode>;
+
+const count = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+const httpUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
+
+const baseUrlKeys = providerIds.map((id) => `${id}BaseUrl` as const);
+
+const settingsSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8787),
+  db: z.string().min(1).default("./loupe.duckdb"),
+  logBody: logBodyMode.default("meta"),
+  maxBodyBytes: count(32 * 1024 * 1024),
+  maxLoggedBodyBytes: count(1024 * 1024),
+  upstreamTimeoutMs: count(600_000),
+  drainTimeoutMs: count(30_000),
+  flushIntervalMs: count(200),
+  flushBatchRows: count(5_000).pipe(z.number().min(1)),
+  pricesFile: z.string().min(1).optional(),
+  adminToken: z.string().min(1).optional(),
+  quiet: z.stringbool().default(false),
+  ...Object.fromEntries(baseUrlKeys.map((key) => [key, httpUrl.optional()])),
+});
+
+type Settings = z.infer<typeof settingsSchema>;
+const settingKeys = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+export interface Config {
+  readonly server: { readonly host: string; readonly port: number };
+  readonly db: string;
+  readonly logBody: LogBodyMode;
+  readonly limits: {
+    readonly maxBodyBytes: number;
+    readonly maxLoggedBodyBytes: number;
+    readonly upstreamTimeoutMs: number;
+    readonly drainTimeoutMs: number;
+  };
+  readonly flush: { readonly intervalMs: number; readonly batchRows: number };
+  readonly upstreams: Readonly<Partial<Record<ProviderId, string>>>;
+  readonly pricesFile?: string | undefined;
+  readonly adminToken?: string | undefined;
+  readonly quiet: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const toEnvName = (key: string) => `LOUPE_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+const toFlagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** `LOUPE_*` variables that name no setting are mistakes worth reporting. */
+function readEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const known = new Map(settingKeys.map((key) => [toEnvName(key), key]));
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("LOUPE_") || name === "LOUPE_CONFIG" || value === undefined || value === "") continue;
+    const key = known.get(name);
+    if (!key) throw new ConfigError(`unknown environment variable ${name}`);
+    values[key] = value;
+  }
+  return values;
+}
+
+function readFlags(flags: Record<string, string>): Record<string, string> {
+  const known = new Map(settingKeys.map((key) => [toFlagName(key), key]));
+  const values: Record<string, string> = {};
+  for (const [flag, value] of Object.entries(flags)) {
+    const key = known.get(flag);
+    if (!key) throw new ConfigError(`unknown flag ${flag}`);
+    values[key] = value;
+  }
+  return values;
+}
+
+function readFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not a JSON object: ${(error as Error).message}`);
+  }
+}
+
+function describeSource(key: string): string {
+  return `${toFlagName(key)} / ${toEnvName(key)}`;
+}
+
+/** Parses flags (`{"--port": "9000"}`), environment and config file into one frozen config. */
+export function loadConfig(input: { flags?: Record<string, string>; env?: Record<string, string | undefined> } = {}): Config {
+  const env = input.env ?? process.env;
+  const flags = { ...input.flags };
+  const configPath = flags["--config"] ?? env.LOUPE_CONFIG;
+  delete flags["--config"];
+  const merged = { ...(configPath ? readFile(configPath) : {}), ...readEnv(env), ...readFlags(flags) };
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? "");
+      return key ? `${describeSource(key)}: ${issue.message}` : issue.message;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+  const s = parsed.data as Settings & Record<string, string | undefined>;
+  const upstreams: Partial<Record<ProviderId, string>> = {};
+  for (const id of providerIds) {
+    const url = s[`${id}BaseUrl`];
+    if (url) upstreams[id] = url;
+  }
+  return deepFreeze({
+    server: { host: s.host, port: s.port },
+    db: s.db,
+    logBody: s.logBody,
+    limits: {
+      maxBodyBytes: s.maxBodyBytes,
+      maxLoggedBodyBytes: s.maxLoggedBodyBytes,
+      upstreamTimeoutMs: s.upstreamTimeoutMs,
+      drainTimeoutMs: s.drainTimeoutMs,
+    },
+    flush: { intervalMs: s.flushIntervalMs, batchRows: s.flushBatchRows },
+    upstreams,
+    pricesFile: s.pricesFile,
+    adminToken: s.adminToken,
+    quiet: s.quiet,
+  });
+}
+
+/** The settings table for `--help` and the README. */
+export function describeSettings(): { flag: string; env: string }[] {
+  return settingKeys.map((key) => ({ flag: toFlagName(key), env: toEnvName(key) }));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

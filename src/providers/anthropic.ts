@@ -1,0 +1,164 @@
+import { asObject, readCount, sumCounts, type Usage } from "../usage/usage.ts";
+import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
+
+/**
+ * Anthropic Messages API. `usage.input_tokens` excludes cache reads and writes
+ * (docs: prompt caching, "Tracking cache performance"), so the total input is
+ * the sum of the three. Thinking tokens are already inside `output_tokens`.
+ */
+export function convertAnthropicUsage(raw: unknown): Usage | undefined {
+  const u = asObject(raw);
+  if (!u) return undefined;
+  const uncached = readCount(u.input_tokens);
+  const cacheRead = readCount(u.cache_read_input_tokens);
+  const cacheWrite = readCount(u.cache_creation_input_tokens);
+  const split = asObject(u.cache_creation);
+  const details = asObject(u.output_tokens_details);
+  return {
+    inputTokens: uncached === undefined ? undefined : sumCounts(uncached, cacheRead, cacheWrite),
+    cacheReadTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    cacheWrite1hTokens: readCount(split?.ephemeral_1h_input_tokens),
+    outputTokens: readCount(u.output_tokens),
+    reasoningTokens: readCount(details?.thinking_tokens),
+  };
+}
+
+/**
+ * Streams report usage in `message_start.message.usage`, then again in each
+ * `message_delta.usage`, whose counts are cumulative: later non-null fields
+ * overwrite earlier ones, they are never added.
+ */
+function mergeRawUsage(into: Record<string, unknown>, next: unknown): void {
+  const fields = asObject(next);
+  if (!fields) return;
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === null || value === undefined) continue;
+    const nested = asObject(value);
+    const existing = asObject(into[key]);
+    if (nested && existing) mergeRawUsage(existing, nested);
+    else into[key] = nested ? { ...nested } : value;
+  }
+}
+
+function readMessage(body: unknown): ResponseFacts {
+  const message = asObject(body);
+  if (!message) return {};
+  const error = asObject(message.error);
+  return {
+    usage: convertAnthropicUsage(message.usage),
+    usageRaw: message.usage,
+    responseModel: typeof message.model === "string" ? message.model : undefined,
+    responseId: typeof message.id === "string" ? message.id : undefined,
+    finishReason: typeof message.stop_reason === "string" ? message.stop_reason : undefined,
+    errorType: typeof error?.type === "string" ? error.type : undefined,
+    errorMessage: typeof error?.message === "string" ? error.message : undefined,
+  };
+}
+
+function createMessagesStreamReader(): StreamReader {
+  const usage: Record<string, unknown> = {};
+  let sawUsage = false;
+  const facts: ResponseFacts = {};
+  return {
+    onEvent(data) {
+      const event = asObject(JSON.parse(data));
+      if (!event) return;
+      switch (event.type) {
+        case "message_start": {
+          const message = asObject(event.message);
+          facts.responseModel = typeof message?.model === "string" ? message.model : undefined;
+          facts.responseId = typeof message?.id === "string" ? message.id : undefined;
+          if (message?.usage) (sawUsage = true), mergeRawUsage(usage, message.usage);
+          break;
+        }
+        case "message_delta": {
+          const reason = asObject(event.delta)?.stop_reason;
+          if (typeof reason === "string") facts.finishReason = reason;
+          if (event.usage) (sawUsage = true), mergeRawUsage(usage, event.usage);
+          break;
+        }
+        case "error": {
+          const error = asObject(event.error);
+          facts.errorType = typeof error?.type === "string" ? error.type : "stream_error";
+          facts.errorMessage = typeof error?.message === "string" ? error.message : undefined;
+          break;
+        }
+      }
+    },
+    result: () => (sawUsage ? { ...facts, usage: convertAnthropicUsage(usage), usageRaw: usage } : facts),
+  };
+}
+
+const messages: Endpoint = {
+  operation: "chat",
+  billable: true,
+  readRequest(body) {
+    return {
+      model: typeof body.model === "string" ? body.model : undefined,
+      streamed: body.stream === true,
+      sessionId: readSessionFromMetadata(asObject(body.metadata)?.user_id),
+    };
+  },
+  readResponse: readMessage,
+  createStreamReader: createMessagesStreamReader,
+};
+
+const countTokens: Endpoint = {
+  operation: "count_tokens",
+  billable: false,
+  readRequest: (body) => ({ model: typeof body.model === "string" ? body.model : undefined }),
+};
+
+const models: Endpoint = { operation: "models", billable: false };
+
+/**
+ * Claude Code's `metadata.user_id` is a JSON string carrying `session_id`
+ * (current versions) or `user_<hash>_account_<id>_session_<uuid>` (legacy);
+ * any other value is taken as the session as it is.
+ */
+export function readSessionFromMetadata(userId: unknown): string | undefined {
+  if (typeof userId !== "string" || userId === "") return undefined;
+  if (userId.startsWith("{")) {
+    try {
+      const parsed = asObject(JSON.parse(userId));
+      if (typeof parsed?.session_id === "string") return parsed.session_id;
+    } catch {
+      // not JSON after all: fall through to the other forms
+    }
+  }
+  const legacy = /_session_([0-9a-f-]{8,})$/i.exec(userId);
+  return legacy?.[1] ?? userId;
+}
+
+export const anthropic = {
+  id: "anthropic",
+  prefix: "/anthropic",
+  defaultBaseUrl: "https://api.anthropic.com",
+  dialect: "anthropic",
+  requestIdHeaders: ["request-id", "x-request-id"],
+  // Claude Code with ANTHROPIC_BASE_URL=http://HOST:PORT calls /v1/messages
+  // and discovers models with GET /v1/models, which OpenAI shares: the
+  // `anthropic-version` header every Anthropic client sends tells them apart.
+  claimsDropIn: (_method, path, headers) =>
+    path.startsWith("/v1/messages") || (path.startsWith("/v1/models") && headers.has("anthropic-version")),
+  endpoint(method, path) {
+    if (method === "POST" && path === "/v1/messages") return messages;
+    if (method === "POST" && path === "/v1/messages/count_tokens") return countTokens;
+    if (method === "GET" && path.startsWith("/v1/models")) return models;
+    return undefined;
+  },
+  readHeaders(headers) {
+    return {
+      sessionId: headers.get("x-claude-code-session-id") ?? undefined,
+      client: {
+        agentId: headers.get("x-claude-code-agent-id") ?? undefined,
+        parentAgentId: headers.get("x-claude-code-parent-agent-id") ?? undefined,
+        requestClass:
+          headers.get("x-claude-code-request-class") ??
+          (headers.get("x-claude-code-compaction") ? "compaction" : undefined),
+        agentType: headers.get("x-claude-code-agent-type") ?? undefined,
+      },
+    };
+  },
+} as const satisfies ProviderAdapter<"anthropic">;

@@ -1,0 +1,253 @@
+import { v7 as uuidv7 } from "uuid";
+import type { Config } from "../config.ts";
+import { LoupeError, renderError } from "../errors.ts";
+import type { PriceBook } from "../pricing/price-book.ts";
+import type { RouteMatch } from "../providers/registry.ts";
+import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/types.ts";
+import type { RequestRecord } from "../record.ts";
+import { asObject } from "../usage/usage.ts";
+import { buildRecord, priceCall, type CallSummary } from "./build-record.ts";
+import { forwardRequestHeaders, forwardResponseHeaders } from "./headers.ts";
+import { observeBody, type BodyOutcome } from "./observe-body.ts";
+import { readRequestTags, type RequestTags } from "./request-tags.ts";
+import { createResponseObserver, type BodyKind } from "./response-observer.ts";
+import { createSseRewriter } from "./sse-rewriter.ts";
+
+export interface ProxyDeps {
+  config: Config;
+  priceBook: PriceBook;
+  /** Journals and queues a finished record; must not throw. */
+  record(record: RequestRecord): void;
+  /** Counts a failure of Loupe's own bookkeeping (never the caller's problem). */
+  onInternalError(message: string): void;
+}
+
+const BODYLESS = new Set(["GET", "HEAD"]);
+
+/** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
+function rawPathAndQuery(url: string): string {
+  const afterScheme = url.indexOf("//");
+  const slash = url.indexOf("/", afterScheme + 2);
+  return slash < 0 ? "/" : url.slice(slash);
+}
+
+function contentKind(contentType: string | null): BodyKind {
+  const type = contentType?.toLowerCase() ?? "";
+  if (type.startsWith("text/event-stream")) return "sse";
+  if (type.includes("ndjson") || type.includes("jsonl")) return "ndjson";
+  return "json";
+}
+
+function firstHeader(headers: Headers, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const value = headers.get(name);
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/** Reads the request body, refusing it past the configured limit. */
+async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) throw new LoupeError("payload_too_large", `request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+  const body = new Uint8Array(await request.arrayBuffer());
+  if (body.byteLength > limit) throw new LoupeError("payload_too_large", `request body exceeds the limit of ${limit} bytes`);
+  return body;
+}
+
+/**
+ * Proxies one call: forwards the request untouched (unless an adapter hook
+ * edits it), streams the response back as it arrives, and records the call
+ * exactly once when it ends however it ends.
+ */
+export async function proxyCall(request: Request, route: RouteMatch, deps: ProxyDeps): Promise<Response> {
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const id = uuidv7();
+  const { adapter } = route;
+  const { config } = deps;
+  const method = request.method.toUpperCase();
+  const rawPath = rawPathAndQuery(request.url);
+  const query = rawPath.includes("?") ? rawPath.slice(rawPath.indexOf("?")) : "";
+  const upstreamPath = route.upstreamPath + query;
+  const pathOnly = route.upstreamPath;
+  const endpoint: Endpoint | undefined = adapter.endpoint(method, pathOnly);
+  const tags: RequestTags = readRequestTags(request.headers);
+  const fromHeaders = adapter.readHeaders?.(request.headers);
+  const client: ClientMeta | undefined = fromHeaders?.client;
+  const logBody = tags.logBody ?? config.logBody;
+  let facts: RequestFacts = { streamed: false, sessionId: fromHeaders?.sessionId };
+  let requestBytes = 0;
+  let requestBody: string | undefined;
+
+  const summarize = (part: Partial<CallSummary> & { status: number }): CallSummary => ({
+    id,
+    startedAt,
+    durationMs: performance.now() - t0,
+    ttfbMs: undefined,
+    provider: adapter.id,
+    pricingProvider: adapter.pricingId ?? adapter.id,
+    endpoint,
+    method,
+    path: rawPath,
+    request: facts,
+    tags,
+    client,
+    response: {},
+    logBody,
+    requestBody,
+    responseBody: undefined,
+    requestBytes,
+    responseBytes: 0,
+    upstreamRequestId: undefined,
+    truncated: false,
+    ...part,
+  });
+  const finish = (summary: CallSummary) => {
+    try {
+      deps.record(buildRecord(summary, priceCall(summary, deps.priceBook)));
+    } catch (error) {
+      deps.onInternalError(`recording ${id} failed: ${(error as Error).message}`);
+    }
+  };
+  const fail = (error: LoupeError, extra: Partial<CallSummary> = {}): Response => {
+    finish(summarize({ status: error.status, errorType: error.code, errorMessage: error.message, ...extra }));
+    return renderError(error, adapter.dialect, { "x-loupe-request-id": id });
+  };
+
+  // 1. The request: read it, learn what we can, never change it unless a hook must.
+  let body: Uint8Array | undefined;
+  try {
+    body = BODYLESS.has(method) ? undefined : await readBody(request, config.limits.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof LoupeError) return fail(error);
+    return fail(new LoupeError("invalid_request", `could not read the request body: ${(error as Error).message}`), { truncated: true });
+  }
+  requestBytes = body?.byteLength ?? 0;
+  let upstreamBody = body;
+  let rewriteEvent: ((data: string) => string | null) | undefined;
+  const fullBody = logBody === "full" && body ? new TextDecoder().decode(body.subarray(0, config.limits.maxLoggedBodyBytes)) : undefined;
+  requestBody = fullBody;
+  if (endpoint && body && body.byteLength > 0) {
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = asObject(JSON.parse(new TextDecoder().decode(body)));
+      if (!json) throw new Error("the body must be a JSON object");
+    } catch (error) {
+      return fail(new LoupeError("invalid_request", `malformed JSON in request body: ${(error as Error).message}`));
+    }
+    try {
+      const read = endpoint.readRequest?.(json, new URL(request.url));
+      facts = { ...facts, ...read, sessionId: facts.sessionId ?? read?.sessionId, streamed: read?.streamed ?? false };
+      const prepared = endpoint.prepareUpstream?.(json);
+      if (prepared) {
+        upstreamBody = prepared.bytes;
+        rewriteEvent = prepared.rewriteEvent;
+      }
+    } catch (error) {
+      deps.onInternalError(`reading request ${id}: ${(error as Error).message}`);
+    }
+  } else if (endpoint) {
+    const read = endpoint.readRequest?.({}, new URL(request.url));
+    facts = { ...facts, model: read?.model, streamed: read?.streamed ?? false };
+  }
+
+  // 2. Upstream: a timeout covers the wait for response headers only; a stream may then run as long as it runs.
+  const base = config.upstreams[adapter.id as keyof typeof config.upstreams] ?? adapter.defaultBaseUrl;
+  const upstreamUrl = base + upstreamPath;
+  const abort = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, config.limits.upstreamTimeoutMs);
+  const onClientAbort = () => abort.abort();
+  request.signal.addEventListener("abort", onClientAbort, { once: true });
+
+  let upstream: Response;
+  try {
+    const upstreamHeaders = forwardRequestHeaders(request.headers);
+    // fetch would otherwise ask for compression the client never accepted; bytes pass through still encoded.
+    if (!upstreamHeaders.has("accept-encoding")) upstreamHeaders.set("accept-encoding", "identity");
+    upstream = await fetch(upstreamUrl, {
+      method,
+      headers: upstreamHeaders,
+      body: upstreamBody,
+      redirect: "manual",
+      signal: abort.signal,
+      // Forward the bytes as they are encoded; the observer decodes its own copy.
+      decompress: false,
+    } as RequestInit);
+  } catch (error) {
+    clearTimeout(timer);
+    request.signal.removeEventListener("abort", onClientAbort);
+    if (timedOut) return fail(new LoupeError("upstream_timeout", `${adapter.id} did not answer within ${config.limits.upstreamTimeoutMs} ms`));
+    if (request.signal.aborted) {
+      finish(summarize({ status: 499, truncated: true, errorType: "client_disconnected", errorMessage: "client closed the connection before the upstream answered" }));
+      return new Response(null, { status: 499 });
+    }
+    return fail(new LoupeError("upstream_unreachable", `cannot reach ${adapter.id} upstream: ${(error as Error).message}`));
+  }
+  clearTimeout(timer);
+  const ttfbMs = performance.now() - t0;
+
+  // 3. The response: handed on as it arrives, observed on the side, recorded once.
+  const headers = forwardResponseHeaders(upstream.headers);
+  headers.set("x-loupe-request-id", id);
+  const status = upstream.status;
+  const upstreamRequestId = firstHeader(upstream.headers, adapter.requestIdHeaders);
+  // An error body is JSON whatever its content-type says (Gemini answers a failed stream with JSON as text/event-stream).
+  const kind = status >= 400 ? "json" : contentKind(upstream.headers.get("content-type"));
+  const observer = createResponseObserver({
+    endpoint,
+    kind,
+    encoding: upstream.headers.get("content-encoding"),
+    captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
+  });
+  const declared = upstream.headers.get("content-length");
+  const rewriting = rewriteEvent && kind === "sse" && !upstream.headers.get("content-encoding");
+  if (rewriting) headers.delete("content-length");
+
+  const settle = (outcome: BodyOutcome, responseBytes: number) => {
+    request.signal.removeEventListener("abort", onClientAbort);
+    const observed = observer.finish();
+    const response: ResponseFacts = observed.facts;
+    let errorType: string | undefined;
+    let errorMessage: string | undefined;
+    if (outcome.kind === "client_cancel") {
+      errorType = "client_disconnected";
+      errorMessage = "client closed the connection mid-response";
+    } else if (outcome.kind === "upstream_error") {
+      errorType = "upstream_disconnected";
+      errorMessage = `upstream body failed: ${(outcome.error as Error)?.message ?? String(outcome.error)}`;
+    } else if (status >= 400) {
+      errorType = response.errorType ?? `http_${status}`;
+    }
+    if (observed.problems.length) deps.onInternalError(`response ${id}: ${observed.problems.join("; ")}`);
+    finish(
+      summarize({
+        status,
+        ttfbMs,
+        response,
+        responseBody: observed.body,
+        responseBytes,
+        upstreamRequestId,
+        truncated: outcome.kind !== "complete",
+        errorType,
+        errorMessage,
+      }),
+    );
+  };
+
+  if (!upstream.body) {
+    settle({ kind: "complete" }, 0);
+    return new Response(null, { status, statusText: upstream.statusText, headers });
+  }
+  const stream = observeBody(upstream.body, {
+    onChunk: (chunk) => observer.feed(chunk),
+    transform: rewriting && rewriteEvent ? createSseRewriter(rewriteEvent) : undefined,
+    expectedBytes: declared && !rewriting ? Number(declared) : undefined,
+    settle,
+  });
+  return new Response(stream, { status, statusText: upstream.statusText, headers });
+}

@@ -1,0 +1,28 @@
+import type { LogBodyMode } from "../config.ts";
+
+/** What the caller tells Loupe about a call in `x-loupe-*` headers (stripped before forwarding). */
+export interface RequestTags {
+  sessionId?: string | undefined;
+  userId?: string | undefined;
+  project?: string | undefined;
+  tags?: string[] | undefined;
+  logBody?: LogBodyMode | undefined;
+}
+
+const LOG_BODY_MODES = new Set<string>(["full", "meta", "none"]);
+
+export function readRequestTags(headers: Headers): RequestTags {
+  const text = (name: string) => headers.get(name)?.trim() || undefined;
+  const tags = text("x-loupe-tags")
+    ?.split(",")
+    .map((tag) => tag.trim())
+    .filter(Boolean);
+  const logBody = text("x-loupe-log-body")?.toLowerCase();
+  return {
+    sessionId: text("x-loupe-session"),
+    userId: text("x-loupe-user"),
+    project: text("x-loupe-project"),
+    tags: tags?.length ? tags : undefined,
+    logBody: logBody && LOG_BODY_MODES.has(logBody) ? (logBody as LogBodyMode) : undefined,
+  };
+}

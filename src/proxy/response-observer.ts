@@ -1,0 +1,136 @@
+import { createParser } from "eventsource-parser";
+import { brotliDecompressSync, gunzipSync, inflateSync, zstdDecompressSync } from "node:zlib";
+import type { Endpoint, ResponseFacts, StreamReader } from "../providers/types.ts";
+import { asObject } from "../usage/usage.ts";
+
+export type BodyKind = "sse" | "ndjson" | "json";
+
+export interface ObserverOptions {
+  endpoint: Endpoint | undefined;
+  kind: BodyKind;
+  /** The response's content-encoding (bytes are forwarded still encoded). */
+  encoding: string | null;
+  /** Keep up to this many decoded bytes as the logged response body (0: none). */
+  captureBytes: number;
+}
+
+export interface Observation {
+  facts: ResponseFacts;
+  body: string | undefined;
+  /** Events or bodies that could not be read; the call is still recorded. */
+  problems: string[];
+}
+
+/** Bodies larger than this are forwarded but not parsed for usage. */
+const PARSE_LIMIT = 64 * 1024 * 1024;
+
+const DECODERS: Record<string, (data: Uint8Array) => Uint8Array> = {
+  gzip: gunzipSync,
+  "x-gzip": gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+  zstd: zstdDecompressSync,
+};
+
+/**
+ * Reads usage from the same bytes the client receives, on the side. Plain
+ * event streams are parsed as they pass; JSON bodies and compressed bodies
+ * are kept (up to a limit) and read once at the end. Nothing here throws.
+ */
+export function createResponseObserver(options: ObserverOptions) {
+  const { endpoint, kind, captureBytes } = options;
+  const encoding = options.encoding?.toLowerCase().trim() || "identity";
+  const incremental = kind !== "json" && encoding === "identity";
+  const problems: string[] = [];
+  const reader: StreamReader | undefined = kind === "json" ? undefined : endpoint?.createStreamReader?.();
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  let captured = "";
+  const decoder = new TextDecoder();
+
+  const onEvent = (data: string, event: string | undefined) => {
+    if (!reader) return;
+    try {
+      reader.onEvent(data, event);
+    } catch (error) {
+      if (problems.length < 5) problems.push(`unreadable event: ${(error as Error).message}`);
+    }
+  };
+  const parser = createParser({ onEvent: (message) => onEvent(message.data, message.event) });
+  let ndjsonRest = "";
+  const feedText = (text: string) => {
+    if (kind === "sse") parser.feed(text);
+    else {
+      const lines = (ndjsonRest + text).split("\n");
+      ndjsonRest = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) onEvent(line, undefined);
+    }
+  };
+  const capture = (text: string) => {
+    if (captured.length < captureBytes) captured += text.slice(0, captureBytes - captured.length);
+  };
+
+  return {
+    feed(chunk: Uint8Array): void {
+      if (incremental) {
+        const text = decoder.decode(chunk, { stream: true });
+        feedText(text);
+        capture(text);
+        return;
+      }
+      if (kept + chunk.byteLength > PARSE_LIMIT) {
+        if (kept <= PARSE_LIMIT) problems.push(`body over ${PARSE_LIMIT} bytes: not parsed`);
+        kept = PARSE_LIMIT + 1;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+      kept += chunk.byteLength;
+    },
+
+    finish(): Observation {
+      try {
+        if (incremental) {
+          const rest = decoder.decode();
+          feedText(rest);
+          capture(rest);
+          if (kind === "sse") parser.reset({ consume: true });
+          else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
+          return { facts: reader?.result() ?? {}, body: captureBytes ? captured : undefined, problems };
+        }
+        if (kept > PARSE_LIMIT) return { facts: {}, body: undefined, problems };
+        const raw = Buffer.concat(chunks);
+        const decode = DECODERS[encoding];
+        if (!decode && encoding !== "identity") {
+          return { facts: {}, body: undefined, problems: [`content-encoding ${encoding} not readable`] };
+        }
+        const text = new TextDecoder().decode(decode ? decode(raw) : raw);
+        capture(text);
+        const body = captureBytes ? captured : undefined;
+        if (kind !== "json") {
+          feedText(text);
+          if (kind === "sse") parser.reset({ consume: true });
+          else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
+          return { facts: reader?.result() ?? {}, body, problems };
+        }
+        if (text.trim() === "") return { facts: {}, body, problems };
+        const json: unknown = JSON.parse(text);
+        return { facts: endpoint?.readResponse?.(json) ?? readGenericError(json), body, problems };
+      } catch (error) {
+        problems.push(`unreadable response: ${(error as Error).message}`);
+        return { facts: reader?.result() ?? {}, body: captureBytes ? captured : undefined, problems };
+      }
+    },
+  };
+}
+
+/** Error bodies of unknown endpoints still say what went wrong, in any of the three dialects. */
+function readGenericError(body: unknown): ResponseFacts {
+  const error = asObject(asObject(body)?.error);
+  if (!error) return {};
+  const type = error.type ?? error.status ?? error.code;
+  return {
+    errorType: typeof type === "string" ? type : undefined,
+    errorMessage: typeof error.message === "string" ? error.message : undefined,
+  };
+}

@@ -1,0 +1,94 @@
+import { Hono } from "hono";
+import { timingSafeEqual } from "node:crypto";
+import { LoupeError, renderError } from "./errors.ts";
+import { matchRoute } from "./providers/registry.ts";
+import { proxyCall, type ProxyDeps } from "./proxy/proxy-call.ts";
+import type { RequestRecord } from "./record.ts";
+import { ReadOnlyQueryError, type QueryResult } from "./store/duckdb-store.ts";
+import type { RecordWriterStats } from "./store/record-writer.ts";
+
+export interface GatewayState {
+  draining: boolean;
+  inflight: number;
+  internalErrors: number;
+}
+
+export interface AppDeps extends Omit<ProxyDeps, "record"> {
+  state: GatewayState;
+  writeRecord(record: RequestRecord): void;
+  writerStats(): RecordWriterStats;
+  /** Stores queued records now (so a query sees every finished call). */
+  flushRecords(): Promise<void>;
+  /** Read-only SQL for `loupe sql` while this server holds the database. */
+  query(sql: string): Promise<QueryResult>;
+  /** Secret shared with local CLI processes through the discovery file. */
+  localKey: string;
+  version: string;
+}
+
+function sameSecret(given: string | undefined, expected: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const { state } = deps;
+  const app = new Hono();
+  const proxyDeps: ProxyDeps = {
+    config: deps.config,
+    priceBook: deps.priceBook,
+    onInternalError: deps.onInternalError,
+    record(record) {
+      state.inflight--;
+      deps.writeRecord(record);
+    },
+  };
+
+  app.get("/health", (c) =>
+    state.draining ? c.json({ status: "draining" }, 503) : c.json({ status: "ok", version: deps.version }),
+  );
+  app.get("/livez", (c) =>
+    c.json({
+      status: state.draining ? "draining" : "ok",
+      inflight: state.inflight,
+      records: deps.writerStats(),
+      internal_errors: state.internalErrors,
+    }),
+  );
+  // Claude Code probes its base URL with HEAD /api/hello at start-up.
+  app.on(["GET", "HEAD"], "/api/hello", (c) => c.body(null, 200));
+
+  app.post("/_loupe/sql", async (c) => {
+    if (!sameSecret(c.req.header("x-loupe-local-key"), deps.localKey)) return c.json({ error: "forbidden" }, 403);
+    const { sql } = await c.req.json<{ sql?: string }>();
+    if (typeof sql !== "string" || sql.trim() === "") return c.json({ error: "body must be {\"sql\": \"…\"}" }, 400);
+    try {
+      await deps.flushRecords();
+      return c.json(await deps.query(sql));
+    } catch (error) {
+      const status = error instanceof ReadOnlyQueryError ? 400 : 500;
+      return c.json({ error: (error as Error).message }, status);
+    }
+  });
+
+  app.all("*", async (c) => {
+    const url = new URL(c.req.url);
+    const route = matchRoute(c.req.method, url.pathname, c.req.raw.headers);
+    if (!route) {
+      return renderError(new LoupeError("not_found", `no provider serves ${url.pathname}: use /anthropic, /openai or /gemini`), "openai");
+    }
+    if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);
+    state.inflight++;
+    try {
+      return await proxyCall(c.req.raw, route, proxyDeps);
+    } catch (error) {
+      // proxyCall records every outcome it handles; reaching here is a bug, still answered in dialect.
+      state.inflight--;
+      deps.onInternalError(`proxy failure: ${(error as Error).stack ?? error}`);
+      return renderError(new LoupeError("internal", "internal gateway error"), route.adapter.dialect);
+    }
+  });
+  return app;
+}

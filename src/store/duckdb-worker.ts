@@ -1,0 +1,44 @@
+/**
+ * Runs the DuckDB store on its own thread. Appender flushes and DuckDB's
+ * automatic checkpoints (which can stall a commit for a second) then never
+ * hold up the event loop that proxies requests.
+ */
+import { openDuckDBStore, type DuckDBStore } from "./duckdb-store.ts";
+import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
+
+declare const self: Worker;
+let store: DuckDBStore | undefined;
+
+async function handle(request: WorkerRequest): Promise<unknown> {
+  if (request.op === "open") {
+    store = await openDuckDBStore(request.path);
+    return null;
+  }
+  if (!store) throw new Error("store is not open");
+  switch (request.op) {
+    case "append":
+      return store.append(request.records);
+    case "appendMissing":
+      return store.appendMissing(request.records);
+    case "query":
+      return store.queryReadOnly(request.sql);
+    case "checkpoint":
+      return store.checkpoint();
+    case "close":
+      store.close();
+      store = undefined;
+      return null;
+  }
+}
+
+self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  let reply: WorkerReply;
+  try {
+    reply = { id: request.id, ok: true, value: await handle(request) };
+  } catch (error) {
+    const e = error as Error;
+    reply = { id: request.id, ok: false, name: e.name, message: e.message };
+  }
+  self.postMessage(reply);
+};

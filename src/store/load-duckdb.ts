@@ -1,0 +1,108 @@
+// The one way the rest of Loupe gets DuckDB: `await loadDuckDB()`.
+//
+// Why this exists: `@duckdb/node-api` loads the native addon
+// `@duckdb/node-bindings-linux-x64/duckdb.node`, which has `NEEDED libduckdb.so`
+// with `RUNPATH $ORIGIN`, i.e. it expects libduckdb.so in the same folder.
+// `bun build --compile` embeds duckdb.node (Bun writes it to a temp file and
+// dlopens it on require) but knows nothing about libduckdb.so, so the compiled
+// executable would fail with "libduckdb.so: cannot open shared object file".
+//
+// Fix: scripts/build.ts embeds libduckdb.so as an extra asset. In the compiled
+// executable we write it once to a cache folder (named by Bun's content hash, so
+// a new DuckDB version gets a new file) and dlopen it *before* the addon loads.
+// The dynamic linker then satisfies the addon's `NEEDED libduckdb.so` with the
+// already loaded library, because it matches loaded objects by their SONAME
+// (libduckdb.so) and not only by path.
+//
+// When not compiled (`bun main.ts`, `bun test`) the package is used as is.
+// Nothing happens at import time; the work is done on the first call only.
+
+import { mkdirSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+
+export type DuckDBModule = typeof import("@duckdb/node-api");
+
+let loading: Promise<DuckDBModule> | undefined;
+
+export function loadDuckDB(): Promise<DuckDBModule> {
+  if (!loading) {
+    loading = (async () => {
+      if (Bun.isStandaloneExecutable) await preloadEmbeddedLibduckdb();
+      return await import("@duckdb/node-api");
+    })();
+    // Do not keep a failure cached: a later call may succeed (e.g. disk space freed).
+    loading.catch(() => {
+      loading = undefined;
+    });
+  }
+  return loading;
+}
+
+// Kept referenced so the library can never be closed while the process lives.
+let libduckdbHandle: unknown;
+
+async function preloadEmbeddedLibduckdb(): Promise<void> {
+  // Asset names look like "libduckdb-<contenthash>.so" (Bun's default asset naming).
+  const asset = Bun.embeddedFiles.find((f) => /^libduckdb\b.*\.so$/.test(assetName(f)));
+  if (!asset) {
+    throw new Error("libduckdb.so is not embedded in this executable: build it with `npm run build`");
+  }
+  const { dlopen } = await import("bun:ffi");
+  const errors: string[] = [];
+  for (const dir of cacheDirs()) {
+    const path = join(dir, assetName(asset));
+    try {
+      await extract(asset, path);
+      // bun:ffi wants at least one symbol; this one is part of DuckDB's stable C API.
+      libduckdbHandle = dlopen(path, { duckdb_library_version: { args: [], returns: "cstring" } });
+      return;
+    } catch (err) {
+      // Unwritable folder, or one mounted noexec (dlopen fails): try the next one.
+      errors.push(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  throw new Error(`could not extract and load libduckdb.so:\n  ${errors.join("\n  ")}`);
+}
+
+function assetName(f: Blob): string {
+  return (f as Blob & { name?: string }).name ?? "";
+}
+
+/** `$XDG_CACHE_HOME/loupe`, `~/.cache/loupe`, then `<tmpdir>/loupe-<uid>`. */
+function cacheDirs(): string[] {
+  const dirs: string[] = [];
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg) dirs.push(join(xdg, "loupe"));
+  try {
+    const home = homedir();
+    if (home) dirs.push(join(home, ".cache", "loupe"));
+  } catch {
+    // no home directory (e.g. a uid without a passwd entry)
+  }
+  dirs.push(join(tmpdir(), `loupe-${process.getuid?.() ?? "user"}`));
+  return dirs;
+}
+
+/** Writes `asset` to `path` unless a complete copy is already there. Atomic: temp file + rename. */
+async function extract(asset: Blob, path: string): Promise<void> {
+  try {
+    // The name carries a content hash, so a file of the right size is the right file.
+    if (statSync(path).size === asset.size) return;
+  } catch {
+    // not there yet
+  }
+  mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await Bun.write(tmp, asset);
+    renameSync(tmp, path); // concurrent starts each rename a complete file: last one wins
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to clean
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,55 @@
+import type { RequestRecord } from "../record.ts";
+import { ReadOnlyQueryError, type DuckDBStore, type QueryResult } from "./duckdb-store.ts";
+import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
+
+type Op = WorkerRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
+type Body<O extends Op> = Omit<Extract<WorkerRequest, { op: O }>, "id" | "op">;
+
+/** The DuckDB store, running in a worker thread (see duckdb-worker.ts). */
+export async function openWorkerStore(path: string): Promise<DuckDBStore> {
+  const worker = new Worker(new URL("./duckdb-worker.ts", import.meta.url).href);
+  const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  let closed = false;
+
+  worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+    const reply = event.data;
+    const entry = waiting.get(reply.id);
+    if (!entry) return;
+    waiting.delete(reply.id);
+    if (reply.ok) entry.resolve(reply.value);
+    else {
+      const error = reply.name === "ReadOnlyQueryError" ? new ReadOnlyQueryError(reply.message) : new Error(reply.message);
+      entry.reject(error);
+    }
+  };
+  worker.onerror = (event) => {
+    for (const entry of waiting.values()) entry.reject(new Error(`DuckDB worker failed: ${event.message}`));
+    waiting.clear();
+  };
+
+  function call<O extends Op>(op: O, body: Body<O>): Promise<unknown> {
+    if (closed) return Promise.reject(new Error("store is closed"));
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, op, ...body });
+    });
+  }
+
+  await call("open", { path });
+  return {
+    append: async (records: readonly RequestRecord[]) => void (await call("append", { records: [...records] })),
+    appendMissing: async (records) => Number(await call("appendMissing", { records: [...records] })),
+    queryReadOnly: async (sql) => (await call("query", { sql })) as QueryResult,
+    checkpoint: async () => void (await call("checkpoint", {})),
+    async close() {
+      try {
+        await call("close", {});
+      } finally {
+        closed = true;
+        worker.terminate();
+      }
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * One normalized usage per call. `undefined` means "the provider did not
+ * report it" and is stored as NULL; it is never confused with 0.
+ *
+ * Conventions (DESIGN.md, "usage facts"):
+ * - `inputTokens` counts every input token, cache reads and writes included.
+ * - `outputTokens` counts every output token, reasoning included.
+ * - `cacheWriteTokens` is the total; `cacheWrite1hTokens` the part written
+ *   with a 1-hour TTL (the rest is 5-minute).
+ */
+export interface Usage {
+  inputTokens?: number | undefined;
+  cacheReadTokens?: number | undefined;
+  cacheWriteTokens?: number | undefined;
+  cacheWrite1hTokens?: number | undefined;
+  outputTokens?: number | undefined;
+  reasoningTokens?: number | undefined;
+  /** Cost the provider itself reported, in USD (OpenRouter `usage.cost`). */
+  providerCostUsd?: number | undefined;
+}
+
+/** Reads a non-negative integer, or undefined for anything else. */
+export function readCount(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** Adds counts, keeping "not reported" when every part is unreported. */
+export function sumCounts(...parts: (number | undefined)[]): number | undefined {
+  let total: number | undefined;
+  for (const part of parts) if (part !== undefined) total = (total ?? 0) + part;
+  return total;
+}
+
+/** Overwrites the fields `next` reports; keeps the rest (cumulative stream usage). */
+export function mergeUsage(previous: Usage | undefined, next: Usage): Usage {
+  const merged: Usage = { ...previous };
+  for (const [key, value] of Object.entries(next) as [keyof Usage, number | undefined][]) {
+    if (value !== undefined) merged[key] = value;
+  }
+  return merged;
+}
+
+export function isEmptyUsage(usage: Usage | undefined): boolean {
+  return usage === undefined || Object.values(usage).every((v) => v === undefined);
+}
+
+export function asObject(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}

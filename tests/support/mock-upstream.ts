@@ -1,0 +1,158 @@
+import type { Server } from "bun";
+import { fixtureHttp, fixtureText, sseEvents } from "./fixtures.ts";
+
+/**
+ * A local stand-in for the Anthropic, OpenAI and Gemini APIs that answers
+ * with recorded wire traffic (tests/fixtures), quirks included. Tests steer it
+ * with request headers the gateway forwards like any other:
+ *   x-mock-fixture: <fixture path>    answer with this fixture
+ *   x-mock-status: <code>             status for a JSON fixture
+ *   x-mock-delay-ms: <ms>             wait before headers
+ *   x-mock-event-delay-ms: <ms>       wait between stream events
+ *   x-mock-drop-after: <n>            cut the connection after n events
+ */
+export interface CapturedRequest {
+  method: string;
+  url: string;
+  path: string;
+  headers: Headers;
+  body: Uint8Array;
+  json: any;
+}
+
+export interface MockUpstream {
+  url: string;
+  requests: CapturedRequest[];
+  /** What the mock sent back for each request, byte for byte. */
+  sent: Uint8Array[];
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function contentTypeFor(name: string): string {
+  if (name.endsWith(".sse")) return "text/event-stream; charset=utf-8";
+  if (name.endsWith(".ndjson")) return "application/x-ndjson";
+  return "application/json";
+}
+
+/** Which fixture answers a request when the test did not pick one. */
+function defaultFixture(path: string, json: any): string | undefined {
+  if (path === "/v1/messages") return json?.stream ? "anthropic/messages-stream-sdk-basic.sse" : "anthropic/messages-nonstream-basic.json";
+  if (path === "/v1/messages/count_tokens") return "anthropic/count-tokens-response.CONSTRUCTED.json";
+  if (path === "/v1/models" ) return "anthropic/models-list.CONSTRUCTED.json";
+  if (path === "/v1/chat/completions") return json?.stream ? "openai/chat-stream-include-usage-modern.CONSTRUCTED.sse" : "openai/chat-nonstream.json";
+  if (path === "/v1/responses") return json?.stream ? "openai/responses-stream-modern.CONSTRUCTED.sse" : "openai/responses-nonstream.json";
+  if (path.endsWith(":streamGenerateContent")) return "gemini/streamGenerateContent-2.5-flash-thoughts.js-genai-recording.sse";
+  if (path.endsWith(":generateContent")) return "gemini/generateContent-2.5-flash-cache-thoughts.js-genai-recording.json";
+  if (path.endsWith(":countTokens")) return "gemini/countTokens.js-genai-recording.json";
+  return undefined;
+}
+
+/**
+ * OpenAI only sends stream usage when asked (`stream_options.include_usage`):
+ * without it, chunks have no `usage` key and there is no usage chunk. The
+ * fixtures were recorded with it on, so the "off" stream is derived here by
+ * re-serialising each chunk without `usage`.
+ */
+function withoutStreamUsage(events: string[]): string[] {
+  const out: string[] = [];
+  for (const event of events) {
+    const data = /^data: (.*)$/m.exec(event)?.[1];
+    if (!data || !data.startsWith("{")) {
+      out.push(event);
+      continue;
+    }
+    const chunk = JSON.parse(data);
+    if (Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage) continue;
+    delete chunk.usage;
+    out.push(event.replace(data, () => JSON.stringify(chunk)));
+  }
+  return out;
+}
+
+export async function startMockUpstream(): Promise<MockUpstream> {
+  const requests: CapturedRequest[] = [];
+  const sent: Uint8Array[] = [];
+  const encoder = new TextEncoder();
+
+  const server: Server<undefined> = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    idleTimeout: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      const body = new Uint8Array(await req.arrayBuffer());
+      let json: any;
+      try {
+        json = body.byteLength ? JSON.parse(new TextDecoder().decode(body)) : undefined;
+      } catch {
+        json = undefined;
+      }
+      const captured = { method: req.method, url: req.url, path: url.pathname, headers: req.headers, body, json };
+      requests.push(captured);
+      const h = req.headers;
+      const delay = Number(h.get("x-mock-delay-ms") ?? 0);
+      if (delay) await sleep(delay);
+      const name = h.get("x-mock-fixture") ?? defaultFixture(url.pathname, json);
+      if (!name) return Response.json({ error: { message: `mock: nothing at ${url.pathname}` } }, { status: 404 });
+
+      if (name.endsWith(".http")) {
+        const fixture = fixtureHttp(name);
+        sent.push(encoder.encode(fixture.body));
+        return new Response(fixture.body, { status: fixture.status, headers: fixture.headers });
+      }
+      const text = fixtureText(name);
+      const status = Number(h.get("x-mock-status") ?? 200);
+      const headers = new Headers({ "content-type": contentTypeFor(name), "request-id": "req_mock_1", "x-request-id": "req_mock_1" });
+      if (name.includes("error-404-on-stream-endpoint")) {
+        // Gemini's recorded quirk: a failed stream answers 404 with a JSON body labelled text/event-stream.
+        sent.push(encoder.encode(text));
+        return new Response(text, { status: 404, headers: { "content-type": "text/event-stream" } });
+      }
+      if (!name.endsWith(".sse") && !name.endsWith(".ndjson")) {
+        sent.push(encoder.encode(text));
+        return new Response(text, { status, headers });
+      }
+
+      let events = name.endsWith(".ndjson") ? text.split(/(?<=\n)/).filter((l) => l.trim()) : sseEvents(text);
+      if (url.pathname === "/v1/chat/completions" && json?.stream_options?.include_usage !== true) events = withoutStreamUsage(events);
+      const eventDelay = Number(h.get("x-mock-event-delay-ms") ?? 0);
+      const dropAfter = h.has("x-mock-drop-after") ? Number(h.get("x-mock-drop-after")) : Infinity;
+      const all: Uint8Array[] = [];
+      let i = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (i >= dropAfter) {
+            sent.push(concat(all));
+            controller.error(new Error("mock: connection dropped"));
+            return;
+          }
+          if (i >= events.length) {
+            sent.push(concat(all));
+            controller.close();
+            return;
+          }
+          if (eventDelay && i > 0) await sleep(eventDelay);
+          const bytes = encoder.encode(events[i++]);
+          all.push(bytes);
+          controller.enqueue(bytes);
+        },
+      });
+      return new Response(stream, { status, headers });
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    requests,
+    sent,
+    stop: () => server.stop(true),
+  };
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const p of parts) out.set(p, offset), (offset += p.byteLength);
+  return out;
+}
