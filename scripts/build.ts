@@ -10,7 +10,7 @@
 
 import type { BunPlugin } from "bun";
 import { existsSync, mkdirSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const args = process.argv.slice(2);
@@ -47,10 +47,25 @@ const otherPlatforms: BunPlugin = {
   },
 };
 
+// Worker scripts must be entry points of their own to be in the executable. Find
+// them where they are started: `new Worker(new URL("./x.ts", import.meta.url)...)`.
+const workers = new Set<string>();
+for (const file of new Bun.Glob("src/**/*.ts").scanSync(root)) {
+  const code = await Bun.file(join(root, file)).text();
+  for (const m of code.matchAll(/new Worker\(\s*new URL\(\s*["'](\.{1,2}\/[^"']+)["']\s*,\s*import\.meta\.url/g)) {
+    workers.add(resolve(root, dirname(file), m[1]!));
+  }
+}
+const names = [entry, ...workers].map((p) => basename(p).replace(/\.[cm]?[jt]sx?$/, ""));
+if (new Set(names).size !== names.length) {
+  console.error(`build: entry points must have distinct file names (flat naming): ${names.join(", ")}`);
+  process.exit(1);
+}
+
 mkdirSync(dirname(outfile), { recursive: true });
 const started = performance.now();
 const result = await Bun.build({
-  entrypoints: [entry, libduckdb],
+  entrypoints: [entry, ...workers, libduckdb],
   compile: {
     outfile,
     // Deterministic behaviour wherever it is started: configuration comes from
@@ -58,8 +73,13 @@ const result = await Bun.build({
     autoloadDotenv: false,
     autoloadBunfig: false,
   },
-  // load-duckdb.ts finds the library by this name pattern; the hash keys its cache.
-  naming: { asset: "[name]-[hash].[ext]" },
+  naming: {
+    // Flat: every entry point sits next to the main bundle in /$bunfs/root/, so
+    // `new URL("./x-worker.ts", import.meta.url)` resolves there as it does in src/.
+    entry: "[name].[ext]",
+    // load-duckdb.ts finds the library by this name pattern; the hash keys its cache.
+    asset: "[name]-[hash].[ext]",
+  },
   minify: true,
   sourcemap: sourcemap ? "inline" : "none",
   plugins: [otherPlatforms],

@@ -6,8 +6,10 @@
  *   bun scripts/snapshot-prices.ts
  */
 import { waitForUpdate } from "@pydantic/genai-prices";
-import manifest from "@pydantic/genai-prices/package.json" with { type: "json" };
+import { readFileSync } from "node:fs";
 
+// The package's exports do not include package.json: read it from disk.
+const manifest = JSON.parse(readFileSync(require.resolve("@pydantic/genai-prices").replace(/dist\/index\.c?js$/, "package.json"), "utf8")) as { version: string };
 const providers = await waitForUpdate();
 if (!providers) throw new Error("genai-prices returned no provider data");
 const snapshot = {

@@ -73,7 +73,7 @@ export function renderErrorBody(error: LoupeError, dialect: Dialect): unknown {
   }
 }
 
-export function renderError(error: LoupeError, dialect: Dialect, headers?: HeadersInit): Response {
+export function renderError(error: LoupeError, dialect: Dialect, headers: Record<string, string> = {}): Response {
   const response = Response.json(renderErrorBody(error, dialect), { status: error.status, headers });
   response.headers.set("x-loupe-error", error.code);
   return response;

@@ -45,7 +45,7 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
       async pull(controller) {
         // Loop until something is handed on: a pull that enqueues nothing is not called again.
         for (;;) {
-          let result: ReadableStreamReadResult<Uint8Array>;
+          let result: Awaited<ReturnType<typeof reader.read>>;
           try {
             result = await reader.read();
           } catch (error) {
