@@ -49,8 +49,9 @@ function createChatStreamReader(): StreamReader {
       const chunk = readCompletion(JSON.parse(data));
       facts = {
         ...facts,
-        responseModel: facts.responseModel ?? chunk.responseModel,
-        responseId: facts.responseId ?? chunk.responseId,
+        // Azure's first chunk (prompt_filter_results) has "model":"" and "id":"": skip empties.
+        responseModel: facts.responseModel || chunk.responseModel || undefined,
+        responseId: facts.responseId || chunk.responseId || undefined,
         finishReason: chunk.finishReason ?? facts.finishReason,
         errorType: chunk.errorType ?? facts.errorType,
         errorMessage: chunk.errorMessage ?? facts.errorMessage,

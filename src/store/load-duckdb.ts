@@ -86,13 +86,20 @@ function cacheDirs(): string[] {
 
 /** Writes `asset` to `path` unless a complete copy is already there. Atomic: temp file + rename. */
 async function extract(asset: Blob, path: string): Promise<void> {
+  const dir = join(path, "..");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // We are about to load code from this folder: refuse one that someone else
+  // could have prepared (e.g. a planted /tmp/loupe-<uid>).
+  const st = statSync(dir);
+  if (process.getuid && (st.uid !== process.getuid() || (st.mode & 0o022) !== 0)) {
+    throw new Error("folder not owned by this user or writable by others");
+  }
   try {
     // The name carries a content hash, so a file of the right size is the right file.
     if (statSync(path).size === asset.size) return;
   } catch {
     // not there yet
   }
-  mkdirSync(join(path, ".."), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   try {
     await Bun.write(tmp, asset);
