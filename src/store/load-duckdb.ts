@@ -14,8 +14,12 @@
 // already loaded library, because it matches loaded objects by their SONAME
 // (libduckdb.so) and not only by path.
 //
-// When not compiled (`bun main.ts`, `bun test`) the package is used as is.
-// Nothing happens at import time; the work is done on the first call only.
+// When not compiled (`bun main.ts`, `bun test`, Deno) the package is used as is.
+// Nothing happens at import time; the work is done on the first call only (once
+// per thread: the DuckDB worker calls it too, and dlopen of a loaded library is cheap).
+//
+// Caveat: Bun extracts the embedded duckdb.node itself to $TMPDIR (/tmp/.bun-*.node);
+// if that is mounted noexec, point TMPDIR at an exec-capable folder.
 
 import { mkdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -28,7 +32,7 @@ let loading: Promise<DuckDBModule> | undefined;
 export function loadDuckDB(): Promise<DuckDBModule> {
   if (!loading) {
     loading = (async () => {
-      if (Bun.isStandaloneExecutable) await preloadEmbeddedLibduckdb();
+      if (typeof Bun !== "undefined" && Bun.isStandaloneExecutable) await preloadEmbeddedLibduckdb();
       return await import("@duckdb/node-api");
     })();
     // Do not keep a failure cached: a later call may succeed (e.g. disk space freed).
@@ -43,8 +47,9 @@ export function loadDuckDB(): Promise<DuckDBModule> {
 let libduckdbHandle: unknown;
 
 async function preloadEmbeddedLibduckdb(): Promise<void> {
-  // Asset names look like "libduckdb-<contenthash>.so" (Bun's default asset naming).
-  const asset = Bun.embeddedFiles.find((f) => /^libduckdb\b.*\.so$/.test(assetName(f)));
+  // Asset names look like "libduckdb-<contenthash>.so" (naming set in scripts/build.ts).
+  // (.dylib: the same should work on macOS, where dyld matches the install name; untested.)
+  const asset = Bun.embeddedFiles.find((f) => /^libduckdb-\w+\.(so|dylib)$/.test(assetName(f)));
   if (!asset) {
     throw new Error("libduckdb.so is not embedded in this executable: build it with `npm run build`");
   }
