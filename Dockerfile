@@ -22,11 +22,11 @@ COPY --from=build /src/dist/loupe /usr/local/bin/loupe
 ENV XDG_CACHE_HOME=/var/cache
 RUN loupe sql "select 1" --db :memory: > /dev/null
 
+# BUN_CONFIG_MAX_HTTP_REQUESTS lifts Bun's cap of 256 simultaneous upstream
+# fetches from the start (without it the binary re-executes itself once to set it).
 ENV LOUPE_HOST=0.0.0.0 \
     LOUPE_PORT=8787 \
     LOUPE_DB=/data/loupe.duckdb \
-    # Lift Bun's cap of 256 simultaneous upstream fetches from the start (else
-    # the binary re-executes itself once to set it).
     BUN_CONFIG_MAX_HTTP_REQUESTS=65535
 VOLUME /data
 EXPOSE 8787

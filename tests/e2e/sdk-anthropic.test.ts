@@ -12,7 +12,7 @@ beforeAll(async () => {
   mock = await startMockUpstream();
   gw = await startGateway({ env: { LOUPE_ANTHROPIC_BASE_URL: mock.url } });
   viaLoupe = new Anthropic({ apiKey: "sk-ant-test", baseURL: `${gw.url}/anthropic`, maxRetries: 0 });
-  direct = new Anthropic({ apiKey: "sk-ant-test", baseURL: mock.url, maxRetries: 0 });
+  direct = new Anthropic({ apiKey: "sk-ant-test", baseURL: mock.url, maxRetries: 0, defaultHeaders: { "x-test-direct": "1" } });
 });
 afterAll(async () => {
   expect(await gw.stop()).toBe(0);
@@ -160,6 +160,36 @@ describe("Anthropic SDK through Loupe", () => {
     expect(models.status).toBe(200);
     expect(mock.requests.at(-1)!.url).toEndWith("/v1/models?limit=1000");
     expect((await fetch(`${gw.url}/api/hello`, { method: "HEAD" })).status).toBe(200);
+  });
+
+  test("Claude Code traffic: session header, agent headers, full body logging", async () => {
+    const raw = '{"model":"claude-opus-4-8","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"metadata":{"user_id":"{\\"session_id\\":\\"from-metadata\\"}"}}';
+    const response = await fetch(`${gw.url}/v1/messages?beta=true`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-api-key": "k",
+        "anthropic-version": "2023-06-01",
+        "x-claude-code-session-id": "cc-header-session",
+        "x-claude-code-agent-id": "sub-1",
+        "x-claude-code-parent-agent-id": "main",
+        "x-claude-code-agent-type": "Explore",
+        "x-loupe-log-body": "full",
+      },
+      body: raw,
+    });
+    const text = await response.text();
+    const row = await record(response.headers.get("x-loupe-request-id"));
+    expect(row).toMatchObject({ session_id: "cc-header-session", agent_id: "sub-1", parent_agent_id: "main", agent_type: "Explore", request_body: raw, response_body: text });
+    expect(mock.requests.at(-1)!.headers.has("x-claude-code-session-id")).toBe(true);
+  });
+
+  test("every call above has exactly one record", async () => {
+    const [counts] = await gw.sql("select count(*)::int as n, count(distinct id)::int as d from requests");
+    // every request that reached the mock through Loupe (direct calls are marked), no more, no less
+    const viaLoupe = mock.requests.filter((r) => !r.headers.has("x-test-direct")).length;
+    expect(counts!.n).toBe(counts!.d);
+    expect(counts!.n).toBe(viaLoupe);
   });
 
   test("legacy metadata.user_id session form", async () => {
