@@ -15,6 +15,7 @@ import { openJournal } from "./src/store/journal.ts";
 import { createRecordWriter } from "./src/store/record-writer.ts";
 import { replayJournal } from "./src/store/replay-journal.ts";
 import { openWorkerStore } from "./src/store/worker-store.ts";
+import { ensureFetchConcurrency } from "./src/runtime/fetch-concurrency.ts";
 import manifest from "./package.json" with { type: "json" };
 
 const HELP = `loupe ${manifest.version} — a self-hosted LLM API gateway that records every call
@@ -43,6 +44,9 @@ function log(config: Pick<Config, "quiet"> | undefined, message: string) {
 
 async function serve(flags: Record<string, string>): Promise<void> {
   const config = loadConfig({ flags });
+  // Bun queues outgoing fetches past 256 at once unless told otherwise at start-up.
+  const childExit = await ensureFetchConcurrency();
+  if (childExit !== undefined) process.exit(childExit);
   const priceBook = loadPriceBook(config.pricesFile);
   const state: GatewayState = { draining: false, inflight: 0, internalErrors: 0 };
   const onInternalError = (message: string) => {
