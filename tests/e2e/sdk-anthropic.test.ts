@@ -21,7 +21,7 @@ afterAll(async () => {
 
 const params = { model: "claude-opus-4-8", max_tokens: 1024, messages: [{ role: "user" as const, content: "Hello" }] };
 const fixture = (name: string) => ({ headers: { "x-mock-fixture": name } });
-const record = async (id: string | null) => (await gw.sql(`select * from requests where id = '${id}'`))[0];
+const record = async (id: string | null) => (await gw.sql(`select * from requests where id = '${id}'`))[0]!;
 
 describe("Anthropic SDK through Loupe", () => {
   test("non-streaming message with cache: same result, exact usage and cost", async () => {

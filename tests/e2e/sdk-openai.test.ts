@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 const chat = { model: "gpt-4o-2024-08-06", messages: [{ role: "user" as const, content: "Hello" }] };
-const record = async (id: string | null) => (await gw.sql(`select * from requests where id = '${id}'`))[0];
+const record = async (id: string | null) => (await gw.sql(`select * from requests where id = '${id}'`))[0]!;
 
 describe("OpenAI SDK through Loupe", () => {
   test("chat completion: same result, usage, cost, user from the body", async () => {

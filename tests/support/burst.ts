@@ -17,3 +17,4 @@ const statuses = await Promise.all(
   ),
 );
 console.log(JSON.stringify({ elapsed: performance.now() - t0, ok: statuses.filter((s) => s === 200).length }));
+export {};

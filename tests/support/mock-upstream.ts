@@ -24,7 +24,7 @@ export interface MockUpstream {
   url: string;
   requests: CapturedRequest[];
   /** What the mock sent back for each request, byte for byte. */
-  sent: Uint8Array[];
+  sent: Uint8Array<ArrayBuffer>[];
   stop(): Promise<void>;
 }
 
@@ -73,7 +73,7 @@ function withoutStreamUsage(events: string[]): string[] {
 
 export async function startMockUpstream(): Promise<MockUpstream> {
   const requests: CapturedRequest[] = [];
-  const sent: Uint8Array[] = [];
+  const sent: Uint8Array<ArrayBuffer>[] = [];
   const encoder = new TextEncoder();
 
   const server: Server<undefined> = Bun.serve({
@@ -150,7 +150,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
   };
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
+export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let offset = 0;
   for (const p of parts) out.set(p, offset), (offset += p.byteLength);
