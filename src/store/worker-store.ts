@@ -7,7 +7,7 @@ type Body<O extends Op> = Omit<Extract<WorkerRequest, { op: O }>, "id" | "op">;
 
 /** The DuckDB store, running in a worker thread (see duckdb-worker.ts). */
 export async function openWorkerStore(path: string): Promise<DuckDBStore> {
-  const worker = new Worker(new URL("./duckdb-worker.ts", import.meta.url).href);
+  const worker = new Worker(new URL("./duckdb-worker.ts", import.meta.url).href, { type: "module" });
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;
   let closed = false;
