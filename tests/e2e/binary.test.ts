@@ -1,0 +1,44 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, ROOT, startGateway, tempDir } from "../support/gateway.ts";
+import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
+
+/**
+ * The compiled executable, copied alone into an empty folder and run with an
+ * environment that has no Node, Bun or node_modules on any path.
+ */
+let mock: MockUpstream;
+let binary: string;
+const bare = (dir: string) => ({ PATH: "/usr/bin:/bin", HOME: dir, XDG_CACHE_HOME: join(dir, "cache") });
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  const build = Bun.spawnSync([BUN, join(ROOT, "scripts", "build.ts")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
+  const dir = tempDir("loupe-bin-");
+  binary = join(dir, "loupe");
+  copyFileSync(join(ROOT, "dist", "loupe"), binary);
+}, 120_000);
+afterAll(() => mock.stop());
+
+describe("dist/loupe, the single executable", () => {
+  test("serves, proxies, records, answers loupe sql, and stops cleanly from an empty folder", async () => {
+    const dir = tempDir("loupe-bin-run-");
+    const gw = await startGateway({ command: [binary], dir, env: { ...bare(dir), LOUPE_OPENAI_BASE_URL: mock.url } });
+    expect(existsSync(join(dir, "node_modules"))).toBe(false);
+    const client = new OpenAI({ apiKey: "k", baseURL: `${gw.url}/openai/v1`, maxRetries: 0 });
+    const chunks = [];
+    for await (const chunk of await client.chat.completions.create({ model: "gpt-4o-2024-08-06", messages: [], stream: true })) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(2);
+    const run = (args: string[]) => Bun.spawnSync([binary, ...args], { cwd: dir, env: { ...bare(dir), LOUPE_DB: gw.db } });
+    const viaServer = run(["sql", "--json", "select cost_usd, input_tokens from requests"]);
+    expect(viaServer.exitCode).toBe(0);
+    expect(JSON.parse(viaServer.stdout.toString())).toEqual([{ cost_usd: "0.005615000", input_tokens: "2006" }]);
+    expect(await gw.stop()).toBe(0);
+    const direct = run(["sql", "--csv", "select count(*) as n from requests"]);
+    expect(direct.stdout.toString()).toBe("n\r\n1\r\n");
+    expect(run(["version"]).stdout.toString().trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  }, 60_000);
+});
