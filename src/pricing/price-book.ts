@@ -92,7 +92,19 @@ export function createPriceBook(snapshot: PriceSnapshot, overrides?: PriceOverri
     return candidates.sort((a, b) => Number(a.model.endsWith("*")) - Number(b.model.endsWith("*")) || b.model.length - a.model.length)[0];
   }
 
+  // Resolving a model walks the provider's match rules; the answer only changes
+  // with the clock (dated or time-of-day prices), so it is kept per minute.
+  const cache = new Map<string, PriceLookup | undefined>();
   function lookupAt(provider: string | undefined, model: string, at: Date): PriceLookup | undefined {
+    const key = `${provider ?? ""}\u0000${model}\u0000${Math.floor(at.getTime() / 60_000)}`;
+    if (cache.has(key)) return cache.get(key);
+    if (cache.size > 10_000) cache.clear();
+    const found = resolve(provider, model, at);
+    cache.set(key, found);
+    return found;
+  }
+
+  function resolve(provider: string | undefined, model: string, at: Date): PriceLookup | undefined {
     const override = findOverride(provider, model);
     if (override) return { provider: provider ?? override.provider ?? "*", model: override.model, source: "override", prices: override.prices };
     try {
