@@ -1,0 +1,557 @@
+#!/usr/bin/env bun
+/**
+ * Loupe's overhead as a proxy, against a bare Bun pass-through proxy and
+ * against calling the upstream directly. `npm run bench` (= bun bench/proxy.ts).
+ * See bench/README.md for what is measured and how to read it.
+ *
+ * Layout (all loopback): the proxy under test is pinned to core 0; the mock
+ * upstream and the load generators share core 1.
+ */
+import type { Subprocess } from "bun";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { CHAT_JSON, STREAM_SSE } from "./mock-upstream.ts";
+import type { SeqJob, SeqTargetResult } from "./seq-client.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const BUN = process.execPath;
+const num = (name: string, fallback: number) => {
+  const v = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a non-negative number`);
+  return v;
+};
+const OPT = {
+  durationS: num("BENCH_DURATION_S", 5),
+  warmupS: num("BENCH_WARMUP_S", 2),
+  rounds: Math.max(1, num("BENCH_ROUNDS", 2)),
+  connections: num("BENCH_CONNECTIONS", 50),
+  samples: Math.max(1, num("BENCH_SAMPLES", 5000)),
+  streamSamples: Math.max(1, num("BENCH_STREAM_SAMPLES", 400)),
+  streamGapMs: num("BENCH_STREAM_GAP_MS", 1),
+};
+const KEEP = process.env.BENCH_KEEP === "1";
+// Subsets, for profiling: BENCH_PHASES=throughput,latency,stream  BENCH_TARGETS=direct,bare,loupe
+const PHASES = new Set((process.env.BENCH_PHASES ?? "throughput,latency,stream").split(","));
+// For profiling and experiments: extra bun flags for Loupe (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
+// and another entry point (a patched copy of the repo).
+const LOUPE_FLAGS = (process.env.BENCH_LOUPE_BUN_FLAGS ?? "").split(/\s+/).filter(Boolean);
+const LOUPE_MAIN = process.env.BENCH_LOUPE_MAIN ?? join(ROOT, "main.ts");
+
+const hasTaskset = Bun.which("taskset") !== null && process.env.BENCH_NO_PIN !== "1";
+const canPin = hasTaskset && availableParallelism() >= 2;
+const pin = (core: number): string[] => (canPin ? ["taskset", "-c", String(core)] : []);
+const NODE = Bun.which("node") ?? BUN;
+const AUTOCANNON = join(ROOT, "node_modules", "autocannon", "autocannon.js");
+const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const sleep = (ms: number) => Bun.sleep(ms);
+
+// ── what the clients send ────────────────────────────────────────────────────
+const CHAT_BODY = JSON.stringify({
+  model: "gpt-5.4",
+  messages: [
+    { role: "system", content: "You are a helpful assistant that describes images briefly." },
+    { role: "user", content: "What is in this picture? Answer in two or three sentences." },
+  ],
+  max_completion_tokens: 300,
+});
+const STREAM_BODY = JSON.stringify({
+  model: "claude-sonnet-4-5-20250929",
+  max_tokens: 1024,
+  stream: true,
+  system: [{ type: "text", text: "Summarise documents faithfully.", cache_control: { type: "ephemeral" } }],
+  messages: [{ role: "user", content: "Summarise the cached document in one sentence." }],
+});
+const OPENAI_HEADERS = { authorization: "Bearer sk-bench-0000000000000000", "user-agent": "loupe-bench/1" };
+const ANTHROPIC_HEADERS = { "x-api-key": "sk-ant-bench-0000000000", "anthropic-version": "2023-06-01", "user-agent": "loupe-bench/1" };
+const CHAT_BYTES = Buffer.byteLength(CHAT_JSON);
+const STREAM_BYTES = Buffer.byteLength(STREAM_SSE);
+
+type TargetName = "direct" | "bare" | "loupe";
+const ALL: TargetName[] = ["direct", "bare", "loupe"];
+const NAMES: TargetName[] = ALL.filter((n) => (process.env.BENCH_TARGETS ?? ALL.join(",")).split(",").includes(n));
+
+// ── processes ────────────────────────────────────────────────────────────────
+interface Child {
+  name: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  firstLine: Promise<string>;
+  stdout(): string;
+  stderr(): string;
+}
+
+function spawn(name: string, cmd: string[], env: Record<string, string>): Child {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  let err = "";
+  const drain = async (stream: ReadableStream<Uint8Array>, onText: (t: string) => void) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
+  };
+  let resolveLine!: (line: string) => void;
+  let rejectLine!: (e: Error) => void;
+  const firstLine = new Promise<string>((res, rej) => ((resolveLine = res), (rejectLine = rej)));
+  firstLine.catch(() => {}); // only the starters of mock and bare proxy wait for it
+  void drain(proc.stdout, (t) => {
+    out += t;
+    const nl = out.indexOf("\n");
+    if (nl >= 0) resolveLine(out.slice(0, nl));
+  }).then(() => rejectLine(new Error(`${name} closed stdout before printing a line:\n${err.slice(-2000)}`)));
+  void drain(proc.stderr, (t) => {
+    err = (err + t).slice(-20_000);
+  });
+  return { name, proc, firstLine, stdout: () => out, stderr: () => err };
+}
+
+const baseEnv = (): Record<string, string> => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? tmpdir() });
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ── /proc readings ───────────────────────────────────────────────────────────
+function procCpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, all threads
+}
+/** CPU ticks per thread name (main JS thread, "HTTP Client", the DuckDB "Worker", "JITWorker", GC, …). */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const name = tid === String(pid) ? "main" : comm.replace(/\d+$/, "").trim();
+      out.set(name, (out.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+function coreTimes(): Map<string, { busy: number; total: number }> {
+  const out = new Map<string, { busy: number; total: number }>();
+  for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
+    const m = /^(cpu\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const v = m[2]!.trim().split(/\s+/).map(Number);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    out.set(m[1]!, { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total });
+  }
+  return out;
+}
+function coreBusyPct(before: ReturnType<typeof coreTimes>, after: ReturnType<typeof coreTimes>, core: string): number {
+  const a = before.get(core);
+  const b = after.get(core);
+  if (!a || !b || b.total === a.total) return NaN;
+  return (100 * (b.busy - a.busy)) / (b.total - a.total);
+}
+function statusKb(pid: number, field: "VmHWM" | "VmRSS"): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : NaN;
+}
+
+// ── load generators ──────────────────────────────────────────────────────────
+interface Target {
+  name: TargetName;
+  chatUrl: string;
+  streamUrl: string;
+  /** The proxy process whose CPU is measured (none for direct). */
+  pid?: number;
+}
+
+interface ThroughputRun {
+  rps: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  latP50: number;
+  latP99: number;
+  /** CPU time of the proxy process (all threads) per completed request, µs. */
+  cpuUsPerReq: number;
+  /** The proxy process's CPU use, % of one core. */
+  proxyCpuPct: number;
+  core0Pct: number;
+  core1Pct: number;
+  /** The proxy's CPU µs per completed request, by thread name. */
+  threads: Record<string, number>;
+}
+
+const sent: Record<TargetName, number> = { direct: 0, bare: 0, loupe: 0 };
+const completed: Record<TargetName, number> = { direct: 0, bare: 0, loupe: 0 };
+
+async function autocannon(target: Target, seconds: number): Promise<ThroughputRun> {
+  const headers = { "content-type": "application/json", "x-bench-target": target.name, ...OPENAI_HEADERS };
+  const cmd = [
+    ...pin(1),
+    NODE,
+    AUTOCANNON,
+    "-c", String(OPT.connections),
+    "-d", String(seconds),
+    "-m", "POST",
+    "-b", CHAT_BODY,
+    "-j",
+    ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]),
+    target.chatUrl,
+  ];
+  const cpu0 = target.pid ? procCpuTicks(target.pid) : 0;
+  const th0 = target.pid ? threadTicks(target.pid) : new Map<string, number>();
+  const cores0 = coreTimes();
+  const t0 = performance.now();
+  const ac = spawn("autocannon", cmd, baseEnv());
+  const code = await ac.proc.exited;
+  const wall = (performance.now() - t0) / 1000;
+  const cores1 = coreTimes();
+  const cpu1 = target.pid ? procCpuTicks(target.pid) : 0;
+  const th1 = target.pid ? threadTicks(target.pid) : new Map<string, number>();
+  const text = ac.stdout().trim().split("\n").pop() ?? "";
+  if (code !== 0 || !text.startsWith("{")) throw new Error(`autocannon failed (${code}):\n${ac.stderr().slice(-2000)}\n${text}`);
+  const r = JSON.parse(text) as any;
+  const ok = Number(r["2xx"] ?? 0);
+  const failed = Number(r.non2xx ?? 0) + Number(r.errors ?? 0) + Number(r.timeouts ?? 0);
+  sent[target.name] += Number(r.requests?.sent ?? 0);
+  completed[target.name] += ok;
+  const cpuS = (cpu1 - cpu0) / CLK_TCK;
+  return {
+    rps: ok / Number(r.duration || seconds),
+    sent: Number(r.requests?.sent ?? 0),
+    ok,
+    failed,
+    latP50: Number(r.latency?.p50 ?? NaN),
+    latP99: Number(r.latency?.p99 ?? NaN),
+    cpuUsPerReq: target.pid && ok ? (cpuS * 1e6) / ok : NaN,
+    proxyCpuPct: target.pid ? (100 * cpuS) / wall : NaN,
+    core0Pct: coreBusyPct(cores0, cores1, "cpu0"),
+    core1Pct: coreBusyPct(cores0, cores1, "cpu1"),
+    threads: Object.fromEntries(
+      [...th1].map(([name, t]) => [name, ok ? (((t - (th0.get(name) ?? 0)) / CLK_TCK) * 1e6) / ok : NaN] as const).filter(([, us]) => us > 0),
+    ),
+  };
+}
+
+async function sequential(targets: Target[], mode: "json" | "stream", samples?: number): Promise<Record<string, SeqTargetResult>> {
+  const job: SeqJob = {
+    mode,
+    targets: targets.map((t) => ({
+      name: t.name,
+      url: mode === "json" ? t.chatUrl : t.streamUrl,
+      headers: { "x-bench-target": t.name, ...(mode === "json" ? OPENAI_HEADERS : ANTHROPIC_HEADERS) },
+    })),
+    body: mode === "json" ? CHAT_BODY : STREAM_BODY,
+    samples: samples ?? (mode === "json" ? OPT.samples : OPT.streamSamples),
+    warmup: samples !== undefined ? 0 : mode === "json" ? Math.min(500, OPT.samples) : Math.min(50, OPT.streamSamples),
+    block: mode === "json" ? 250 : 25,
+    expectBytes: mode === "json" ? CHAT_BYTES : STREAM_BYTES,
+  };
+  const client = spawn("seq-client", [...pin(1), BUN, join(import.meta.dir, "seq-client.ts"), JSON.stringify(job)], baseEnv());
+  const code = await client.proc.exited;
+  const text = client.stdout().trim();
+  if (code !== 0 || !text.startsWith("{")) throw new Error(`seq-client failed (${code}):\n${client.stderr().slice(-2000)}`);
+  const result = JSON.parse(text) as Record<string, SeqTargetResult>;
+  for (const t of targets) {
+    const r = result[t.name];
+    if (!r) continue;
+    sent[t.name] += r.sent;
+    completed[t.name] += r.ok;
+    if (r.bad) log(`WARNING ${mode} via ${t.name}: ${r.bad} bad call(s), first: ${r.firstError}`);
+  }
+  return result;
+}
+
+// ── main ─────────────────────────────────────────────────────────────────────
+const dir = mkdtempSync(join(tmpdir(), "loupe-bench-"));
+const db = join(dir, "bench.duckdb");
+const children: Child[] = [];
+let loupeStopped = false;
+let background = { core0: NaN, core1: NaN };
+
+async function main() {
+  const started = performance.now();
+  if (!canPin) log(`WARNING: not pinning (${hasTaskset ? `${availableParallelism()} core(s)` : "taskset unavailable or BENCH_NO_PIN=1"}): numbers are noisier`);
+  log(`options ${JSON.stringify(OPT)}; pinning ${canPin ? "proxy→core 0, mock+load→core 1" : "off"}; load generator: ${NODE === BUN ? "bun" : "node"} autocannon`);
+
+  // Other work on the machine skews everything: measure it first, report it with the results.
+  const idle0 = coreTimes();
+  await sleep(1000);
+  const idle1 = coreTimes();
+  background = { core0: coreBusyPct(idle0, idle1, "cpu0"), core1: coreBusyPct(idle0, idle1, "cpu1") };
+  if (background.core0 > 10 || background.core1 > 10)
+    log(`WARNING: the machine is busy before the bench starts (core0 ${background.core0.toFixed(0)}%, core1 ${background.core1.toFixed(0)}%): expect noisy numbers`);
+
+  const mock = spawn("mock", [...pin(1), BUN, join(import.meta.dir, "mock-upstream.ts")], { ...baseEnv(), BENCH_STREAM_GAP_MS: String(OPT.streamGapMs) });
+  children.push(mock);
+  const mockUrl = (JSON.parse(await withTimeout(mock.firstLine, 15_000, "mock start")) as { url: string }).url;
+
+  const bare = spawn("bare", [...pin(0), BUN, join(import.meta.dir, "bare-proxy.ts")], { ...baseEnv(), UPSTREAM: mockUrl, PORT: "0" });
+  children.push(bare);
+  const bareUrl = (JSON.parse(await withTimeout(bare.firstLine, 15_000, "bare proxy start")) as { url: string }).url;
+
+  const loupe = spawn("loupe", [...pin(0), BUN, ...LOUPE_FLAGS, LOUPE_MAIN, "serve"], {
+    ...baseEnv(),
+    LOUPE_PORT: "0",
+    LOUPE_DB: db,
+    LOUPE_QUIET: "true",
+    LOUPE_OPENAI_BASE_URL: mockUrl,
+    LOUPE_ANTHROPIC_BASE_URL: mockUrl,
+  });
+  children.push(loupe);
+  // Quiet Loupe prints nothing: it is up once its discovery file (written after listen) exists.
+  const discovery = `${db}.loupe.json`;
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(discovery)) {
+    if (loupe.proc.exitCode !== null || Date.now() > deadline) throw new Error(`Loupe did not start:\n${loupe.stderr()}`);
+    await sleep(20);
+  }
+  const info = JSON.parse(readFileSync(discovery, "utf8")) as { pid: number; url: string };
+  const loupeUrl = info.url;
+  log(`mock ${mockUrl} (pid ${mock.proc.pid}), bare ${bareUrl} (pid ${bare.proc.pid}), loupe ${loupeUrl} (pid ${info.pid}), db ${db}`);
+
+  const targets: Record<TargetName, Target> = {
+    direct: { name: "direct", chatUrl: `${mockUrl}/v1/chat/completions`, streamUrl: `${mockUrl}/v1/messages` },
+    bare: { name: "bare", chatUrl: `${bareUrl}/v1/chat/completions`, streamUrl: `${bareUrl}/v1/messages`, pid: bare.proc.pid },
+    loupe: { name: "loupe", chatUrl: `${loupeUrl}/openai/v1/chat/completions`, streamUrl: `${loupeUrl}/anthropic/v1/messages`, pid: info.pid },
+  };
+
+  const waitLoupeIdle = async () => {
+    // Loupe stores records in batches after the calls: let it finish so it does not steal the next run's core.
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      try {
+        const live = (await (await fetch(`${loupeUrl}/livez`)).json()) as { records?: { queued?: number } };
+        if ((live.records?.queued ?? 0) === 0) break;
+      } catch {
+        break;
+      }
+      await sleep(50);
+    }
+    await sleep(300);
+  };
+
+  // Sanity: one call of each kind through each target.
+  for (const mode of ["json", "stream"] as const) {
+    const sanity = await sequential(NAMES.map((n) => targets[n]), mode, 3);
+    for (const n of NAMES) if (sanity[n]?.ok !== 3) throw new Error(`${n} does not answer ${mode} calls right: ${sanity[n]?.firstError}`);
+  }
+
+  // 1. Throughput
+  const tput: Record<TargetName, ThroughputRun[]> = { direct: [], bare: [], loupe: [] };
+  if (PHASES.has("throughput")) {
+    log(`throughput: warm-up ${OPT.warmupS}s each, then ${OPT.rounds} round(s) × ${OPT.durationS}s per target at ${OPT.connections} connections`);
+    for (const n of NAMES) {
+      if (OPT.warmupS > 0) await autocannon(targets[n], OPT.warmupS);
+      if (n === "loupe") await waitLoupeIdle();
+    }
+    for (let round = 0; round < OPT.rounds; round++) {
+      const order = round % 2 === 0 ? NAMES : [...NAMES].reverse();
+      for (const n of order) {
+        await sleep(200);
+        const run = await autocannon(targets[n], OPT.durationS);
+        tput[n].push(run);
+        log(`  round ${round + 1} ${n.padEnd(6)} ${run.rps.toFixed(0)} req/s (proxy cpu ${fmt(run.proxyCpuPct, 0)}%, core0 ${run.core0Pct.toFixed(0)}%, core1 ${run.core1Pct.toFixed(0)}%)${run.failed ? `, ${run.failed} failed` : ""}`);
+        if (n === "loupe") await waitLoupeIdle();
+      }
+    }
+  }
+
+  // 2. Latency, one at a time
+  let lat: Record<string, SeqTargetResult> = {};
+  if (PHASES.has("latency")) {
+    log(`latency: ${OPT.samples} sequential calls per target (interleaved blocks of 250)`);
+    lat = await sequential(NAMES.map((n) => targets[n]), "json");
+    await waitLoupeIdle();
+  }
+
+  // 3. Streaming TTFB, one at a time
+  let str: Record<string, SeqTargetResult> = {};
+  if (PHASES.has("stream")) {
+    log(`streaming: ${OPT.streamSamples} sequential streams per target (8 events, ${OPT.streamGapMs} ms apart)`);
+    str = await sequential(NAMES.map((n) => targets[n]), "stream");
+    await waitLoupeIdle();
+  }
+
+  // 4. Memory
+  const rss = {
+    loupe: { hwm: statusKb(info.pid, "VmHWM"), now: statusKb(info.pid, "VmRSS") },
+    bare: { hwm: statusKb(bare.proc.pid, "VmHWM"), now: statusKb(bare.proc.pid, "VmRSS") },
+    mock: { hwm: statusKb(mock.proc.pid, "VmHWM"), now: statusKb(mock.proc.pid, "VmRSS") },
+  };
+
+  // 5. Records: every call Loupe answered is a row
+  let livez: any;
+  try {
+    livez = await (await fetch(`${loupeUrl}/livez`)).json();
+  } catch {}
+  const upstreamSeen = (await (await fetch(`${mockUrl}/_stats`)).json()) as Record<string, number>;
+  loupe.proc.kill("SIGTERM");
+  const exitCode = await withTimeout(loupe.proc.exited, 60_000, "Loupe shutdown");
+  loupeStopped = true;
+  const sqlEnv = { ...baseEnv(), LOUPE_DB: db };
+  const runSql = (q: string) => {
+    const r = Bun.spawnSync([BUN, LOUPE_MAIN, "sql", "--json", q], { cwd: ROOT, env: sqlEnv });
+    if (r.exitCode !== 0) throw new Error(`loupe sql failed: ${r.stderr.toString()}`);
+    return JSON.parse(r.stdout.toString()) as Record<string, unknown>[];
+  };
+  const recorded = Number(runSql("select count(*)::int as n from requests")[0]?.n);
+  let breakdown: Record<string, unknown>[] = [];
+  try {
+    breakdown = runSql(
+      "select streamed, status, coalesce(error_type, '-') as error, count(*)::int as n, count(input_tokens)::int as with_usage, round(median(duration_ms), 3) as median_ms from requests group by all order by all",
+    );
+  } catch (e) {
+    log(`breakdown query failed: ${(e as Error).message}`);
+  }
+
+  // ── report ──
+  const totalS = (performance.now() - started) / 1000;
+  const report = renderReport({ tput, lat, str, rss, recorded, breakdown, upstreamSeen, livez, exitCode, totalS });
+  process.stdout.write(report);
+
+  const resultsDir = join(import.meta.dir, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `proxy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, JSON.stringify({ options: OPT, pinned: canPin, background, tput, lat, str, rss, sent, completed, recorded, upstreamSeen, breakdown, livez }, null, 2));
+  log(`raw results: ${file}`);
+}
+
+// ── formatting ───────────────────────────────────────────────────────────────
+function fmt(v: number | undefined, digits = 3): string {
+  return v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits);
+}
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const table = (head: string[], rows: string[][]): string => {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => "  " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), "  " + widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n";
+};
+const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
+
+function renderReport(r: {
+  tput: Record<TargetName, ThroughputRun[]>;
+  lat: Record<string, SeqTargetResult>;
+  str: Record<string, SeqTargetResult>;
+  rss: Record<"loupe" | "bare" | "mock", { hwm: number; now: number }>;
+  recorded: number;
+  breakdown: Record<string, unknown>[];
+  upstreamSeen: Record<string, number>;
+  livez: any;
+  exitCode: number;
+  totalS: number;
+}): string {
+  let out = "\n";
+  out += `Loupe proxy bench — bun ${Bun.version}, ${availableParallelism()} cores, ${canPin ? "proxy pinned to core 0, mock + load generator on core 1" : "NOT pinned"}\n`;
+  out += `background CPU before the run (other processes): core0 ${fmt(background.core0, 0)}%, core1 ${fmt(background.core1, 0)}%\n`;
+  out += `(${OPT.rounds}×${OPT.durationS}s per target at ${OPT.connections} conns; ${OPT.samples} sequential calls; ${OPT.streamSamples} sequential streams; took ${r.totalS.toFixed(0)}s)\n\n`;
+
+  // 1
+  const rps = (n: TargetName) => mean(r.tput[n].map((x) => x.rps));
+  out += `1. Throughput, ${OPT.connections} concurrent non-streaming calls (autocannon, mean of ${OPT.rounds} run(s))\n`;
+  out += table(
+    ["target", "req/s", "per run", "lat p50 ms", "lat p99 ms", "proxy CPU %", "proxy CPU µs/req", "core0 %", "core1 %", "failed"],
+    ALL.map((n) => {
+      const runs = r.tput[n];
+      return [
+        n,
+        fmt(rps(n), 0),
+        runs.map((x) => x.rps.toFixed(0)).join(" / "),
+        fmt(mean(runs.map((x) => x.latP50)), 0),
+        fmt(mean(runs.map((x) => x.latP99)), 0),
+        fmt(mean(runs.map((x) => x.proxyCpuPct)), 0),
+        fmt(mean(runs.map((x) => x.cpuUsPerReq)), 0),
+        fmt(mean(runs.map((x) => x.core0Pct)), 0),
+        fmt(mean(runs.map((x) => x.core1Pct)), 0),
+        String(runs.reduce((a, x) => a + x.failed, 0)),
+      ];
+    }),
+  );
+  const ratio = rps("loupe") / rps("bare");
+  out += `  Loupe / bare = ${fmt(ratio, 2)}   (target ≥ 0.60: ${verdict(ratio >= 0.6)});  bare / direct = ${fmt(rps("bare") / rps("direct"), 2)}\n`;
+  for (const n of ["bare", "loupe"] as const) {
+    const names = [...new Set(r.tput[n].flatMap((x) => Object.keys(x.threads)))];
+    const per = names.map((t) => [t, mean(r.tput[n].map((x) => x.threads[t] ?? 0))] as const).filter(([, us]) => us >= 1);
+    if (per.length) out += `  ${n} CPU µs/req by thread: ${per.sort((x, y) => y[1] - x[1]).map(([t, us]) => `${t} ${us.toFixed(0)}`).join(", ")}\n`;
+  }
+  out += `  CPU per request, bare / Loupe = ${fmt(mean(r.tput.bare.map((x) => x.cpuUsPerReq)) / mean(r.tput.loupe.map((x) => x.cpuUsPerReq)), 2)} (the throughput ratio Loupe would reach with the load generator not a limit)\n`;
+  out += `  (autocannon latency has 1 ms resolution; "proxy CPU" is the proxy process, all threads, incl. Loupe's DuckDB writer)\n\n`;
+
+  // 2
+  const L = (n: TargetName) => r.lat[n]?.latency;
+  out += `2. Latency, 1 call at a time, non-streaming (ms, request start → whole body)\n`;
+  out += table(
+    ["target", "n", "p50", "p90", "p99", "mean", "max"],
+    ALL.map((n) => [n, String(L(n)?.n ?? 0), fmt(L(n)?.p50), fmt(L(n)?.p90), fmt(L(n)?.p99), fmt(L(n)?.mean), fmt(L(n)?.max, 1)]),
+  );
+  const addDirect = (L("loupe")?.p50 ?? NaN) - (L("direct")?.p50 ?? NaN);
+  const addBare = (L("loupe")?.p50 ?? NaN) - (L("bare")?.p50 ?? NaN);
+  const bareAdd = (L("bare")?.p50 ?? NaN) - (L("direct")?.p50 ?? NaN);
+  out += `  added p50: Loupe − direct = ${fmt(addDirect)} ms (target ≤ 0.300: ${verdict(addDirect <= 0.3)});  Loupe − bare = ${fmt(addBare)} ms;  bare − direct = ${fmt(bareAdd)} ms\n`;
+  out += `  added p99: Loupe − direct = ${fmt((L("loupe")?.p99 ?? NaN) - (L("direct")?.p99 ?? NaN))} ms;  Loupe − bare = ${fmt((L("loupe")?.p99 ?? NaN) - (L("bare")?.p99 ?? NaN))} ms\n\n`;
+
+  // 3
+  const S = (n: TargetName) => r.str[n];
+  out += `3. Streaming, 1 at a time (ms; TTFB = request start → first SSE event; 8 events ${OPT.streamGapMs} ms apart)\n`;
+  out += table(
+    ["target", "n", "headers p50", "TTFB p50", "TTFB p99", "total p50", "total p99"],
+    ALL.map((n) => [n, String(S(n)?.ttfb?.n ?? 0), fmt(S(n)?.headers?.p50), fmt(S(n)?.ttfb?.p50), fmt(S(n)?.ttfb?.p99), fmt(S(n)?.total?.p50), fmt(S(n)?.total?.p99)]),
+  );
+  const ttfbAdd = (S("loupe")?.ttfb?.p50 ?? NaN) - (S("direct")?.ttfb?.p50 ?? NaN);
+  out += `  added TTFB p50: Loupe − direct = ${fmt(ttfbAdd)} ms (target ≤ 1.000: ${verdict(ttfbAdd <= 1)});  Loupe − bare = ${fmt((S("loupe")?.ttfb?.p50 ?? NaN) - (S("bare")?.ttfb?.p50 ?? NaN))} ms\n`;
+  out += `  added TTFB p99: Loupe − direct = ${fmt((S("loupe")?.ttfb?.p99 ?? NaN) - (S("direct")?.ttfb?.p99 ?? NaN))} ms;  added total p50: Loupe − direct = ${fmt((S("loupe")?.total?.p50 ?? NaN) - (S("direct")?.total?.p50 ?? NaN))} ms\n\n`;
+
+  // 4
+  const mb = (kb: number) => fmt(kb / 1024, 1);
+  out += `4. Memory (MiB, /proc/<pid>/status at the end)\n`;
+  out += table(
+    ["process", "peak RSS (VmHWM)", "RSS now"],
+    (["loupe", "bare", "mock"] as const).map((p) => [p === "bare" ? "bare proxy" : p === "mock" ? "mock upstream" : "loupe", mb(r.rss[p].hwm), mb(r.rss[p].now)]),
+  );
+  out += "\n";
+
+  // 5
+  const complete = r.recorded === sent.loupe;
+  out += `5. Records (Loupe stopped with SIGTERM, exit code ${r.exitCode}; counted with \`loupe sql\`)\n`;
+  out += `  calls sent to Loupe: ${sent.loupe} (completed 200 at the client: ${completed.loupe}; reached the upstream: ${r.upstreamSeen.loupe ?? 0})\n`;
+  out += `  rows in requests:    ${r.recorded}   → ${complete ? "every call recorded" : `MISMATCH: ${r.recorded - sent.loupe} vs sent`}${r.livez?.internal_errors ? `; Loupe internal errors: ${r.livez.internal_errors}` : ""}\n`;
+  if (!complete && r.recorded >= completed.loupe && r.recorded <= sent.loupe)
+    out += `  (between completed and sent: calls cut off by autocannon at the end of a run may not have reached Loupe)\n`;
+  if (r.breakdown.length) {
+    const cols = Object.keys(r.breakdown[0]!);
+    out += table(cols, r.breakdown.map((row) => cols.map((c) => String(row[c] ?? "NULL"))));
+  }
+  return out + "\n";
+}
+
+async function cleanup() {
+  for (const c of children) {
+    if (c.proc.exitCode !== null || (c.name === "loupe" && loupeStopped)) continue;
+    c.proc.kill("SIGTERM");
+    await withTimeout(c.proc.exited, 10_000, `${c.name} exit`).catch(() => c.proc.kill("SIGKILL"));
+  }
+  if (!KEEP) rmSync(dir, { recursive: true, force: true });
+  else log(`kept ${dir}`);
+}
+
+process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+try {
+  await main();
+  await cleanup();
+} catch (error) {
+  log(`FAILED: ${(error as Error).stack ?? error}`);
+  for (const c of children) if (c.stderr().trim()) log(`${c.name} stderr:\n${c.stderr().slice(-3000)}`);
+  await cleanup();
+  process.exit(1);
+}

@@ -1,0 +1,132 @@
+/**
+ * One call at a time, timed with performance.now(), against several targets
+ * interleaved in blocks (so every target sees the same conditions). Run by
+ * bench/proxy.ts as its own process: `bun bench/seq-client.ts '<job JSON>'`;
+ * prints one JSON result on stdout.
+ *
+ * mode "json":   latency = request start → whole body read.
+ * mode "stream": headers = request start → response headers;
+ *                ttfb    = request start → first body chunk (the first SSE event);
+ *                total   = request start → end of stream.
+ */
+export interface SeqTarget {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface SeqJob {
+  mode: "json" | "stream";
+  targets: SeqTarget[];
+  body: string;
+  samples: number;
+  warmup: number;
+  block: number;
+  /** Expected response body size; a different size counts as a bad call. */
+  expectBytes?: number;
+}
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+export interface SeqTargetResult {
+  sent: number;
+  ok: number;
+  bad: number;
+  firstError?: string;
+  latency?: Summary;
+  headers?: Summary;
+  ttfb?: Summary;
+  total?: Summary;
+}
+
+export function summarize(values: ArrayLike<number>, count = values.length): Summary {
+  const sorted = Float64Array.from({ length: count }, (_, i) => values[i]!).sort();
+  const at = (p: number) => sorted[Math.min(count - 1, Math.max(0, Math.ceil(p * count) - 1))] ?? NaN;
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return { n: count, p50: at(0.5), p90: at(0.9), p99: at(0.99), mean: sum / count, min: sorted[0] ?? NaN, max: sorted[count - 1] ?? NaN };
+}
+
+async function main(job: SeqJob): Promise<Record<string, SeqTargetResult>> {
+  const state = job.targets.map((t) => ({
+    target: t,
+    init: { method: "POST", headers: { "content-type": "application/json", ...t.headers }, body: job.body },
+    result: { sent: 0, ok: 0, bad: 0 } as SeqTargetResult,
+    a: new Float64Array(job.samples), // json: latency; stream: ttfb
+    b: new Float64Array(job.samples), // stream: headers
+    c: new Float64Array(job.samples), // stream: total
+    n: 0,
+  }));
+
+  const once = async (s: (typeof state)[number], keep: boolean) => {
+    s.result.sent++;
+    try {
+      const t0 = performance.now();
+      const res = await fetch(s.target.url, s.init);
+      if (job.mode === "json") {
+        const bytes = (await res.arrayBuffer()).byteLength;
+        const t1 = performance.now();
+        if (res.status !== 200 || (job.expectBytes !== undefined && bytes !== job.expectBytes)) throw new Error(`status ${res.status}, ${bytes} bytes`);
+        if (keep) s.a[s.n++] = t1 - t0;
+      } else {
+        const th = performance.now();
+        const reader = res.body!.getReader();
+        let first = await reader.read();
+        const tf = performance.now();
+        let bytes = first.value?.byteLength ?? 0;
+        while (!first.done) {
+          first = await reader.read();
+          bytes += first.value?.byteLength ?? 0;
+        }
+        const te = performance.now();
+        if (res.status !== 200 || (job.expectBytes !== undefined && bytes !== job.expectBytes)) throw new Error(`status ${res.status}, ${bytes} bytes`);
+        if (keep) {
+          s.a[s.n] = tf - t0;
+          s.b[s.n] = th - t0;
+          s.c[s.n] = te - t0;
+          s.n++;
+        }
+      }
+      s.result.ok++;
+    } catch (error) {
+      s.result.bad++;
+      s.result.firstError ??= (error as Error).message;
+    }
+  };
+
+  for (const s of state) for (let i = 0; i < job.warmup; i++) await once(s, false);
+  // Blocks rotate their order every round: A B C, B C A, C A B, …
+  for (let round = 0; state.some((s) => s.n < job.samples && s.result.bad < 50); round++) {
+    for (let k = 0; k < state.length; k++) {
+      const s = state[(round + k) % state.length]!;
+      for (let i = 0; i < job.block && s.n < job.samples && s.result.bad < 50; i++) await once(s, true);
+    }
+  }
+
+  const out: Record<string, SeqTargetResult> = {};
+  for (const s of state) {
+    if (s.n > 0) {
+      if (job.mode === "json") s.result.latency = summarize(s.a, s.n);
+      else {
+        s.result.ttfb = summarize(s.a, s.n);
+        s.result.headers = summarize(s.b, s.n);
+        s.result.total = summarize(s.c, s.n);
+      }
+    }
+    out[s.target.name] = s.result;
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  const job = JSON.parse(process.argv[2] ?? "{}") as SeqJob;
+  console.log(JSON.stringify(await main(job)));
+}
