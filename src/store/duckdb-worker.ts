@@ -17,9 +17,9 @@ async function handle(request: WorkerRequest): Promise<unknown> {
   if (!store) throw new Error("store is not open");
   switch (request.op) {
     case "append":
-      return store.append(request.records);
+      return store.append(request.ndjson);
     case "appendMissing":
-      return store.appendMissing(request.records);
+      return store.appendMissing(request.ndjson);
     case "query":
       return store.queryReadOnly(request.sql);
     case "checkpoint":

@@ -1,7 +1,5 @@
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { RequestRecord } from "../record.ts";
-
 /**
  * Append-only journal of finished records, written synchronously before a
  * call's last bytes reach its client, so a record survives `kill -9` of the
@@ -14,8 +12,8 @@ import type { RequestRecord } from "../record.ts";
  * every row in it is acknowledged.
  */
 export interface Journal {
-  /** Writes one record; returns once the line is in the OS's hands. */
-  append(record: RequestRecord): void;
+  /** Writes one record (a JSON line without its newline); returns once it is in the OS's hands. */
+  append(line: string): void;
   /** The oldest `count` unacknowledged records are now stored elsewhere. */
   acknowledge(count: number): void;
   /** Rows written and not yet acknowledged. */
@@ -33,25 +31,26 @@ interface Segment {
 const SEGMENT_ROWS = 20_000;
 const segmentName = (index: number) => `${String(index).padStart(8, "0")}.ndjson`;
 
-/** Reads every record left in a journal folder (a torn last line is skipped). */
-export function readJournal(dir: string): { records: RequestRecord[]; files: string[] } {
-  if (!existsSync(dir)) return { records: [], files: [] };
+/** Reads every record line left in a journal folder (a torn last line is skipped). */
+export function readJournal(dir: string): { lines: string[]; files: string[] } {
+  if (!existsSync(dir)) return { lines: [], files: [] };
   const files = readdirSync(dir)
     .filter((name) => /^\d{8}\.ndjson$/.test(name))
     .sort()
     .map((name) => join(dir, name));
-  const records: RequestRecord[] = [];
+  const lines: string[] = [];
   for (const file of files) {
     for (const line of readFileSync(file, "utf8").split("\n")) {
       if (line === "") continue;
       try {
-        records.push(JSON.parse(line) as RequestRecord);
+        JSON.parse(line);
+        lines.push(line);
       } catch {
         // A line cut short by a crash mid-write: its call never got its last byte.
       }
     }
   }
-  return { records, files };
+  return { lines, files };
 }
 
 export function removeJournalFiles(files: readonly string[]): void {
@@ -78,9 +77,9 @@ export function openJournal(dir: string): Journal {
   let active = startSegment();
 
   return {
-    append(record) {
+    append(line) {
       if (active.rows >= SEGMENT_ROWS) active = startSegment();
-      writeSync(fd, `${JSON.stringify(record)}\n`);
+      writeSync(fd, `${line}\n`);
       active.rows++;
     },
     acknowledge(count) {

@@ -1,9 +1,9 @@
 import type { RequestRecord } from "../record.ts";
 import type { Journal } from "./journal.ts";
 
-/** Where batches of records go: DuckDB now, ClickHouse later. */
+/** Where batches of records go, as NDJSON (one record per line): DuckDB now, ClickHouse later. */
 export interface RecordSink {
-  append(records: readonly RequestRecord[]): Promise<void>;
+  append(ndjson: string): Promise<void>;
 }
 
 export interface RecordWriterStats {
@@ -39,8 +39,8 @@ export interface RecordWriterOptions {
  */
 export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   const { journal, sink, intervalMs, batchRows } = options;
-  // Each record with whether its journal line was written, so acknowledgements count only those.
-  const queue: { record: RequestRecord; journaled: boolean }[] = [];
+  // Each record's JSON line with whether the journal has it, so acknowledgements count only those.
+  const queue: { line: string; journaled: boolean }[] = [];
   const stats: RecordWriterStats = { written: 0, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
@@ -64,7 +64,7 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     while (queue.length > 0) {
       const batch = queue.slice(0, batchRows);
       try {
-        await sink.append(batch.map((entry) => entry.record));
+        await sink.append(batch.map((entry) => entry.line).join("\n"));
       } catch (error) {
         stats.storeFailures++;
         report(`storing ${batch.length} record(s) failed, will retry: ${(error as Error).message}`);
@@ -94,14 +94,21 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     write(record) {
       stats.written++;
       let journaled = false;
+      let line: string;
       try {
-        journal.append(record);
+        line = JSON.stringify(record);
+      } catch (error) {
+        report(`record ${record.id} cannot be serialised: ${(error as Error).message}`);
+        return;
+      }
+      try {
+        journal.append(line);
         journaled = true;
       } catch (error) {
         stats.journalFailures++;
         report(`journal write failed: ${(error as Error).message}`);
       }
-      queue.push({ record, journaled });
+      queue.push({ line, journaled });
       if (queue.length >= batchRows) void flush();
       else schedule(intervalMs);
     },

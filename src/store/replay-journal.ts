@@ -7,8 +7,8 @@ import type { DuckDBStore } from "./duckdb-store.ts";
  * journal files go only after the store has everything.
  */
 export async function replayJournal(dir: string, store: DuckDBStore): Promise<{ found: number; added: number }> {
-  const { records, files } = readJournal(dir);
-  const added = records.length > 0 ? await store.appendMissing(records) : 0;
+  const { lines, files } = readJournal(dir);
+  const added = lines.length > 0 ? await store.appendMissing(lines.join("\n")) : 0;
   removeJournalFiles(files);
-  return { found: records.length, added };
+  return { found: lines.length, added };
 }

@@ -1,9 +1,7 @@
-import type { RequestRecord } from "../record.ts";
-
 export type WorkerRequest = { id: number } & (
   | { op: "open"; path: string }
-  | { op: "append"; records: RequestRecord[] }
-  | { op: "appendMissing"; records: RequestRecord[] }
+  | { op: "append"; ndjson: string }
+  | { op: "appendMissing"; ndjson: string }
   | { op: "query"; sql: string }
   | { op: "checkpoint" }
   | { op: "close" }

@@ -1,4 +1,3 @@
-import type { RequestRecord } from "../record.ts";
 import { ReadOnlyQueryError, type DuckDBStore, type QueryResult } from "./duckdb-store.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
@@ -39,8 +38,8 @@ export async function openWorkerStore(path: string): Promise<DuckDBStore> {
 
   await call("open", { path });
   return {
-    append: async (records: readonly RequestRecord[]) => void (await call("append", { records: [...records] })),
-    appendMissing: async (records) => Number(await call("appendMissing", { records: [...records] })),
+    append: async (ndjson) => void (await call("append", { ndjson })),
+    appendMissing: async (ndjson) => Number(await call("appendMissing", { ndjson })),
     queryReadOnly: async (sql) => (await call("query", { sql })) as QueryResult,
     checkpoint: async () => void (await call("checkpoint", {})),
     async close() {

@@ -32,21 +32,21 @@ describe("journal and batched writer", () => {
     const store = await openDuckDBStore(join(dir, "db.duckdb"));
     let failuresLeft = 2;
     const sink = {
-      append: async (records: readonly RequestRecord[]) => {
+      append: async (ndjson: string) => {
         if (failuresLeft-- > 0) throw new Error("disk full (injected)");
-        await store.append(records);
+        await store.append(ndjson);
       },
     };
     const journal = openJournal(join(dir, "journal"));
     const writer = createRecordWriter({ journal, sink, intervalMs: 10, batchRows: 100, onError: () => {} });
     for (let i = 0; i < 250; i++) writer.write(make(i));
-    expect(readJournal(join(dir, "journal")).records.length).toBe(250);
+    expect(readJournal(join(dir, "journal")).lines.length).toBe(250);
     await writer.flush();
     expect(writer.stats()).toMatchObject({ storeFailures: 1, queued: 250 });
     for (let i = 0; i < 100 && writer.stats().queued > 0; i++) await Bun.sleep(20);
     expect(writer.stats()).toMatchObject({ stored: 250, queued: 0, storeFailures: 2 });
     expect(journal.pending).toBe(0);
-    expect(readJournal(join(dir, "journal")).records.length).toBe(0);
+    expect(readJournal(join(dir, "journal")).lines.length).toBe(0);
     const { rows } = await store.queryReadOnly("select count(*)::int, sum(cost_usd)::varchar from requests");
     expect(rows[0]).toEqual([250, "0.000093750"]);
     await store.close();
@@ -55,10 +55,10 @@ describe("journal and batched writer", () => {
   test("replay skips records DuckDB already has and a torn last line", async () => {
     const dir = tempDir();
     const store = await openDuckDBStore(join(dir, "db.duckdb"));
-    await store.append([make(1), make(2)]);
+    await store.append([make(1), make(2)].map((r) => JSON.stringify(r)).join("\n"));
     const journalDir = join(dir, "journal");
     const journal = openJournal(journalDir);
-    for (const i of [1, 2, 3, 4]) journal.append(make(i));
+    for (const i of [1, 2, 3, 4]) journal.append(JSON.stringify(make(i)));
     const [segment] = readdirSync(journalDir);
     writeFileSync(join(journalDir, segment!), '{"id":"rec-torn","star', { flag: "a" });
     expect(await replayJournal(journalDir, store)).toEqual({ found: 4, added: 2 });
