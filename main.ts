@@ -69,7 +69,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
   });
   const localKey = randomBytes(24).toString("base64url");
 
-  const app = createApp({
+  const gateway = createApp({
     config,
     priceBook,
     state,
@@ -85,7 +85,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
   const server = Bun.serve({
     hostname: config.server.host,
     port: config.server.port,
-    fetch: app.fetch,
+    fetch: gateway.fetch,
     // A model may think for minutes before its first byte: never cut a quiet connection.
     idleTimeout: 0,
     // Loupe checks the size itself, to answer 413 in the route's dialect.

@@ -33,7 +33,7 @@ function sameSecret(given: string | undefined, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export function createApp(deps: AppDeps): Hono {
+export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request) => Response | Promise<Response> } {
   const { state } = deps;
   const app = new Hono();
   const proxyDeps: ProxyDeps = {
@@ -73,22 +73,36 @@ export function createApp(deps: AppDeps): Hono {
     }
   });
 
-  app.all("*", async (c) => {
-    const url = new URL(c.req.url);
-    const route = matchRoute(c.req.method, url.pathname, c.req.raw.headers);
+  app.all("*", (c) => proxy(c.req.raw, new URL(c.req.url).pathname));
+
+  async function proxy(request: Request, pathname: string): Promise<Response> {
+    const route = matchRoute(request.method, pathname, request.headers);
     if (!route) {
-      return renderError(new LoupeError("not_found", `no provider serves ${url.pathname}: use /anthropic, /openai or /gemini`), "openai");
+      return renderError(new LoupeError("not_found", `no provider serves ${pathname}: use /anthropic, /openai or /gemini`), "openai");
     }
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);
     state.inflight++;
     try {
-      return await proxyCall(c.req.raw, route, proxyDeps);
+      return await proxyCall(request, route, proxyDeps);
     } catch (error) {
       // proxyCall records every outcome it handles; reaching here is a bug, still answered in dialect.
       state.inflight--;
       deps.onInternalError(`proxy failure: ${(error as Error).stack ?? error}`);
       return renderError(new LoupeError("internal", "internal gateway error"), route.adapter.dialect);
     }
-  });
-  return app;
+  }
+
+  /**
+   * Proxied calls skip the router: they are most of the traffic and their
+   * route is a prefix test. Everything else (health, admin) goes through Hono.
+   */
+  const fetch = (request: Request): Response | Promise<Response> => {
+    const url = request.url;
+    const start = url.indexOf("/", url.indexOf("//") + 2);
+    const end = url.indexOf("?", start);
+    const pathname = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
+    if (matchRoute(request.method, pathname, request.headers)) return proxy(request, pathname);
+    return app.fetch(request);
+  };
+  return { app, fetch };
 }
