@@ -1,7 +1,7 @@
 export type WorkerRequest = { id: number } & (
   | { op: "open"; path: string }
-  | { op: "append"; ndjson: string }
-  | { op: "appendMissing"; ndjson: string }
+  | { op: "append"; ndjson: Uint8Array }
+  | { op: "appendMissing"; ndjson: Uint8Array }
   | { op: "query"; sql: string }
   | { op: "checkpoint" }
   | { op: "close" }
