@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { providerIds, type ProviderId } from "./providers/registry.ts";
+import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from "./telemetry/otel-config.ts";
 
 /**
  * The one place that reads the environment. Every setting has one camelCase
@@ -52,6 +53,8 @@ export interface Config {
   readonly pricesFile?: string | undefined;
   readonly adminToken?: string | undefined;
   readonly quiet: boolean;
+  /** OpenTelemetry export, from the standard OTEL_* variables; undefined when off. */
+  readonly telemetry?: TelemetryConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -126,7 +129,15 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
     const url = s[`${id}BaseUrl`];
     if (url) upstreams[id] = url;
   }
+  let telemetry: TelemetryConfig | undefined;
+  try {
+    telemetry = readTelemetryConfig(env);
+  } catch (error) {
+    if (error instanceof TelemetryConfigError) throw new ConfigError(`invalid OpenTelemetry configuration: ${error.message}`);
+    throw error;
+  }
   return deepFreeze({
+    telemetry,
     server: { host: s.host, port: s.port },
     db: s.db,
     logBody: s.logBody,

@@ -1,4 +1,4 @@
-import { asObject, readCount, sumCounts, type Usage } from "../usage/usage.ts";
+import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
 
 /**
@@ -98,6 +98,7 @@ const messages: Endpoint = {
       model: typeof body.model === "string" ? body.model : undefined,
       streamed: body.stream === true,
       sessionId: readSessionFromMetadata(asObject(body.metadata)?.user_id),
+      params: pickParams(body, { max_tokens: "max_tokens", temperature: "temperature", top_p: "top_p", top_k: "top_k", stop_sequences: "stop_sequences" }),
     };
   },
   readResponse: readMessage,
@@ -136,6 +137,7 @@ export const anthropic = {
   prefix: "/anthropic",
   defaultBaseUrl: "https://api.anthropic.com",
   dialect: "anthropic",
+  genAiProvider: "anthropic",
   requestIdHeaders: ["request-id", "x-request-id"],
   // Claude Code with ANTHROPIC_BASE_URL=http://HOST:PORT calls /v1/messages
   // and discovers models with GET /v1/models, which OpenAI shares: the

@@ -1,4 +1,4 @@
-import { asObject, readCount, sumCounts, type Usage } from "../usage/usage.ts";
+import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
 
 /**
@@ -62,8 +62,25 @@ function createGenerateStreamReader(): StreamReader {
 
 const MODEL_ACTION = /\/models\/([^/:]+):([A-Za-z]+)$/;
 
+const GENERATION_PARAMS = {
+  maxOutputTokens: "max_tokens",
+  temperature: "temperature",
+  topP: "top_p",
+  topK: "top_k",
+  stopSequences: "stop_sequences",
+  candidateCount: "choice.count",
+  seed: "seed",
+  presencePenalty: "presence_penalty",
+  frequencyPenalty: "frequency_penalty",
+};
+
 function endpointFor(action: string, model: string): Endpoint | undefined {
-  const readRequest = () => ({ model, streamed: action === "streamGenerateContent" });
+  // The model is in the path; parameters sit in generationConfig.
+  const readRequest = (body: Record<string, unknown>) => ({
+    model,
+    streamed: action === "streamGenerateContent",
+    params: pickParams(asObject(body.generationConfig), GENERATION_PARAMS),
+  });
   switch (action) {
     case "generateContent":
     case "streamGenerateContent":
@@ -89,6 +106,7 @@ export const gemini = {
   prefix: "/gemini",
   defaultBaseUrl: "https://generativelanguage.googleapis.com",
   dialect: "gemini",
+  genAiProvider: "gcp.gemini",
   pricingId: "google",
   requestIdHeaders: ["x-request-id"],
   // `@google/genai` 3.x calls /v1/models/…, older versions /v1beta/…: any

@@ -1,4 +1,4 @@
-import { asObject, readCount, type Usage } from "../usage/usage.ts";
+import { asObject, pickParams, readCount, type Usage } from "../usage/usage.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader, UpstreamBody } from "./types.ts";
 
 /**
@@ -87,11 +87,28 @@ export function removeUsageChunk(data: string): string | null {
   return data.replace(/,"usage":null(?=[,}])/, "");
 }
 
+const PARAMS = {
+  max_tokens: "max_tokens",
+  max_completion_tokens: "max_tokens",
+  max_output_tokens: "max_tokens",
+  temperature: "temperature",
+  top_p: "top_p",
+  frequency_penalty: "frequency_penalty",
+  presence_penalty: "presence_penalty",
+  seed: "seed",
+  n: "choice.count",
+  encoding_format: "encoding_formats",
+};
+
 function readModelFields(body: Record<string, unknown>) {
+  const stop = body.stop;
+  const stops = typeof stop === "string" || Array.isArray(stop) ? { stop_sequences: [stop].flat().map(String) } : undefined;
+  const params = pickParams(body, PARAMS);
   return {
     model: str(body.model),
     streamed: body.stream === true,
     userId: str(body.user) ?? str(body.safety_identifier),
+    params: params || stops ? { ...params, ...stops } : undefined,
   };
 }
 
@@ -175,6 +192,7 @@ export const openai = {
   prefix: "/openai",
   defaultBaseUrl: "https://api.openai.com",
   dialect: "openai",
+  genAiProvider: "openai",
   requestIdHeaders: ["x-request-id"],
   claimsDropIn: (_method, path) => path.startsWith("/v1/"),
   endpoint: (method, path) => (path.startsWith("/v1/") ? openAIEndpoint(method, path.slice(3)) : undefined),

@@ -1,3 +1,4 @@
+import type { ContentHooks } from "../telemetry/genai-content.ts";
 import type { Usage } from "../usage/usage.ts";
 
 /** The error format a route speaks (DESIGN.md, "Errors"). */
@@ -9,6 +10,8 @@ export interface RequestFacts {
   streamed: boolean;
   sessionId?: string | undefined;
   userId?: string | undefined;
+  /** Request parameters under their GenAI semconv names, without the `gen_ai.request.` prefix (max_tokens, temperature, …). */
+  params?: Record<string, string | number | string[]> | undefined;
 }
 
 /** What the response tells us, read from its JSON body or its stream events. */
@@ -50,6 +53,8 @@ export interface Endpoint {
   createStreamReader?(): StreamReader;
   /** Optional body edit before forwarding (e.g. asking OpenAI for stream usage). */
   prepareUpstream?(body: Record<string, unknown>): UpstreamBody | undefined;
+  /** Message content in GenAI semconv shapes, for opt-in capture on spans. */
+  content?: ContentHooks;
 }
 
 export interface ProviderAdapter<Id extends string = string> {
@@ -59,6 +64,8 @@ export interface ProviderAdapter<Id extends string = string> {
   /** Public API origin (plus path prefix if any) that paths are appended to. */
   defaultBaseUrl: string;
   dialect: Dialect;
+  /** `gen_ai.provider.name` (OpenTelemetry GenAI semconv). */
+  genAiProvider: string;
   /** The provider's id in the price data, when it differs from `id`. */
   pricingId?: string;
   /** Response headers holding the provider's request id, in order of preference. */

@@ -5,6 +5,8 @@ import type { PriceBook } from "../pricing/price-book.ts";
 import type { RouteMatch } from "../providers/registry.ts";
 import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/types.ts";
 import type { RequestRecord } from "../record.ts";
+import { readTraceId, type CallTrace, type CallTracer } from "../telemetry/call-tracer.ts";
+import type { GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
 import { buildRecord, priceCall, type CallSummary } from "./build-record.ts";
 import { forwardRequestHeaders, forwardResponseHeaders } from "./headers.ts";
@@ -20,6 +22,8 @@ export interface ProxyDeps {
   record(record: RequestRecord): void;
   /** Counts a failure of Loupe's own bookkeeping (never the caller's problem). */
   onInternalError(message: string): void;
+  /** OpenTelemetry spans and metrics, when export is on. */
+  tracer?: CallTracer | undefined;
 }
 
 const BODYLESS = new Set(["GET", "HEAD"]);
@@ -37,6 +41,11 @@ function contentKind(contentType: string | null): BodyKind {
   if (type.startsWith("text/event-stream")) return "sse";
   if (type.includes("ndjson") || type.includes("jsonl")) return "ndjson";
   return "json";
+}
+
+function hostOf(base: string): { hostname: string; port: number } {
+  const url = new URL(base);
+  return { hostname: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80) };
 }
 
 function firstHeader(headers: Headers, names: readonly string[]): string | undefined {
@@ -77,6 +86,12 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const fromHeaders = adapter.readHeaders?.(request.headers);
   const client: ClientMeta | undefined = fromHeaders?.client;
   const logBody = tags.logBody ?? config.logBody;
+  const trace: CallTrace | undefined = deps.tracer?.begin({ method, path: rawPath, headers: request.headers, startTime: startedAt });
+  // Content goes on spans only when asked for, and never against an explicit meta/none.
+  const captureContent = deps.tracer?.captureContent === true && tags.logBody !== "meta" && tags.logBody !== "none";
+  let requestJson: Record<string, unknown> | undefined;
+  const base = config.upstreams[adapter.id as keyof typeof config.upstreams] ?? adapter.defaultBaseUrl;
+  const upstreamHost = hostOf(base);
   let facts: RequestFacts = { streamed: false, sessionId: fromHeaders?.sessionId };
   let requestBytes = 0;
   let requestBody: string | undefined;
@@ -104,12 +119,33 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     truncated: false,
     ...part,
   });
-  const finish = (summary: CallSummary) => {
+  const finish = (summary: CallSummary, outputContent?: GenAIOutputMessage[]) => {
+    let record: RequestRecord;
     try {
-      deps.record(buildRecord(summary, priceCall(summary, deps.priceBook)));
+      record = buildRecord(summary, priceCall(summary, deps.priceBook), trace?.traceId ?? readTraceId(request.headers.get("traceparent")));
+      deps.record(record);
     } catch (error) {
       deps.onInternalError(`recording ${id} failed: ${(error as Error).message}`);
+      return;
     }
+    if (!trace) return;
+    const endTime = Date.now();
+    // Spans and metrics after the bytes are handed on: telemetry never delays a call.
+    setImmediate(() => {
+      try {
+        trace.end(record, {
+          genAiProvider: adapter.genAiProvider,
+          serverAddress: upstreamHost.hostname,
+          serverPort: upstreamHost.port,
+          params: facts.params,
+          responseId: summary.response.responseId,
+          requestContent: captureContent && requestJson ? endpoint?.content?.readRequestContent?.(requestJson) : undefined,
+          outputContent,
+        }, endTime);
+      } catch (error) {
+        deps.onInternalError(`telemetry for ${id} failed: ${(error as Error).message}`);
+      }
+    });
   };
   const fail = (error: LoupeError, extra: Partial<CallSummary> = {}): Response => {
     finish(summarize({ status: error.status, errorType: error.code, errorMessage: error.message, ...extra }));
@@ -134,6 +170,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     try {
       json = asObject(JSON.parse(new TextDecoder().decode(body)));
       if (!json) throw new Error("the body must be a JSON object");
+      requestJson = json;
     } catch (error) {
       return fail(new LoupeError("invalid_request", `malformed JSON in request body: ${(error as Error).message}`));
     }
@@ -154,7 +191,6 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   }
 
   // 2. Upstream: a timeout covers the wait for response headers only; a stream may then run as long as it runs.
-  const base = config.upstreams[adapter.id as keyof typeof config.upstreams] ?? adapter.defaultBaseUrl;
   const upstreamUrl = base + upstreamPath;
   // Streams get an abort signal, so a client that leaves stops a generation it
   // would pay for. Plain calls go without: a signal costs ~9 µs of CPU per fetch
@@ -177,6 +213,8 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     const upstreamHeaders = forwardRequestHeaders(request.headers);
     // fetch would otherwise ask for compression the client never accepted; bytes pass through still encoded.
     if (!upstreamHeaders.has("accept-encoding")) upstreamHeaders.set("accept-encoding", "identity");
+    // The upstream sees our client span as its parent (W3C Trace Context).
+    if (trace) for (const [name, value] of Object.entries(trace.startUpstream(Date.now()))) upstreamHeaders.set(name, value);
     const pending = fetch(upstreamUrl, {
       method,
       headers: upstreamHeaders,
@@ -214,6 +252,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     kind,
     encoding: upstream.headers.get("content-encoding"),
     captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
+    captureContent,
   });
   const declared = upstream.headers.get("content-length");
   const rewriting = rewriteEvent && kind === "sse" && !upstream.headers.get("content-encoding");
@@ -247,6 +286,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
         errorType,
         errorMessage,
       }),
+      observed.content,
     );
   };
 

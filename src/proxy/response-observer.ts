@@ -1,6 +1,7 @@
 import { createParser } from "eventsource-parser";
 import { brotliDecompressSync, gunzipSync, inflateSync, zstdDecompressSync } from "node:zlib";
 import type { Endpoint, ResponseFacts, StreamReader } from "../providers/types.ts";
+import type { ContentStreamReader, GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
 
 export type BodyKind = "sse" | "ndjson" | "json";
@@ -12,11 +13,15 @@ export interface ObserverOptions {
   encoding: string | null;
   /** Keep up to this many decoded bytes as the logged response body (0: none). */
   captureBytes: number;
+  /** Also read the output messages (opt-in content capture). */
+  captureContent?: boolean;
 }
 
 export interface Observation {
   facts: ResponseFacts;
   body: string | undefined;
+  /** Output messages, when content capture was asked for. */
+  content?: GenAIOutputMessage[] | undefined;
   /** Events or bodies that could not be read; the call is still recorded. */
   problems: string[];
 }
@@ -43,18 +48,30 @@ export function createResponseObserver(options: ObserverOptions) {
   const incremental = kind !== "json" && encoding === "identity";
   const problems: string[] = [];
   const reader: StreamReader | undefined = kind === "json" ? undefined : endpoint?.createStreamReader?.();
+  const contentReader: ContentStreamReader | undefined =
+    options.captureContent && kind !== "json" ? endpoint?.content?.createContentStreamReader?.() : undefined;
+  let content: GenAIOutputMessage[] | undefined;
   const chunks: Uint8Array[] = [];
   let kept = 0;
   let captured = "";
   const decoder = new TextDecoder();
 
   const onEvent = (data: string, event: string | undefined) => {
+    try {
+      contentReader?.onEvent(data, event);
+    } catch {
+      // content capture is best effort
+    }
     if (!reader) return;
     try {
       reader.onEvent(data, event);
     } catch (error) {
       if (problems.length < 5) problems.push(`unreadable event: ${(error as Error).message}`);
     }
+  };
+  const streamResult = (): ResponseFacts => {
+    if (contentReader) content = contentReader.result();
+    return reader?.result() ?? {};
   };
   const parser = createParser({ onEvent: (message) => onEvent(message.data, message.event) });
   let ndjsonRest = "";
@@ -96,7 +113,7 @@ export function createResponseObserver(options: ObserverOptions) {
           capture(rest);
           if (kind === "sse") parser.reset({ consume: true });
           else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
-          return { facts: reader?.result() ?? {}, body: captureBytes ? captured : undefined, problems };
+          return { facts: streamResult(), body: captureBytes ? captured : undefined, content, problems };
         }
         if (kept > PARSE_LIMIT) return { facts: {}, body: undefined, problems };
         const raw = Buffer.concat(chunks);
@@ -111,14 +128,21 @@ export function createResponseObserver(options: ObserverOptions) {
           feedText(text);
           if (kind === "sse") parser.reset({ consume: true });
           else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
-          return { facts: reader?.result() ?? {}, body, problems };
+          return { facts: streamResult(), body, content, problems };
         }
         if (text.trim() === "") return { facts: {}, body, problems };
         const json: unknown = JSON.parse(text);
-        return { facts: endpoint?.readResponse?.(json) ?? readGenericError(json), body, problems };
+        if (options.captureContent) {
+          try {
+            content = endpoint?.content?.readResponseContent?.(json);
+          } catch {
+            // content capture is best effort
+          }
+        }
+        return { facts: endpoint?.readResponse?.(json) ?? readGenericError(json), body, content, problems };
       } catch (error) {
         problems.push(`unreadable response: ${(error as Error).message}`);
-        return { facts: reader?.result() ?? {}, body: captureBytes ? captured : undefined, problems };
+        return { facts: streamResult(), body: captureBytes ? captured : undefined, content, problems };
       }
     },
   };

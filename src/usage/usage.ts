@@ -49,3 +49,18 @@ export function asObject(value: unknown): Record<string, unknown> | undefined {
     ? (value as Record<string, unknown>)
     : undefined;
 }
+
+/** Copies the listed request fields that hold numbers, strings or string lists, renamed. */
+export function pickParams(
+  source: Record<string, unknown> | undefined,
+  names: Record<string, string>,
+): Record<string, string | number | string[]> | undefined {
+  if (!source) return undefined;
+  const out: Record<string, string | number | string[]> = {};
+  for (const [from, to] of Object.entries(names)) {
+    const value = source[from];
+    if (typeof value === "number" || typeof value === "string") out[to] = value;
+    else if (Array.isArray(value) && value.every((v) => typeof v === "string")) out[to] = value as string[];
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
