@@ -1,4 +1,5 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
+import { anthropicMessagesContent } from "./anthropic-content.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
 
 /**
@@ -103,6 +104,7 @@ const messages: Endpoint = {
   },
   readResponse: readMessage,
   createStreamReader: createMessagesStreamReader,
+  content: anthropicMessagesContent,
 };
 
 const countTokens: Endpoint = {

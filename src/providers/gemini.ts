@@ -1,4 +1,5 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
+import { geminiGenerateContent } from "./gemini-content.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
 
 /**
@@ -90,6 +91,7 @@ function endpointFor(action: string, model: string): Endpoint | undefined {
         readRequest,
         readResponse: readGenerateResponse,
         createStreamReader: createGenerateStreamReader,
+        content: geminiGenerateContent,
       };
     case "embedContent":
     case "batchEmbedContents":

@@ -1,4 +1,5 @@
 import { asObject, pickParams, readCount, type Usage } from "../usage/usage.ts";
+import { openAIChatContent, openAIResponsesContent } from "./openai-content.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader, UpstreamBody } from "./types.ts";
 
 /**
@@ -119,6 +120,7 @@ const chatCompletions: Endpoint = {
   readResponse: readCompletion,
   createStreamReader: createChatStreamReader,
   prepareUpstream: requestStreamUsage,
+  content: openAIChatContent,
 };
 
 /** Responses API streams end with `response.completed` (or `.failed`/`.incomplete`) carrying the response. */
@@ -164,6 +166,7 @@ const responses: Endpoint = {
   readRequest: readModelFields,
   readResponse,
   createStreamReader: createResponsesStreamReader,
+  content: openAIResponsesContent,
 };
 
 const embeddings: Endpoint = {
