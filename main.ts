@@ -16,6 +16,7 @@ import { createRecordWriter } from "./src/store/record-writer.ts";
 import { replayJournal } from "./src/store/replay-journal.ts";
 import { openWorkerStore } from "./src/store/worker-store.ts";
 import { ensureFetchConcurrency } from "./src/runtime/fetch-concurrency.ts";
+import { createTelemetry } from "./src/telemetry/create-telemetry.ts";
 import manifest from "./package.json" with { type: "json" };
 
 const HELP = `loupe ${manifest.version} — a self-hosted LLM API gateway that records every call
@@ -68,6 +69,19 @@ async function serve(flags: Record<string, string>): Promise<void> {
     onError: onInternalError,
   });
   const localKey = randomBytes(24).toString("base64url");
+  // Telemetry failures are counted and logged once a minute at most, never thrown.
+  let lastTelemetryLog = 0;
+  const telemetry = config.telemetry
+    ? createTelemetry(config.telemetry, manifest.version, (message) => {
+        if (Date.now() - lastTelemetryLog < 60_000) return;
+        lastTelemetryLog = Date.now();
+        log(config, `telemetry: ${message}`);
+      })
+    : undefined;
+  if (config.telemetry) {
+    const { traces, metrics } = config.telemetry;
+    log(config, `OpenTelemetry: traces ${traces ? `→ ${traces.url} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${metrics.url}` : "off"}`);
+  }
 
   const gateway = createApp({
     config,
@@ -80,6 +94,8 @@ async function serve(flags: Record<string, string>): Promise<void> {
     query: (sql) => store.queryReadOnly(sql),
     localKey,
     version: manifest.version,
+    tracer: telemetry?.tracer,
+    telemetryStats: telemetry?.stats,
   });
 
   const server = Bun.serve({
@@ -106,6 +122,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
     while (state.inflight > 0 && Date.now() < deadline) await Bun.sleep(20);
     if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
     await writer.flush();
+    await telemetry?.shutdown(); // exports pending spans and metrics
     const stats = writer.stats();
     if (stats.queued === 0) journal.close();
     await store.close();

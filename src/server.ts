@@ -6,6 +6,7 @@ import { proxyCall, type ProxyDeps } from "./proxy/proxy-call.ts";
 import type { RequestRecord } from "./record.ts";
 import { ReadOnlyQueryError, type QueryResult } from "./store/duckdb-store.ts";
 import type { RecordWriterStats } from "./store/record-writer.ts";
+import type { TelemetryStats } from "./telemetry/create-telemetry.ts";
 
 export interface GatewayState {
   draining: boolean;
@@ -24,6 +25,7 @@ export interface AppDeps extends Omit<ProxyDeps, "record"> {
   /** Secret shared with local CLI processes through the discovery file. */
   localKey: string;
   version: string;
+  telemetryStats?: (() => TelemetryStats) | undefined;
 }
 
 function sameSecret(given: string | undefined, expected: string): boolean {
@@ -40,6 +42,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     config: deps.config,
     priceBook: deps.priceBook,
     onInternalError: deps.onInternalError,
+    tracer: deps.tracer,
     record(record) {
       state.inflight--;
       deps.writeRecord(record);
@@ -54,6 +57,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       status: state.draining ? "draining" : "ok",
       inflight: state.inflight,
       records: deps.writerStats(),
+      telemetry: deps.telemetryStats?.() ?? null,
       internal_errors: state.internalErrors,
     }),
   );
