@@ -4,6 +4,7 @@ import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ROOT, startGateway, tempDir } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
+import { startOtlpReceiver } from "../support/otlp-receiver.ts";
 
 /**
  * The compiled executable, copied alone into an empty folder and run with an
@@ -26,7 +27,8 @@ afterAll(() => mock.stop());
 describe("dist/loupe, the single executable", () => {
   test("serves, proxies, records, answers loupe sql, and stops cleanly from an empty folder", async () => {
     const dir = tempDir("loupe-bin-run-");
-    const gw = await startGateway({ command: [binary], dir, env: { ...bare(dir), LOUPE_OPENAI_BASE_URL: mock.url } });
+    const receiver = await startOtlpReceiver();
+    const gw = await startGateway({ command: [binary], dir, env: { ...bare(dir), LOUPE_OPENAI_BASE_URL: mock.url, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } });
     expect(existsSync(join(dir, "node_modules"))).toBe(false);
     const client = new OpenAI({ apiKey: "k", baseURL: `${gw.url}/openai/v1`, maxRetries: 0 });
     const chunks = [];
@@ -37,6 +39,10 @@ describe("dist/loupe, the single executable", () => {
     expect(viaServer.exitCode).toBe(0);
     expect(JSON.parse(viaServer.stdout.toString())).toEqual([{ cost_usd: "0.005615000", input_tokens: "2006" }]);
     expect(await gw.stop()).toBe(0);
+    // …and exported its GenAI span over OTLP (flushed on SIGTERM).
+    const span = receiver.spans.find((s) => s.kind === "CLIENT");
+    expect(span?.attributes).toMatchObject({ "gen_ai.provider.name": "openai", "gen_ai.usage.input_tokens": 2006, "gen_ai.usage.cost": 0.005615 });
+    await receiver.stop();
     const direct = run(["sql", "--csv", "select count(*) as n from requests"]);
     expect(direct.stdout.toString()).toBe("n\r\n1\r\n");
     expect(run(["version"]).stdout.toString().trim()).toMatch(/^\d+\.\d+\.\d+$/);
