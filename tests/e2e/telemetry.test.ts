@@ -42,7 +42,7 @@ describe("GenAI spans and metrics over OTLP (protobuf, gzip)", () => {
     const client = new Anthropic({ apiKey: "k", baseURL: `${gw.url}/anthropic`, maxRetries: 0 });
     const response = await client.messages
       .create(
-        { model: "claude-sonnet-4-5", max_tokens: 300, temperature: 0.2, stream: true, system: "be brief", messages: [{ role: "user", content: "hello" }] },
+        { model: "claude-sonnet-4-5", max_tokens: 300, stream: true, system: "be brief", messages: [{ role: "user", content: "hello" }] },
         { headers: { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`, "x-mock-fixture": "anthropic/messages-stream-cache.CONSTRUCTED.sse", "x-loupe-session": "s-1", "x-loupe-user": "u-1" } },
       )
       .asResponse();
@@ -66,7 +66,6 @@ describe("GenAI spans and metrics over OTLP (protobuf, gzip)", () => {
       "gen_ai.response.id": "msg_01CacheStreamFixture00001",
       "gen_ai.response.finish_reasons": ["end_turn"],
       "gen_ai.request.max_tokens": 300,
-      "gen_ai.request.temperature": 0.2,
       "gen_ai.usage.input_tokens": Number(row!.input_tokens),
       "gen_ai.usage.output_tokens": Number(row!.output_tokens),
       "gen_ai.usage.cache_read.input_tokens": Number(row!.cache_read_tokens),

@@ -1,0 +1,76 @@
+/**
+ * The questions the analytics API asks of the records. DuckDB answers them
+ * today (duckdb-analytics.ts); a ClickHouse store will implement the same
+ * interface. Everything crossing it is plain JSON data (dates as ISO strings,
+ * money as exact decimal strings), so it can cross a worker boundary too.
+ */
+export interface RequestFilter {
+  from?: string | undefined;
+  to?: string | undefined;
+  provider?: string | undefined;
+  model?: string | undefined;
+  status?: number | "ok" | "error" | undefined;
+  session?: string | undefined;
+  user?: string | undefined;
+  project?: string | undefined;
+  tag?: string | undefined;
+  minCost?: string | undefined;
+  streamed?: boolean | undefined;
+}
+
+export type SortField = "started_at" | "cost_usd" | "duration_ms" | "output_tokens";
+
+export interface PageRequest {
+  cursor?: string | undefined;
+  limit: number;
+  sort: SortField;
+  order: "asc" | "desc";
+}
+
+export type Row = Record<string, unknown>;
+
+export interface Page<T = Row> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface Totals {
+  requests: number;
+  errors: number;
+  streamed: number;
+  input_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_usd: string;
+  unpriced_requests: number;
+  cache_hit_ratio: number | null;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  ttfb_p50_ms: number | null;
+  ttfb_p95_ms: number | null;
+}
+
+/** Cache reads per priced model, for the API to turn into savings with the price book. */
+export interface CacheReadsByModel {
+  provider: string;
+  model: string;
+  cache_read_tokens: number;
+}
+
+export type Bucket = "minute" | "hour" | "day";
+export type GroupBy = "provider" | "model" | "project" | "user";
+
+export interface AnalyticsStore {
+  listRequests(filter: RequestFilter, page: PageRequest): Promise<Page>;
+  getRequest(id: string): Promise<Row | undefined>;
+  summary(filter: RequestFilter): Promise<{ totals: Totals; cacheReads: CacheReadsByModel[] }>;
+  timeseries(filter: RequestFilter, bucket: Bucket, groupBy: GroupBy | undefined): Promise<(Totals & { bucket: string; group: string | null })[]>;
+  breakdown(filter: RequestFilter, by: "model" | "provider"): Promise<(Totals & { provider: string; model?: string | null })[]>;
+  sessions(filter: RequestFilter, page: { cursor?: string | undefined; limit: number }): Promise<Page>;
+  session(id: string): Promise<{ session: Row; calls: Row[] } | undefined>;
+  users(filter: RequestFilter): Promise<Row[]>;
+  /** Totals since the start of the UTC day, ISO week and month containing `now`. */
+  usageSummary(now: string): Promise<{ today: Totals; this_week: Totals; this_month: Totals }>;
+}
