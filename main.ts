@@ -39,12 +39,26 @@ ${describeSettings()
   .join("\n")}
 `;
 
+function flushedBefore<T extends object>(target: T, flush: () => Promise<void>): T {
+  return Object.fromEntries(
+    Object.entries(target).map(([name, fn]) => [name, async (...args: unknown[]) => (await flush(), (fn as (...a: unknown[]) => unknown)(...args))]),
+  ) as T;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
 function log(config: Pick<Config, "quiet"> | undefined, message: string) {
   if (!config?.quiet) console.error(`[loupe] ${message}`);
 }
 
 async function serve(flags: Record<string, string>): Promise<void> {
   const config = loadConfig({ flags });
+  // The analytics API exposes every recorded call: never on a network without a token.
+  if (!isLoopback(config.server.host) && !config.adminToken) {
+    throw new ConfigError(`refusing to listen on ${config.server.host} without LOUPE_ADMIN_TOKEN (it protects /api); set one, or listen on 127.0.0.1`);
+  }
   // Bun queues outgoing fetches past 256 at once unless told otherwise at start-up.
   const childExit = await ensureFetchConcurrency();
   if (childExit !== undefined) process.exit(childExit);
@@ -96,6 +110,13 @@ async function serve(flags: Record<string, string>): Promise<void> {
     version: manifest.version,
     tracer: telemetry?.tracer,
     telemetryStats: telemetry?.stats,
+    // Reads first store every finished call, so the API answers with all of them.
+    analytics: flushedBefore(store.analytics, writer.flush),
+    async apiSql(query, maxRows) {
+      await writer.flush();
+      const result = await store.queryReadOnly(query);
+      return { columns: result.columns, rows: result.rows.slice(0, maxRows), truncated: result.rows.length > maxRows };
+    },
   });
 
   const server = Bun.serve({

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { timingSafeEqual } from "node:crypto";
+import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { LoupeError, renderError } from "./errors.ts";
 import { matchRoute } from "./providers/registry.ts";
 import { proxyCall, type ProxyDeps } from "./proxy/proxy-call.ts";
@@ -26,6 +27,8 @@ export interface AppDeps extends Omit<ProxyDeps, "record"> {
   localKey: string;
   version: string;
   telemetryStats?: (() => TelemetryStats) | undefined;
+  analytics: ApiDeps["analytics"];
+  apiSql: ApiDeps["sql"];
 }
 
 function sameSecret(given: string | undefined, expected: string): boolean {
@@ -63,6 +66,10 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   );
   // Claude Code probes its base URL with HEAD /api/hello at start-up.
   app.on(["GET", "HEAD"], "/api/hello", (c) => c.body(null, 200));
+  app.route(
+    "/",
+    createApi({ analytics: deps.analytics, priceBook: deps.priceBook, adminToken: deps.config.adminToken, version: deps.version, sql: deps.apiSql }),
+  );
 
   app.post("/_loupe/sql", async (c) => {
     if (!sameSecret(c.req.header("x-loupe-local-key"), deps.localKey)) return c.json({ error: "forbidden" }, 403);

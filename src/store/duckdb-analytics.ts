@@ -154,7 +154,7 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
     async breakdown(filter, by) {
       const w = where(filter);
       const keys = by === "model" ? `provider, coalesce(response_model, model) AS model` : "provider";
-      return (await rows(`SELECT ${keys}, ${TOTALS} FROM requests ${w.sql} GROUP BY ALL ORDER BY cost_usd::DECIMAL(38,9) DESC, requests DESC`, w.params)) as never;
+      return (await rows(`SELECT ${keys}, ${TOTALS} FROM requests ${w.sql} GROUP BY ALL ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC`, w.params)) as never;
     },
 
     async sessions(filter, page) {
@@ -196,7 +196,7 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
       const w = where(filter, [{ sql: "user_id IS NOT NULL", params: [] }]);
       return rows(
         `SELECT user_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, count(DISTINCT session_id)::DOUBLE AS sessions, ${TOTALS}
-         FROM requests ${w.sql} GROUP BY user_id ORDER BY cost_usd::DECIMAL(38,9) DESC, user_id`,
+         FROM requests ${w.sql} GROUP BY user_id ORDER BY sum(cost_usd) DESC NULLS LAST, user_id`,
         w.params,
       );
     },

@@ -3,6 +3,8 @@ import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REQUEST_COLUMNS } from "../record.ts";
+import type { AnalyticsStore } from "./analytics.ts";
+import { createDuckDBAnalytics } from "./duckdb-analytics.ts";
 import { loadDuckDB, type DuckDBModule } from "./load-duckdb.ts";
 
 export interface QueryResult {
@@ -19,6 +21,8 @@ export interface DuckDBStore {
   /** Runs one read-only statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN). */
   queryReadOnly(sql: string): Promise<QueryResult>;
   checkpoint(): Promise<void>;
+  /** The analytics API's questions, on a connection of their own (a long query never holds up appends). */
+  analytics: AnalyticsStore;
   close(): Promise<void>;
 }
 
@@ -40,6 +44,9 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
   const connection = await instance.connect();
   await connection.run(createTableSql);
   await addMissingColumns(connection);
+  const readConnection = await instance.connect();
+  // Timestamps render and bucket in UTC whatever the machine's zone.
+  for (const c of [connection, readConnection]) await c.run("SET TimeZone = 'UTC'");
 
   /**
    * Bulk-loads NDJSON with DuckDB's own JSON reader: a batch is one statement,
@@ -69,15 +76,17 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
       );
       return Number(result.rowsChanged);
     },
+    analytics: createDuckDBAnalytics(readConnection),
     async queryReadOnly(sql) {
-      await assertReadOnly(duckdb, connection, sql);
-      const reader = await connection.runAndReadAll(sql);
+      await assertReadOnly(duckdb, readConnection, sql);
+      const reader = await readConnection.runAndReadAll(sql);
       return { columns: reader.columnNames(), rows: reader.getRowsJson() as unknown[][] };
     },
     async checkpoint() {
       await connection.run("CHECKPOINT");
     },
     async close() {
+      readConnection.closeSync();
       connection.closeSync();
       instance.closeSync();
     },

@@ -24,6 +24,11 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return store.queryReadOnly(request.sql);
     case "checkpoint":
       return store.checkpoint();
+    case "analytics": {
+      const method = (store.analytics as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[request.method];
+      if (!method) throw new Error(`no analytics method ${request.method}`);
+      return method(...request.args);
+    }
     case "close":
       store.close();
       store = undefined;

@@ -4,6 +4,7 @@ export type WorkerRequest = { id: number } & (
   | { op: "appendMissing"; ndjson: Uint8Array }
   | { op: "query"; sql: string }
   | { op: "checkpoint" }
+  | { op: "analytics"; method: string; args: unknown[] }
   | { op: "close" }
 );
 

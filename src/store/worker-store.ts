@@ -1,3 +1,5 @@
+import type { AnalyticsStore } from "./analytics.ts";
+import { InvalidCursorError } from "./duckdb-analytics.ts";
 import { ReadOnlyQueryError, type DuckDBStore, type QueryResult } from "./duckdb-store.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
@@ -18,7 +20,12 @@ export async function openWorkerStore(path: string): Promise<DuckDBStore> {
     waiting.delete(reply.id);
     if (reply.ok) entry.resolve(reply.value);
     else {
-      const error = reply.name === "ReadOnlyQueryError" ? new ReadOnlyQueryError(reply.message) : new Error(reply.message);
+      const error =
+        reply.name === "ReadOnlyQueryError"
+          ? new ReadOnlyQueryError(reply.message)
+          : reply.name === "InvalidCursorError"
+            ? new InvalidCursorError(reply.message)
+            : new Error(reply.message);
       entry.reject(error);
     }
   };
@@ -40,7 +47,12 @@ export async function openWorkerStore(path: string): Promise<DuckDBStore> {
   const bytes = (ndjson: string | Uint8Array) => (typeof ndjson === "string" ? new TextEncoder().encode(ndjson) : ndjson);
 
   await call("open", { path });
+  const analyticsMethods: (keyof AnalyticsStore)[] = ["listRequests", "getRequest", "summary", "timeseries", "breakdown", "sessions", "session", "users", "usageSummary"];
+  const analytics = Object.fromEntries(
+    analyticsMethods.map((method) => [method, (...args: unknown[]) => call("analytics", { method, args })]),
+  ) as unknown as AnalyticsStore;
   return {
+    analytics,
     async append(ndjson) {
       const data = bytes(ndjson);
       await call("append", { ndjson: data }, [data.buffer as ArrayBuffer]);

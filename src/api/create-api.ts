@@ -1,0 +1,267 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { timingSafeEqual } from "node:crypto";
+import { stringify as toYaml } from "yaml";
+import { computeCostNano, formatNanoUsd } from "../pricing/compute-cost.ts";
+import type { PriceBook } from "../pricing/price-book.ts";
+import { providers } from "../providers/registry.ts";
+import type { ProviderAdapter } from "../providers/types.ts";
+import type { AnalyticsStore, RequestFilter } from "../store/analytics.ts";
+import { renderReferencePage } from "./reference-page.ts";
+import * as s from "./schemas.ts";
+
+export interface ApiDeps {
+  analytics: AnalyticsStore;
+  priceBook: PriceBook;
+  adminToken: string | undefined;
+  version: string;
+  /** Vetted read-only SQL (see store/sql-guard.ts). */
+  sql(query: string, maxRows: number): Promise<{ columns: string[]; rows: unknown[][]; truncated: boolean }>;
+}
+
+/** Errors a caller can fix, answered 400 with the message (and field when known). */
+export class ApiInputError extends Error {
+  override name = "ApiInputError";
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+const errors = {
+  400: json(s.ErrorSchema, "Invalid parameter: the message names the field"),
+  401: json(s.ErrorSchema, "Missing or wrong admin token"),
+};
+const security = [{ bearer: [] }];
+
+function toFilter(q: z.infer<typeof s.FilterQuery>): RequestFilter {
+  return {
+    from: q.from,
+    to: q.to,
+    provider: q.provider,
+    model: q.model,
+    status: q.status,
+    session: q.session,
+    user: q.user,
+    project: q.project,
+    tag: q.tag,
+    minCost: q.min_cost,
+    streamed: q.streamed,
+  };
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const pricingIdOf = (provider: string) => (providers as Record<string, ProviderAdapter>)[provider]?.pricingId ?? provider;
+
+/**
+ * The analytics API: every route declared with zod schemas, which both
+ * validate requests and generate `/openapi.json`. Data comes only through
+ * the AnalyticsStore interface.
+ */
+export function createApi(deps: ApiDeps): OpenAPIHono {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (result.success) return undefined;
+      const issue = result.error.issues[0];
+      const field = issue?.path.join(".") || undefined;
+      return c.json({ error: { type: "invalid_request", message: `${field ? `${field}: ` : ""}${issue?.message ?? "invalid request"}`, ...(field ? { field } : {}) } }, 400);
+    },
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "LOUPE_ADMIN_TOKEN" });
+
+  // Access: /api/* and the reference page need the admin token whenever one is set.
+  const requireToken = async (c: Context, next: () => Promise<void>) => {
+    if (!deps.adminToken) return next();
+    const header = c.req.header("authorization") ?? "";
+    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+    if (!sameSecret(token, deps.adminToken)) {
+      return c.json({ error: { type: "unauthorized", message: "send Authorization: Bearer <LOUPE_ADMIN_TOKEN>" } }, 401, { "www-authenticate": "Bearer" });
+    }
+    return next();
+  };
+  app.use("/api/*", async (c, next) => (c.req.path === "/api/hello" ? next() : requireToken(c, next)));
+  app.use("/reference", requireToken);
+  app.onError((error, c) => {
+    if (error instanceof ApiInputError || error.name === "InvalidCursorError" || error.name === "UnsafeQueryError" || error.name === "ReadOnlyQueryError") {
+      return c.json({ error: { type: "invalid_request", message: error.message } }, 400);
+    }
+    if (error.name === "QueryTimeoutError") return c.json({ error: { type: "timeout", message: error.message } }, 408);
+    return c.json({ error: { type: "internal", message: error.message } }, 500);
+  });
+
+  // A GET route with a query schema; handlers read the parsed query with c.req.valid("query").
+  // (Typed loosely: the exact route type of this shared builder defeats inference.)
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const get = (path: string, summary: string, query: z.ZodType | undefined, response: z.ZodType): any =>
+    createRoute({
+      method: "get",
+      path,
+      summary,
+      tags: ["analytics"],
+      security,
+      request: query ? { query: query as never } : {},
+      responses: { 200: json(response, summary), ...errors },
+    });
+
+  app.openapi(get("/api/requests", "List recorded calls, newest first, with cursor pagination", s.PageQuery, s.RequestPageSchema), async (c) => {
+    const q = c.req.valid("query" as never) as z.infer<typeof s.PageQuery>;
+    return c.json(await deps.analytics.listRequests(toFilter(q), { cursor: q.cursor, limit: q.limit, sort: q.sort, order: q.order }), 200);
+  });
+
+  const idParam = z.object({ id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }) });
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/requests/{id}",
+      summary: "One recorded call, with its bodies when they were logged",
+      tags: ["analytics"],
+      security,
+      request: { params: idParam },
+      responses: { 200: json(s.RequestDetailSchema, "The record"), 404: json(s.ErrorSchema, "No such record"), ...errors },
+    }),
+    async (c) => {
+      const found = await deps.analytics.getRequest(c.req.valid("param").id);
+      if (!found) return c.json({ error: { type: "not_found", message: "no record with this id" } }, 404);
+      return c.json(found as z.infer<typeof s.RequestDetailSchema>, 200);
+    },
+  );
+
+  app.openapi(get("/api/stats/summary", "Totals for a time range: calls, errors, tokens, cost, unpriced calls, cache, latency", s.FilterQuery, s.SummarySchema), async (c) => {
+    const q = c.req.valid("query" as never) as z.infer<typeof s.FilterQuery>;
+    const { totals, cacheReads } = await deps.analytics.summary(toFilter(q));
+    let savings = 0n;
+    let unpricedTokens = 0;
+    for (const row of cacheReads) {
+      const price = deps.priceBook.lookup(pricingIdOf(row.provider), row.model);
+      if (!price) {
+        unpricedTokens += row.cache_read_tokens;
+        continue;
+      }
+      const n = row.cache_read_tokens;
+      savings += computeCostNano({ inputTokens: n }, price.prices) - computeCostNano({ inputTokens: n, cacheReadTokens: n }, price.prices);
+    }
+    return c.json({ ...totals, cache_savings_usd: formatNanoUsd(savings), cache_savings_unpriced_tokens: unpricedTokens }, 200);
+  });
+
+  app.openapi(get("/api/stats/timeseries", "The same figures per minute, hour or day, optionally grouped", s.TimeseriesQuery, s.TimeseriesSchema), async (c) => {
+    const q = c.req.valid("query" as never) as z.infer<typeof s.TimeseriesQuery>;
+    const points = await deps.analytics.timeseries(toFilter(q), q.bucket, q.group_by);
+    return c.json({ bucket: q.bucket, group_by: q.group_by ?? null, points }, 200);
+  });
+
+  app.openapi(get("/api/stats/models", "Breakdown by provider and model", s.FilterQuery, s.ModelBreakdownSchema), async (c) => {
+    const q = c.req.valid("query" as never) as z.infer<typeof s.FilterQuery>;
+    return c.json({ items: (await deps.analytics.breakdown(toFilter(q), "model")) as never }, 200);
+  });
+
+  app.openapi(get("/api/stats/providers", "Breakdown by provider", s.FilterQuery, s.ProviderBreakdownSchema), async (c) => {
+    const q = c.req.valid("query" as never) as z.infer<typeof s.FilterQuery>;
+    return c.json({ items: (await deps.analytics.breakdown(toFilter(q), "provider")) as never }, 200);
+  });
+
+  const SessionsQuery = s.FilterQuery.extend({ cursor: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
+  app.openapi(get("/api/sessions", "Sessions with their aggregates, most recent activity first", SessionsQuery, s.SessionPageSchema), async (c) => {
+    const q = c.req.valid("query" as never) as z.infer<typeof SessionsQuery>;
+    return c.json((await deps.analytics.sessions(toFilter(q), { cursor: q.cursor, limit: q.limit })) as never, 200);
+  });
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/sessions/{id}",
+      summary: "One session: aggregates and its calls in order",
+      tags: ["analytics"],
+      security,
+      request: { params: idParam },
+      responses: { 200: json(s.SessionDetailSchema, "The session"), 404: json(s.ErrorSchema, "No such session"), ...errors },
+    }),
+    async (c) => {
+      const found = await deps.analytics.session(c.req.valid("param").id);
+      if (!found) return c.json({ error: { type: "not_found", message: "no session with this id" } }, 404);
+      return c.json(found as never, 200);
+    },
+  );
+
+  app.openapi(get("/api/users", "Usage and cost per end user", s.FilterQuery, s.UsersSchema), async (c) => {
+    const q = c.req.valid("query" as never) as z.infer<typeof s.FilterQuery>;
+    return c.json({ items: (await deps.analytics.users(toFilter(q))) as never }, 200);
+  });
+
+  app.openapi(get("/api/usage-summary", "Today, this week (ISO, from Monday) and this month, in UTC", undefined, s.UsageSummarySchema), async (c) => {
+    const now = new Date().toISOString();
+    return c.json({ now, ...(await deps.analytics.usageSummary(now)) }, 200);
+  });
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/sql",
+      summary: "Read-only SQL over the records (SELECT only; no files, network or extensions; row and time limits)",
+      tags: ["analytics"],
+      security,
+      request: { body: { content: { "application/json": { schema: s.SqlBodySchema } }, required: true } },
+      responses: {
+        200: { content: { "application/json": { schema: s.SqlResultSchema }, "text/csv": { schema: z.string() } }, description: "Rows" },
+        408: json(s.ErrorSchema, "The query ran past the time limit"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const result = await deps.sql(body.sql, body.max_rows);
+      if (body.format === "csv") {
+        const quote = (v: unknown) => {
+          const text = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+          return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+        };
+        const csv = [result.columns.map(quote).join(","), ...result.rows.map((r) => r.map(quote).join(","))].join("\r\n") + "\r\n";
+        return c.body(csv, 200, { "content-type": "text/csv; charset=utf-8", "x-loupe-truncated": String(result.truncated) });
+      }
+      return c.json(result, 200);
+    },
+  );
+
+  describeProxyRoutes(app);
+
+  const document = () =>
+    app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "Loupe",
+        version: deps.version,
+        description: "Self-hosted LLM API gateway. Proxy routes forward native provider traffic; `/api` answers analytics over the recorded calls.",
+      },
+    });
+  app.get("/openapi.json", (c) => c.json(document()));
+  app.get("/openapi.yaml", (c) => c.body(toYaml(document()), 200, { "content-type": "application/yaml; charset=utf-8" }));
+  app.get("/reference", (c) => c.html(renderReferencePage(document() as never)));
+  return app;
+}
+
+/** The proxy routes in the spec, as pass-through operations (their bodies are the providers' own). */
+function describeProxyRoutes(app: OpenAPIHono) {
+  const passthrough = { description: "The provider's response, passed through untouched (streamed when the request asks for it)" };
+  for (const adapter of Object.values(providers) as ProviderAdapter[]) {
+    app.openAPIRegistry.registerPath({
+      method: "post",
+      path: `${adapter.prefix}/{path}`,
+      summary: `Proxy to ${adapter.defaultBaseUrl}/{path} (any method)`,
+      description: `Forwards any request under ${adapter.prefix} to the ${adapter.id} API byte for byte, with the client's own credentials, and records it. Tag calls with x-loupe-session, x-loupe-user, x-loupe-project, x-loupe-tags and x-loupe-log-body (full|meta|none). Every response carries x-loupe-request-id.`,
+      tags: ["proxy"],
+      request: {
+        params: z.object({ path: z.string().openapi({ param: { name: "path", in: "path" }, example: adapter.id === "gemini" ? "v1beta/models/gemini-2.5-flash:generateContent" : "v1/messages" }) }),
+        headers: z.object({
+          "x-loupe-session": z.string().optional(),
+          "x-loupe-user": z.string().optional(),
+          "x-loupe-project": z.string().optional(),
+          "x-loupe-tags": z.string().optional(),
+          "x-loupe-log-body": z.enum(["full", "meta", "none"]).optional(),
+        }),
+        body: { content: { "application/json": { schema: z.looseObject({}) } } },
+      },
+      responses: { 200: passthrough, default: { description: "Provider errors pass through untouched; Loupe's own errors use the provider's error format" } },
+    });
+  }
+}
