@@ -117,8 +117,9 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
       const more = found.length > page.limit;
       const items = found.slice(0, page.limit);
       const last = items.at(-1);
+      const next = more && last ? encodeCursor(last._sort, last.id) : null;
       for (const item of items) delete item._sort;
-      return { items, next_cursor: more && last ? encodeCursor(found[page.limit - 1]?._sort ?? null, last.id) : null } satisfies Page;
+      return { items, next_cursor: next } satisfies Page;
     },
 
     async getRequest(id) {

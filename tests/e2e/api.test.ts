@@ -1,0 +1,190 @@
+import { validate as validateOpenAPI } from "@readme/openapi-parser";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { z } from "zod";
+import * as schemas from "../../src/api/schemas.ts";
+import { BUN, ROOT, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
+import { seedRecords, writeSeedJournal } from "../support/seed.ts";
+
+const TOKEN = "test-admin-token";
+const COUNT = 3000;
+let gw: Gateway;
+
+beforeAll(async () => {
+  const dir = tempDir();
+  const db = join(dir, "loupe.duckdb");
+  writeSeedJournal(db, seedRecords(COUNT));
+  gw = await startGateway({ dir, db, env: { LOUPE_ADMIN_TOKEN: TOKEN } });
+});
+afterAll(() => gw.stop());
+
+async function api<S extends z.ZodType>(path: string, schema: S): Promise<z.infer<S>> {
+  const response = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const body = await response.json();
+  if (response.status !== 200) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
+  // Every response must match its declared (strict) schema: no missing, extra or mistyped fields.
+  return schema.parse(body);
+}
+const one = async (sql: string) => (await gw.sql(sql))[0]!;
+
+describe("OpenAPI document", () => {
+  test("/openapi.json is a valid OpenAPI 3.1 document describing every route, proxy routes included", async () => {
+    const spec = await (await fetch(`${gw.url}/openapi.json`)).json();
+    const validation = await validateOpenAPI(structuredClone(spec));
+    expect(validation).toMatchObject({ valid: true });
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining(["/api/requests", "/api/requests/{id}", "/api/stats/summary", "/api/stats/timeseries", "/api/stats/models", "/api/stats/providers", "/api/sessions", "/api/sessions/{id}", "/api/users", "/api/usage-summary", "/api/sql", "/anthropic/{path}", "/openai/{path}", "/gemini/{path}"]),
+    );
+    expect(spec.components.schemas.Totals.properties.cost_usd.type).toBe("string");
+    const yaml = await (await fetch(`${gw.url}/openapi.yaml`)).text();
+    expect(yaml).toContain("openapi: 3.1.0");
+    const page = await fetch(`${gw.url}/reference`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const html = await page.text();
+    expect(html).toContain("/api/stats/summary");
+    expect(html).not.toMatch(/<script[^>]+src=|https?:\/\/cdn/);
+  });
+});
+
+describe("aggregates agree with SQL over the same records", () => {
+  test("summary", async () => {
+    const summary = await api("/api/stats/summary", schemas.SummarySchema);
+    const sql = await one(`select count(*)::int AS n, count(*) filter (where status >= 400 or error_type is not null)::int AS errors,
+      sum(input_tokens)::int AS input, sum(output_tokens)::int AS output, sum(cache_read_tokens)::int AS cached, sum(cost_usd)::varchar AS cost,
+      count(*) filter (where cost_usd is null and status < 400 and error_type is null)::int AS unpriced,
+      quantile_cont(duration_ms, 0.5) AS p50 from requests`);
+    expect(summary).toMatchObject({ requests: COUNT, errors: sql.errors, input_tokens: sql.input, output_tokens: sql.output, cache_read_tokens: sql.cached, cost_usd: sql.cost, unpriced_requests: sql.unpriced });
+    expect(summary.unpriced_requests).toBeGreaterThan(100);
+    expect(summary.latency_p50_ms).toBeCloseTo(sql.p50, 6);
+    expect(summary.cache_hit_ratio).toBeCloseTo(sql.cached / sql.input, 9);
+    expect(Number(summary.cache_savings_usd)).toBeGreaterThan(0);
+  });
+
+  test("filters: range, provider, model, status, user, project, tag, min cost", async () => {
+    const cases: [string, string][] = [
+      ["from=2026-10-03T00:00:00Z&to=2026-10-05T00:00:00Z", "started_at >= '2026-10-03T00:00:00Z' and started_at < '2026-10-05T00:00:00Z'"],
+      ["provider=gemini", "provider = 'gemini'"],
+      ["model=gpt-5.4", "model = 'gpt-5.4'"],
+      ["status=error", "(status >= 400 or error_type is not null)"],
+      ["status=429", "status = 429"],
+      ["user=user-3", "user_id = 'user-3'"],
+      ["project=beta", "project = 'beta'"],
+      ["tag=eval", "list_contains(tags, 'eval')"],
+      ["min_cost=0.01", "cost_usd >= 0.01"],
+      ["streamed=true&provider=openai", "streamed and provider = 'openai'"],
+    ];
+    for (const [query, where] of cases) {
+      const summary = await api(`/api/stats/summary?${query}`, schemas.SummarySchema);
+      const sql = await one(`select count(*)::int AS n, coalesce(sum(cost_usd), 0)::decimal(38,9)::varchar AS cost from requests where ${where}`);
+      expect({ query, n: summary.requests, cost: summary.cost_usd }).toEqual({ query, n: sql.n, cost: sql.cost });
+      expect(sql.n).toBeGreaterThan(0);
+    }
+  });
+
+  test("models, providers, users, timeseries", async () => {
+    const models = await api("/api/stats/models", schemas.ModelBreakdownSchema);
+    const sqlModels = await gw.sql(`select provider, coalesce(response_model, model) AS model, count(*)::int AS n, coalesce(sum(cost_usd),0)::decimal(38,9)::varchar AS cost from requests group by all`);
+    expect(models.items.length).toBe(sqlModels.length);
+    for (const row of sqlModels) expect(models.items.find((m) => m.model === row.model)).toMatchObject({ provider: row.provider, requests: row.n, cost_usd: row.cost });
+    const providers = await api("/api/stats/providers", schemas.ProviderBreakdownSchema);
+    expect(providers.items.map((p) => p.requests).reduce((a, b) => a + b)).toBe(COUNT);
+    const users = await api("/api/users", schemas.UsersSchema);
+    const sqlUsers = await one(`select count(distinct user_id)::int AS n, count(*) filter (where user_id is not null)::int AS calls from requests`);
+    expect(users.items.length).toBe(sqlUsers.n);
+    expect(users.items.reduce((a, u) => a + u.requests, 0)).toBe(sqlUsers.calls);
+    const daily = await api("/api/stats/timeseries?bucket=day&group_by=provider", schemas.TimeseriesSchema);
+    const sqlDaily = await gw.sql(`select date_trunc('day', started_at)::date::varchar AS d, provider, count(*)::int AS n from requests group by all`);
+    expect(daily.points.length).toBe(sqlDaily.length);
+    for (const row of sqlDaily) expect(daily.points.find((p) => p.bucket.startsWith(row.d) && p.group === row.provider)?.requests).toBe(row.n);
+    const hourly = await api("/api/stats/timeseries?bucket=hour", schemas.TimeseriesSchema);
+    expect(hourly.points.reduce((a, p) => a + p.requests, 0)).toBe(COUNT);
+  });
+
+  test("sessions and one session's calls in order", async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: z.infer<typeof schemas.SessionPageSchema> = await api(`/api/sessions?limit=7${cursor ? `&cursor=${cursor}` : ""}`, schemas.SessionPageSchema);
+      seen.push(...page.items.map((s) => s.session_id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    const sql = await one(`select count(distinct session_id)::int AS n from requests`);
+    expect(new Set(seen).size).toBe(sql.n);
+    expect(seen.length).toBe(sql.n);
+    const detail = await api(`/api/sessions/session-7`, schemas.SessionDetailSchema);
+    const calls = await gw.sql(`select id, cost_usd::varchar AS cost from requests where session_id = 'session-7' order by started_at, id`);
+    expect(detail.calls.map((c) => c.id)).toEqual(calls.map((c) => c.id));
+    expect(detail.session.requests).toBe(calls.length);
+  });
+
+  test("request pages: cursor walks every record once, in order, for each sort", async () => {
+    for (const sort of ["started_at", "cost_usd", "duration_ms"] as const) {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      let previous = Infinity;
+      do {
+        const page: z.infer<typeof schemas.RequestPageSchema> = await api(`/api/requests?limit=400&sort=${sort}${cursor ? `&cursor=${cursor}` : ""}`, schemas.RequestPageSchema);
+        for (const item of page.items) {
+          const value = sort === "started_at" ? Date.parse(item.started_at.replace(" ", "T").replace(/\+00$/, "Z")) : sort === "cost_usd" ? Number(item.cost_usd ?? -1) : item.duration_ms;
+          expect(value).toBeLessThanOrEqual(previous);
+          previous = value;
+          ids.push(item.id);
+        }
+        cursor = page.next_cursor;
+      } while (cursor);
+      expect(ids.length).toBe(COUNT);
+      expect(new Set(ids).size).toBe(COUNT);
+    }
+    const detail = await api(`/api/requests/seed-0000042`, schemas.RequestDetailSchema);
+    expect(detail.id).toBe("seed-0000042");
+  });
+
+  test("usage summary: today, this week, this month", async () => {
+    const usage = await api("/api/usage-summary", schemas.UsageSummarySchema);
+    expect(usage.this_month.requests).toBeGreaterThanOrEqual(usage.this_week.requests);
+    expect(usage.this_week.requests).toBeGreaterThanOrEqual(usage.today.requests);
+  });
+});
+
+describe("validation and access", () => {
+  test("invalid parameters: 400 naming the field", async () => {
+    for (const [query, field] of [["limit=0", "limit"], ["from=yesterday", "from"], ["status=teapot", "status"], ["min_cost=-1", "min_cost"], ["sort=price", "sort"], ["cursor=garbage", undefined]] as const) {
+      const response = await fetch(`${gw.url}/api/requests?${query}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(response.status).toBe(400);
+      const body = (await response.json()) as { error: { field?: string; message: string } };
+      if (field) expect(body.error.field).toBe(field);
+    }
+    const missing = await fetch(`${gw.url}/api/requests/nope`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(missing.status).toBe(404);
+  });
+
+  test("the admin token guards /api and the reference page; proxy routes and the Claude Code probe stay open", async () => {
+    expect((await fetch(`${gw.url}/api/stats/summary`)).status).toBe(401);
+    expect((await fetch(`${gw.url}/api/stats/summary`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    expect((await fetch(`${gw.url}/reference`)).status).toBe(401);
+    expect((await fetch(`${gw.url}/api/hello`, { method: "HEAD" })).status).toBe(200);
+    expect((await fetch(`${gw.url}/openai/v1/models`)).headers.get("x-loupe-request-id")).toBeString();
+  });
+
+  test("refuses to listen beyond loopback without a token", async () => {
+    const proc = Bun.spawn([BUN, join(ROOT, "main.ts"), "serve"], { env: { PATH: process.env.PATH ?? "", LOUPE_HOST: "0.0.0.0", LOUPE_PORT: "0", LOUPE_DB: ":memory:" }, stderr: "pipe" });
+    expect(await proc.exited).toBe(2);
+    expect(await new Response(proc.stderr).text()).toContain("without LOUPE_ADMIN_TOKEN");
+  });
+
+  test("POST /api/sql: JSON and CSV, read-only", async () => {
+    const post = (body: unknown) => fetch(`${gw.url}/api/sql`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const result = schemas.SqlResultSchema.parse(await (await post({ sql: "select provider, count(*) n from requests group by 1 order by 1" })).json());
+    expect(result.columns).toEqual(["provider", "n"]);
+    expect(result.rows.length).toBe(3);
+    const csv = await post({ sql: "select 1 as a, 'x,y' as b", format: "csv" });
+    expect(await csv.text()).toBe('a,b\r\n1,"x,y"\r\n');
+    const limited = schemas.SqlResultSchema.parse(await (await post({ sql: "select * from range(100)", max_rows: 10 })).json());
+    expect(limited).toMatchObject({ truncated: true });
+    expect(limited.rows.length).toBe(10);
+    for (const sql of ["delete from requests", "drop table requests", "attach 'x.db'", "install httpfs", "copy requests to '/tmp/x.csv'"]) {
+      const response = await post({ sql });
+      expect({ sql, status: response.status }).toEqual({ sql, status: 400 });
+    }
+    expect((await one("select count(*)::int AS n from requests")).n).toBe(COUNT);
+  });
+});
