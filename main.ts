@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "./src/cli/args.ts";
 import { journalPath, removeDiscovery, writeDiscovery } from "./src/cli/discovery.ts";
 import { formatCsv, formatJson, formatTable } from "./src/cli/format-table.ts";
-import { runSql } from "./src/cli/sql-command.ts";
+import { runExport, runSql } from "./src/cli/sql-command.ts";
+import { resolve } from "node:path";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./src/config.ts";
 import { loadPriceBook } from "./src/pricing/load-prices.ts";
 import { createApp, type GatewayState } from "./src/server.ts";
@@ -25,6 +26,7 @@ Usage:
   loupe [serve] [--flags]                 run the gateway
   loupe sql "<query>" [--json|--csv]      query the records (read-only)
   loupe prices [model] [--provider ID]    show the prices Loupe applies
+  loupe export --parquet DIR [--since D]  write the records as date-partitioned Parquet
   loupe version
   loupe --help
 
@@ -112,6 +114,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
     telemetryStats: telemetry?.stats,
     // Reads first store every finished call, so the API answers with all of them.
     analytics: flushedBefore(store.analytics, writer.flush),
+    exportParquet: (dir, since) => store.exportParquet(dir, since),
     async apiSql(query, maxRows) {
       await writer.flush();
       const result = await store.queryReadOnly(query);
@@ -132,6 +135,20 @@ async function serve(flags: Record<string, string>): Promise<void> {
   if (onDisk) writeDiscovery(config.db, { pid: process.pid, url, key: localKey });
   log(config, `listening on ${url} — records in ${config.db}`);
 
+  // Retention: once at start, then hourly, off the request path; failures are logged, never thrown.
+  let retention: ReturnType<typeof setInterval> | undefined;
+  if (config.retentionDays) {
+    const days = config.retentionDays;
+    const prune = () =>
+      store.prune(days).then(
+        (n) => n > 0 && log(config, `retention: deleted ${n} record(s) older than ${days} day(s)`),
+        (error: Error) => onInternalError(`retention failed: ${error.message}`),
+      );
+    void prune();
+    retention = setInterval(prune, 3_600_000);
+    retention.unref();
+  }
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -139,6 +156,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
     state.draining = true;
     log(config, `${signal}: draining ${state.inflight} in-flight call(s)`);
     void server.stop(false); // stop accepting; in-flight calls run on
+    clearInterval(retention);
     const deadline = Date.now() + config.limits.drainTimeoutMs;
     while (state.inflight > 0 && Date.now() < deadline) await Bun.sleep(20);
     if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
@@ -169,6 +187,19 @@ async function sql(args: string[]): Promise<void> {
   process.stdout.write(out.endsWith("\n") ? out : `${out}\n`);
 }
 
+async function exportCommand(args: string[]): Promise<void> {
+  const { positionals, flags } = parseArgs(args);
+  const dir = flags["--parquet"];
+  const since = flags["--since"];
+  delete flags["--parquet"];
+  delete flags["--since"];
+  if (!dir || positionals.length > 0) throw new ConfigError("usage: loupe export --parquet DIR [--since YYYY-MM-DD]");
+  if (since !== undefined && Number.isNaN(Date.parse(since))) throw new ConfigError(`--since: "${since}" is not a date (YYYY-MM-DD)`);
+  const config = loadConfig({ flags });
+  const result = await runExport(config.db, resolve(dir), since && new Date(since).toISOString());
+  console.log(JSON.stringify(result));
+}
+
 async function prices(args: string[]): Promise<void> {
   const { positionals, flags } = parseArgs(args);
   const provider = flags["--provider"];
@@ -196,6 +227,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === "version" || command === "--version") return void console.log(manifest.version);
   if (command === "sql") return sql(rest);
   if (command === "prices") return prices(rest);
+  if (command === "export") return exportCommand(rest);
   if (command === undefined || command === "serve") return serve(parseArgs(rest).flags);
   if (command.startsWith("--")) return serve(parseArgs(argv).flags);
   throw new ConfigError(`unknown command "${command}" (see loupe --help)`);

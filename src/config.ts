@@ -31,6 +31,7 @@ const settingsSchema = z.strictObject({
   flushBatchRows: count(5_000).pipe(z.number().min(1)),
   pricesFile: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
+  retentionDays: z.coerce.number().int().positive().optional(),
   quiet: z.stringbool().default(false),
   ...Object.fromEntries(baseUrlKeys.map((key) => [key, httpUrl.optional()])),
 });
@@ -52,6 +53,8 @@ export interface Config {
   readonly upstreams: Readonly<Partial<Record<ProviderId, string>>>;
   readonly pricesFile?: string | undefined;
   readonly adminToken?: string | undefined;
+  /** Records older than this many days are deleted (hourly); unset keeps everything. */
+  readonly retentionDays?: number | undefined;
   readonly quiet: boolean;
   /** OpenTelemetry export, from the standard OTEL_* variables; undefined when off. */
   readonly telemetry?: TelemetryConfig | undefined;
@@ -151,6 +154,7 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
     upstreams,
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,
+    retentionDays: s.retentionDays,
     quiet: s.quiet,
   });
 }

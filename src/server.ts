@@ -29,6 +29,8 @@ export interface AppDeps extends Omit<ProxyDeps, "record"> {
   telemetryStats?: (() => TelemetryStats) | undefined;
   analytics: ApiDeps["analytics"];
   apiSql: ApiDeps["sql"];
+  /** `loupe export --parquet` while this server holds the database. */
+  exportParquet(dir: string, since: string | undefined): Promise<unknown>;
 }
 
 function sameSecret(given: string | undefined, expected: string): boolean {
@@ -70,6 +72,18 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     "/",
     createApi({ analytics: deps.analytics, priceBook: deps.priceBook, adminToken: deps.config.adminToken, version: deps.version, sql: deps.apiSql }),
   );
+
+  app.post("/_loupe/export", async (c) => {
+    if (!sameSecret(c.req.header("x-loupe-local-key"), deps.localKey)) return c.json({ error: "forbidden" }, 403);
+    const { dir, since } = await c.req.json<{ dir?: string; since?: string }>();
+    if (typeof dir !== "string" || !dir.startsWith("/")) return c.json({ error: "body must be {\"dir\": \"/absolute/path\"}" }, 400);
+    try {
+      await deps.flushRecords();
+      return c.json(await deps.exportParquet(dir, since));
+    } catch (error) {
+      return c.json({ error: (error as Error).message }, 500);
+    }
+  });
 
   app.post("/_loupe/sql", async (c) => {
     if (!sameSecret(c.req.header("x-loupe-local-key"), deps.localKey)) return c.json({ error: "forbidden" }, 403);

@@ -50,7 +50,7 @@ export const TotalsSchema = z
     output_tokens: z.number(),
     reasoning_tokens: z.number(),
     cost_usd: money,
-    unpriced_requests: z.number().openapi({ description: "billable calls whose model has no known price (cost NULL)" }),
+    unpriced_requests: z.number().openapi({ description: "billable calls that reported tokens but whose model has no known price (cost NULL)" }),
     cache_hit_ratio: nullableNumber.openapi({ description: "cache-read input tokens / all input tokens" }),
     latency_p50_ms: nullableNumber,
     latency_p95_ms: nullableNumber,

@@ -16,7 +16,7 @@ const TOTALS = `
   coalesce(sum(output_tokens), 0)::DOUBLE AS output_tokens,
   coalesce(sum(reasoning_tokens), 0)::DOUBLE AS reasoning_tokens,
   coalesce(sum(cost_usd), 0)::DECIMAL(38,9)::VARCHAR AS cost_usd,
-  count(*) FILTER (WHERE cost_usd IS NULL AND operation IN ${BILLABLE} AND NOT ${IS_ERROR})::DOUBLE AS unpriced_requests,
+  count(*) FILTER (WHERE cost_usd IS NULL AND operation IN ${BILLABLE} AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))::DOUBLE AS unpriced_requests,
   CASE WHEN sum(input_tokens) > 0 THEN sum(cache_read_tokens)::DOUBLE / sum(input_tokens) END AS cache_hit_ratio,
   quantile_cont(duration_ms, 0.5) AS latency_p50_ms,
   quantile_cont(duration_ms, 0.95) AS latency_p95_ms,

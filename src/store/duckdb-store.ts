@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { REQUEST_COLUMNS } from "../record.ts";
 import type { AnalyticsStore } from "./analytics.ts";
 import { createDuckDBAnalytics } from "./duckdb-analytics.ts";
+import { exportParquet, type ParquetExportResult } from "./parquet-export.ts";
+import { pruneOlderThan } from "./retention.ts";
+import { createViews } from "./views.ts";
 import { loadDuckDB, type DuckDBModule } from "./load-duckdb.ts";
 
 export interface QueryResult {
@@ -21,6 +24,10 @@ export interface DuckDBStore {
   /** Runs one read-only statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN). */
   queryReadOnly(sql: string): Promise<QueryResult>;
   checkpoint(): Promise<void>;
+  /** Writes the records as date-partitioned Parquet (`date=YYYY-MM-DD/`), from `since` (a UTC day) on. */
+  exportParquet(dir: string, since?: string): Promise<ParquetExportResult>;
+  /** Deletes records older than `days` days; returns how many. */
+  prune(days: number): Promise<number>;
   /** The analytics API's questions, on a connection of their own (a long query never holds up appends). */
   analytics: AnalyticsStore;
   close(): Promise<void>;
@@ -44,6 +51,7 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
   const connection = await instance.connect();
   await connection.run(createTableSql);
   await addMissingColumns(connection);
+  await createViews(connection);
   const readConnection = await instance.connect();
   // Timestamps render and bucket in UTC whatever the machine's zone.
   for (const c of [connection, readConnection]) await c.run("SET TimeZone = 'UTC'");
@@ -85,6 +93,9 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
     async checkpoint() {
       await connection.run("CHECKPOINT");
     },
+    // On the read connection: a long export never holds up appends.
+    exportParquet: (dir, since) => exportParquet(readConnection, since ? { dir, since: new Date(since) } : { dir }),
+    prune: (days) => pruneOlderThan(connection, days),
     async close() {
       readConnection.closeSync();
       connection.closeSync();

@@ -24,6 +24,10 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return store.queryReadOnly(request.sql);
     case "checkpoint":
       return store.checkpoint();
+    case "exportParquet":
+      return store.exportParquet(request.dir, request.since);
+    case "prune":
+      return store.prune(request.days);
     case "analytics": {
       const method = (store.analytics as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[request.method];
       if (!method) throw new Error(`no analytics method ${request.method}`);

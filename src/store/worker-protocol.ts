@@ -4,6 +4,8 @@ export type WorkerRequest = { id: number } & (
   | { op: "appendMissing"; ndjson: Uint8Array }
   | { op: "query"; sql: string }
   | { op: "checkpoint" }
+  | { op: "exportParquet"; dir: string; since?: string | undefined }
+  | { op: "prune"; days: number }
   | { op: "analytics"; method: string; args: unknown[] }
   | { op: "close" }
 );

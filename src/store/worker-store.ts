@@ -63,6 +63,8 @@ export async function openWorkerStore(path: string): Promise<DuckDBStore> {
     },
     queryReadOnly: async (sql) => (await call("query", { sql })) as QueryResult,
     checkpoint: async () => void (await call("checkpoint", {})),
+    exportParquet: async (dir, since) => (await call("exportParquet", { dir, since })) as never,
+    prune: async (days) => Number(await call("prune", { days })),
     async close() {
       try {
         await call("close", {});

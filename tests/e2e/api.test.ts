@@ -29,7 +29,7 @@ const one = async (sql: string) => (await gw.sql(sql))[0]!;
 
 describe("OpenAPI document", () => {
   test("/openapi.json is a valid OpenAPI 3.1 document describing every route, proxy routes included", async () => {
-    const spec = await (await fetch(`${gw.url}/openapi.json`)).json();
+    const spec = (await (await fetch(`${gw.url}/openapi.json`)).json()) as any;
     const validation = await validateOpenAPI(structuredClone(spec));
     expect(validation).toMatchObject({ valid: true });
     expect(Object.keys(spec.paths)).toEqual(
@@ -50,7 +50,7 @@ describe("aggregates agree with SQL over the same records", () => {
     const summary = await api("/api/stats/summary", schemas.SummarySchema);
     const sql = await one(`select count(*)::int AS n, count(*) filter (where status >= 400 or error_type is not null)::int AS errors,
       sum(input_tokens)::int AS input, sum(output_tokens)::int AS output, sum(cache_read_tokens)::int AS cached, sum(cost_usd)::varchar AS cost,
-      count(*) filter (where cost_usd is null and status < 400 and error_type is null)::int AS unpriced,
+      count(*) filter (where cost_usd is null and operation in ('chat','generate_content','embeddings','text_completion') and (input_tokens is not null or output_tokens is not null))::int AS unpriced,
       quantile_cont(duration_ms, 0.5) AS p50 from requests`);
     expect(summary).toMatchObject({ requests: COUNT, errors: sql.errors, input_tokens: sql.input, output_tokens: sql.output, cache_read_tokens: sql.cached, cost_usd: sql.cost, unpriced_requests: sql.unpriced });
     expect(summary.unpriced_requests).toBeGreaterThan(100);
