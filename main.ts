@@ -117,8 +117,8 @@ async function serve(flags: Record<string, string>): Promise<void> {
     exportParquet: (dir, since) => store.exportParquet(dir, since),
     async apiSql(query, maxRows) {
       await writer.flush();
-      const result = await store.queryReadOnly(query);
-      return { columns: result.columns, rows: result.rows.slice(0, maxRows), truncated: result.rows.length > maxRows };
+      const result = await store.queryReadOnly(query, { maxRows, timeoutMs: 10_000 });
+      return { columns: result.columns, rows: result.rows, truncated: result.truncated ?? false };
     },
   });
 

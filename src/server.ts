@@ -5,7 +5,10 @@ import { LoupeError, renderError } from "./errors.ts";
 import { matchRoute } from "./providers/registry.ts";
 import { proxyCall, type ProxyDeps } from "./proxy/proxy-call.ts";
 import type { RequestRecord } from "./record.ts";
-import { ReadOnlyQueryError, type QueryResult } from "./store/duckdb-store.ts";
+import type { QueryResult } from "./store/duckdb-store.ts";
+
+/** Errors in the query itself, not in Loupe. */
+const USER_SQL_ERRORS = new Set(["UnsafeQueryError", "QueryTimeoutError"]);
 import type { RecordWriterStats } from "./store/record-writer.ts";
 import type { TelemetryStats } from "./telemetry/create-telemetry.ts";
 
@@ -93,7 +96,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       await deps.flushRecords();
       return c.json(await deps.query(sql));
     } catch (error) {
-      const status = error instanceof ReadOnlyQueryError ? 400 : 500;
+      const status = USER_SQL_ERRORS.has((error as Error).name) ? 400 : 500;
       return c.json({ error: (error as Error).message }, status);
     }
   });

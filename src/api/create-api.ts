@@ -84,7 +84,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.use("/api/*", async (c, next) => (c.req.path === "/api/hello" ? next() : requireToken(c, next)));
   app.use("/reference", requireToken);
   app.onError((error, c) => {
-    if (error instanceof ApiInputError || error.name === "InvalidCursorError" || error.name === "UnsafeQueryError" || error.name === "ReadOnlyQueryError") {
+    if (error instanceof ApiInputError || error.name === "InvalidCursorError" || error.name === "UnsafeQueryError") {
       return c.json({ error: { type: "invalid_request", message: error.message } }, 400);
     }
     if (error.name === "QueryTimeoutError") return c.json({ error: { type: "timeout", message: error.message } }, 408);

@@ -7,13 +7,23 @@ import type { AnalyticsStore } from "./analytics.ts";
 import { createDuckDBAnalytics } from "./duckdb-analytics.ts";
 import { exportParquet, type ParquetExportResult } from "./parquet-export.ts";
 import { pruneOlderThan } from "./retention.ts";
-import { createViews } from "./views.ts";
-import { loadDuckDB, type DuckDBModule } from "./load-duckdb.ts";
+import { assertSafeQuery, runLimited } from "./sql-guard.ts";
+import { createViews, VIEW_NAMES } from "./views.ts";
+import { loadDuckDB } from "./load-duckdb.ts";
 
 export interface QueryResult {
   columns: string[];
   rows: unknown[][];
+  /** More rows matched than were returned. */
+  truncated?: boolean;
 }
+
+export interface QueryLimits {
+  maxRows: number;
+  timeoutMs: number;
+}
+
+const DEFAULT_LIMITS: QueryLimits = { maxRows: 100_000, timeoutMs: 30_000 };
 
 /** The DuckDB side of the record store. One process holds the file (DuckDB's rule). */
 export interface DuckDBStore {
@@ -21,8 +31,11 @@ export interface DuckDBStore {
   append(ndjson: string | Uint8Array): Promise<void>;
   /** Appends the records whose id is not stored yet (journal replay). Returns how many were new. */
   appendMissing(ndjson: string | Uint8Array): Promise<number>;
-  /** Runs one read-only statement (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN). */
-  queryReadOnly(sql: string): Promise<QueryResult>;
+  /**
+   * Runs one vetted read-only statement (SELECT, WITH, DESCRIBE, SHOW) over
+   * `requests` and the views: no files, network, extensions or settings (sql-guard.ts).
+   */
+  queryReadOnly(sql: string, limits?: QueryLimits): Promise<QueryResult>;
   checkpoint(): Promise<void>;
   /** Writes the records as date-partitioned Parquet (`date=YYYY-MM-DD/`), from `since` (a UTC day) on. */
   exportParquet(dir: string, since?: string): Promise<ParquetExportResult>;
@@ -31,10 +44,6 @@ export interface DuckDBStore {
   /** The analytics API's questions, on a connection of their own (a long query never holds up appends). */
   analytics: AnalyticsStore;
   close(): Promise<void>;
-}
-
-export class ReadOnlyQueryError extends Error {
-  override name = "ReadOnlyQueryError";
 }
 
 const createTableSql = `CREATE TABLE IF NOT EXISTS requests (${REQUEST_COLUMNS.map(([name, type]) => `${name} ${type}`).join(", ")})`;
@@ -47,14 +56,21 @@ let batchCounter = 0;
 /** Opens (and creates or migrates) the database file. */
 export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
   const duckdb = await loadDuckDB();
-  const instance: DuckDBInstance = await duckdb.DuckDBInstance.create(path);
+  // json, parquet and icu are built in; nothing may fetch or load another extension (user SQL included).
+  const instance: DuckDBInstance = await duckdb.DuckDBInstance.create(path, {
+    autoinstall_known_extensions: "false",
+    autoload_known_extensions: "false",
+  });
   const connection = await instance.connect();
   await connection.run(createTableSql);
   await addMissingColumns(connection);
   await createViews(connection);
   const readConnection = await instance.connect();
+  // User SQL gets a connection of its own: its timeout interrupts only itself.
+  const sqlConnection = await instance.connect();
+  let sqlQueue: Promise<unknown> = Promise.resolve();
   // Timestamps render and bucket in UTC whatever the machine's zone.
-  for (const c of [connection, readConnection]) await c.run("SET TimeZone = 'UTC'");
+  for (const c of [connection, readConnection, sqlConnection]) await c.run("SET TimeZone = 'UTC'");
 
   /**
    * Bulk-loads NDJSON with DuckDB's own JSON reader: a batch is one statement,
@@ -85,10 +101,14 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
       return Number(result.rowsChanged);
     },
     analytics: createDuckDBAnalytics(readConnection),
-    async queryReadOnly(sql) {
-      await assertReadOnly(duckdb, readConnection, sql);
-      const reader = await readConnection.runAndReadAll(sql);
-      return { columns: reader.columnNames(), rows: reader.getRowsJson() as unknown[][] };
+    queryReadOnly(sql, limits = DEFAULT_LIMITS) {
+      // One at a time: an interrupt is per connection.
+      const run = sqlQueue.then(async () => {
+        await assertSafeQuery(sqlConnection, sql, { allowedTables: ["requests", ...VIEW_NAMES] });
+        return runLimited(sqlConnection, sql, limits);
+      });
+      sqlQueue = run.catch(() => undefined);
+      return run;
     },
     async checkpoint() {
       await connection.run("CHECKPOINT");
@@ -97,6 +117,8 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
     exportParquet: (dir, since) => exportParquet(readConnection, since ? { dir, since: new Date(since) } : { dir }),
     prune: (days) => pruneOlderThan(connection, days),
     async close() {
+      await sqlQueue;
+      sqlConnection.closeSync();
       readConnection.closeSync();
       connection.closeSync();
       instance.closeSync();
@@ -111,27 +133,5 @@ async function addMissingColumns(connection: DuckDBConnection): Promise<void> {
   const existing = new Set(reader.getRowsJson().map((row) => String(row[0])));
   for (const [name, type] of REQUEST_COLUMNS) {
     if (!existing.has(name)) await connection.run(`ALTER TABLE requests ADD COLUMN ${name} ${type}`);
-  }
-}
-
-async function assertReadOnly(duckdb: DuckDBModule, connection: DuckDBConnection, sql: string): Promise<void> {
-  const allowed = new Set<number>([duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN]);
-  let extracted;
-  try {
-    extracted = await connection.extractStatements(sql);
-  } catch (error) {
-    throw new ReadOnlyQueryError((error as Error).message);
-  }
-  if (extracted.count !== 1) throw new ReadOnlyQueryError(`expected one statement, got ${extracted.count}`);
-  let prepared;
-  try {
-    prepared = await extracted.prepare(0);
-  } catch (error) {
-    throw new ReadOnlyQueryError((error as Error).message);
-  }
-  const type = prepared.statementType;
-  prepared.destroySync();
-  if (!allowed.has(type)) {
-    throw new ReadOnlyQueryError(`only read-only statements are allowed (got ${duckdb.StatementType[type] ?? type})`);
   }
 }

@@ -21,7 +21,7 @@ async function handle(request: WorkerRequest): Promise<unknown> {
     case "appendMissing":
       return store.appendMissing(request.ndjson);
     case "query":
-      return store.queryReadOnly(request.sql);
+      return store.queryReadOnly(request.sql, request.limits);
     case "checkpoint":
       return store.checkpoint();
     case "exportParquet":

@@ -2,7 +2,7 @@ export type WorkerRequest = { id: number } & (
   | { op: "open"; path: string }
   | { op: "append"; ndjson: Uint8Array }
   | { op: "appendMissing"; ndjson: Uint8Array }
-  | { op: "query"; sql: string }
+  | { op: "query"; sql: string; limits?: { maxRows: number; timeoutMs: number } | undefined }
   | { op: "checkpoint" }
   | { op: "exportParquet"; dir: string; since?: string | undefined }
   | { op: "prune"; days: number }

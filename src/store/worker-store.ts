@@ -1,6 +1,5 @@
 import type { AnalyticsStore } from "./analytics.ts";
-import { InvalidCursorError } from "./duckdb-analytics.ts";
-import { ReadOnlyQueryError, type DuckDBStore, type QueryResult } from "./duckdb-store.ts";
+import type { DuckDBStore, QueryResult } from "./duckdb-store.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 type Op = WorkerRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
@@ -20,12 +19,9 @@ export async function openWorkerStore(path: string): Promise<DuckDBStore> {
     waiting.delete(reply.id);
     if (reply.ok) entry.resolve(reply.value);
     else {
-      const error =
-        reply.name === "ReadOnlyQueryError"
-          ? new ReadOnlyQueryError(reply.message)
-          : reply.name === "InvalidCursorError"
-            ? new InvalidCursorError(reply.message)
-            : new Error(reply.message);
+      // Errors keep their name across the thread boundary (callers tell user errors apart by it).
+      const error = new Error(reply.message);
+      error.name = reply.name;
       entry.reject(error);
     }
   };
@@ -61,7 +57,7 @@ export async function openWorkerStore(path: string): Promise<DuckDBStore> {
       const data = bytes(ndjson);
       return Number(await call("appendMissing", { ndjson: data }, [data.buffer as ArrayBuffer]));
     },
-    queryReadOnly: async (sql) => (await call("query", { sql })) as QueryResult,
+    queryReadOnly: async (sql, limits) => (await call("query", { sql, limits })) as QueryResult,
     checkpoint: async () => void (await call("checkpoint", {})),
     exportParquet: async (dir, since) => (await call("exportParquet", { dir, since })) as never,
     prune: async (days) => Number(await call("prune", { days })),

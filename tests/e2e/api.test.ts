@@ -182,7 +182,7 @@ describe("validation and access", () => {
     expect(limited).toMatchObject({ truncated: true });
     expect(limited.rows.length).toBe(10);
     const before = (await one("select count(*)::int AS n from requests")).n;
-    for (const sql of ["delete from requests", "drop table requests", "attach 'x.db'", "install httpfs", "copy requests to '/tmp/x.csv'"]) {
+    for (const sql of ["delete from requests", "drop table requests", "attach 'x.db'", "install httpfs", "copy requests to '/tmp/x.csv'", "select * from read_csv('/etc/passwd')", "select * from '/etc/passwd'", "select getenv('HOME')", "set threads = 1"]) {
       const response = await post({ sql });
       expect({ sql, status: response.status }).toEqual({ sql, status: 400 });
     }
