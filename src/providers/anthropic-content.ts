@@ -7,6 +7,7 @@ import type {
   GenAIToolDefinition,
 } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
+import { list, modalityOf, parseJsonOr, str } from "./content-helpers.ts";
 
 /**
  * Anthropic Messages content in OpenTelemetry GenAI semconv shapes
@@ -16,23 +17,8 @@ import { asObject } from "../usage/usage.ts";
  * carries them (Messages API, "tool_result" content blocks).
  */
 
-const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
-/** Tool inputs stream as partial JSON strings; a string that does not parse is kept as it is. */
-function parseJsonOr(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
-/** semconv Modality is image | video | audio; anything else (PDF, plain text) is a document. */
-function modalityOf(mimeType: string | undefined, fallback: string): string {
-  const top = mimeType?.split("/")[0];
-  return top === "image" || top === "audio" || top === "video" ? top : fallback;
-}
 
 /** An `image` or `document` block's `source`: base64 → blob, url → uri, file → file (semconv FilePart). */
 function convertSource(source: Record<string, unknown>, fallback: string): GenAIPart | undefined {

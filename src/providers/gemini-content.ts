@@ -7,6 +7,7 @@ import type {
   GenAIToolDefinition,
 } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
+import { modalityOf, str } from "./content-helpers.ts";
 
 /**
  * Gemini generateContent content in OpenTelemetry GenAI semconv shapes
@@ -19,16 +20,10 @@ import { asObject } from "../usage/usage.ts";
  * Google's own curl examples), so requests are read in both spellings.
  */
 
-const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 const objects = (value: unknown) =>
   (Array.isArray(value) ? value : []).map(asObject).filter((o) => o !== undefined);
 const field = (o: Record<string, unknown>, camel: string, snake: string): unknown => o[camel] ?? o[snake];
 
-/** semconv Modality is image | video | audio; anything else (PDF, plain text) is a document. */
-function modalityOf(mimeType: string | undefined): string {
-  const top = mimeType?.split("/")[0];
-  return top === "image" || top === "audio" || top === "video" ? top : "document";
-}
 
 const convertRole = (role: unknown): string => (role === "model" ? "assistant" : (str(role) ?? "user"));
 

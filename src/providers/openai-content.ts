@@ -7,6 +7,7 @@ import type {
   GenAIToolDefinition,
 } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
+import { list, modalityOf, objects, parseJsonOr, str } from "./content-helpers.ts";
 
 /**
  * OpenAI Chat Completions and Responses content in OpenTelemetry GenAI
@@ -20,25 +21,8 @@ import { asObject } from "../usage/usage.ts";
  * examples-llm-calls "System instructions along with chat history" case).
  */
 
-const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-const objects = (value: unknown) => list(value).map(asObject).filter((o) => o !== undefined);
 
-/** Tool arguments arrive as a JSON string; one that does not parse is kept as it is. */
-function parseJsonOr(text: unknown): unknown {
-  if (typeof text !== "string") return text ?? null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
 
-/** semconv Modality is image | video | audio; anything else (PDF, plain text) is a document. */
-function modalityOf(mimeType: string | undefined, fallback: string): string {
-  const top = mimeType?.split("/")[0];
-  return top === "image" || top === "audio" || top === "video" ? top : fallback;
-}
 
 /** A `data:` URL is inline bytes (semconv BlobPart); any other URL is a UriPart. */
 function convertUrl(url: string, modality: string): GenAIPart {
