@@ -110,8 +110,11 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
         extra.push({ sql: `(${key} ${cmp} ?${cast} OR (${key} = ?${cast} AND id ${cmp} ?))`, params: [value, value, id] });
       }
       const w = where(filter, extra);
+      // Sort and cut on the raw columns first; convert only the page's rows (bench/ANALYTICS.md: 390 → 35 ms at 1M rows).
       const found = await rows(
-        `SELECT ${LIST_COLUMNS}, ${key}::VARCHAR AS _sort FROM requests ${w.sql} ORDER BY ${key} ${dir}, id ${dir} LIMIT ${page.limit + 1}`,
+        `SELECT ${LIST_COLUMNS}, ${key}::VARCHAR AS _sort
+         FROM (SELECT * FROM requests ${w.sql} ORDER BY ${key} ${dir}, id ${dir} LIMIT ${page.limit + 1})
+         ORDER BY ${key} ${dir}, id ${dir}`,
         w.params,
       );
       const more = found.length > page.limit;
@@ -165,11 +168,16 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
         const [value, id] = decodeCursor(page.cursor);
         return { sql: "HAVING (max(started_at) < ?::TIMESTAMPTZ OR (max(started_at) = ?::TIMESTAMPTZ AND session_id < ?))", params: [value, value, id] };
       })() : { sql: "", params: [] };
+      // Two passes: pick the page cheaply, then aggregate only its sessions (bench/ANALYTICS.md: 500 → 120 ms at 20k sessions).
       const found = await rows(
-        `SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, list(DISTINCT coalesce(response_model, model)) FILTER (WHERE coalesce(response_model, model) IS NOT NULL) AS models,
+        `WITH page AS (
+           SELECT session_id FROM requests ${w.sql} GROUP BY session_id ${having.sql}
+           ORDER BY max(started_at) DESC, session_id DESC LIMIT ${page.limit + 1})
+         SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, list(DISTINCT coalesce(response_model, model)) FILTER (WHERE coalesce(response_model, model) IS NOT NULL) AS models,
            any_value(user_id) AS user_id, any_value(project) AS project, ${TOTALS}
-         FROM requests ${w.sql} GROUP BY session_id ${having.sql} ORDER BY max(started_at) DESC, session_id DESC LIMIT ${page.limit + 1}`,
-        [...w.params, ...having.params],
+         FROM requests ${w.sql} ${w.sql ? "AND" : "WHERE"} session_id IN (SELECT session_id FROM page)
+         GROUP BY session_id ORDER BY max(started_at) DESC, session_id DESC`,
+        [...w.params, ...having.params, ...w.params],
       );
       const more = found.length > page.limit;
       const items = found.slice(0, page.limit);
