@@ -1,11 +1,12 @@
 #!/usr/bin/env bun
 /**
  * Loupe's overhead as a proxy, against a bare Bun pass-through proxy and
- * against calling the upstream directly. `npm run bench` (= bun bench/proxy.ts).
+ * against calling the upstream directly, and the cost of OpenTelemetry export
+ * (a second Loupe exporting to bench/otlp-sink.ts). `npm run bench` (= bun bench/proxy.ts).
  * See bench/README.md for what is measured and how to read it.
  *
  * Layout (all loopback): the proxy under test is pinned to core 0; the mock
- * upstream and the load generators share core 1.
+ * upstream, the OTLP sink and the load generators share core 1.
  */
 import type { Subprocess } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHAT_JSON, STREAM_SSE } from "./mock-upstream.ts";
 import type { SeqJob, SeqTargetResult } from "./seq-client.ts";
+import type { SinkPathStats } from "./otlp-sink.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;
@@ -37,6 +39,18 @@ const PHASES = new Set((process.env.BENCH_PHASES ?? "throughput,latency,stream")
 // and another entry point (a patched copy of the repo).
 const LOUPE_FLAGS = (process.env.BENCH_LOUPE_BUN_FLAGS ?? "").split(/\s+/).filter(Boolean);
 const LOUPE_MAIN = process.env.BENCH_LOUPE_MAIN ?? join(ROOT, "main.ts");
+// Extra environment for the loupe+otel process only (space-separated K=V), to take the export apart:
+// e.g. "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json".
+const OTEL_EXTRA_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_OTEL_ENV ?? "")
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((kv) => {
+      const eq = kv.indexOf("=");
+      if (eq <= 0) throw new Error(`BENCH_OTEL_ENV: "${kv}" is not K=V`);
+      return [kv.slice(0, eq), kv.slice(eq + 1)];
+    }),
+);
 
 const hasTaskset = Bun.which("taskset") !== null && process.env.BENCH_NO_PIN !== "1";
 const canPin = hasTaskset && availableParallelism() >= 2;
@@ -69,9 +83,25 @@ const ANTHROPIC_HEADERS = { "x-api-key": "sk-ant-bench-0000000000", "anthropic-v
 const CHAT_BYTES = Buffer.byteLength(CHAT_JSON);
 const STREAM_BYTES = Buffer.byteLength(STREAM_SSE);
 
-type TargetName = "direct" | "bare" | "loupe";
-const ALL: TargetName[] = ["direct", "bare", "loupe"];
-const NAMES: TargetName[] = ALL.filter((n) => (process.env.BENCH_TARGETS ?? ALL.join(",")).split(",").includes(n));
+type TargetName = "direct" | "bare" | "loupe" | "loupe+otel";
+type LoupeName = "loupe" | "loupe+otel";
+const ALL: TargetName[] = ["direct", "bare", "loupe", "loupe+otel"];
+const LOUPES: LoupeName[] = ["loupe", "loupe+otel"];
+const isLoupe = (n: TargetName): n is LoupeName => n === "loupe" || n === "loupe+otel";
+// BENCH_TARGETS=direct,bare,loupe,loupe+otel; "otel" and "loupe-otel" are aliases of loupe+otel.
+const ALIASES: Record<string, TargetName> = { otel: "loupe+otel", "loupe-otel": "loupe+otel", loupe_otel: "loupe+otel" };
+const WANTED = new Set(
+  (process.env.BENCH_TARGETS ?? ALL.join(","))
+    .split(",")
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean)
+    .map((t) => ALIASES[t] ?? t),
+);
+for (const t of WANTED) if (!ALL.includes(t as TargetName)) throw new Error(`BENCH_TARGETS: unknown target "${t}" (known: ${ALL.join(", ")}, otel)`);
+const NAMES: TargetName[] = ALL.filter((n) => WANTED.has(n));
+/** The Loupe that exports to the OTLP sink runs only when it is a target. */
+const WITH_OTEL = NAMES.includes("loupe+otel");
+const OTEL_INTERVAL_MS = 5000;
 
 // ── processes ────────────────────────────────────────────────────────────────
 interface Child {
@@ -192,8 +222,9 @@ interface ThroughputRun {
   threads: Record<string, number>;
 }
 
-const sent: Record<TargetName, number> = { direct: 0, bare: 0, loupe: 0 };
-const completed: Record<TargetName, number> = { direct: 0, bare: 0, loupe: 0 };
+const zeros = (): Record<TargetName, number> => ({ direct: 0, bare: 0, loupe: 0, "loupe+otel": 0 });
+const sent = zeros();
+const completed = zeros();
 
 async function autocannon(target: Target, seconds: number): Promise<ThroughputRun> {
   const headers = { "content-type": "application/json", "x-bench-target": target.name, ...OPENAI_HEADERS };
@@ -275,15 +306,65 @@ async function sequential(targets: Target[], mode: "json" | "stream", samples?: 
 
 // ── main ─────────────────────────────────────────────────────────────────────
 const dir = mkdtempSync(join(tmpdir(), "loupe-bench-"));
-const db = join(dir, "bench.duckdb");
 const children: Child[] = [];
-let loupeStopped = false;
+const stopped = new Set<string>();
 let background = { core0: NaN, core1: NaN };
+
+interface LoupeInstance {
+  name: LoupeName;
+  child: Child;
+  db: string;
+  pid: number;
+  url: string;
+}
+
+/** One Loupe process pinned to core 0, its own DuckDB file; up once its discovery file exists. */
+async function startLoupe(name: LoupeName, mockUrl: string, extraEnv: Record<string, string>): Promise<LoupeInstance> {
+  const db = join(dir, name === "loupe" ? "bench.duckdb" : "bench-otel.duckdb");
+  const child = spawn(name, [...pin(0), BUN, ...LOUPE_FLAGS, LOUPE_MAIN, "serve"], {
+    ...baseEnv(),
+    LOUPE_PORT: "0",
+    LOUPE_DB: db,
+    LOUPE_QUIET: "true",
+    LOUPE_OPENAI_BASE_URL: mockUrl,
+    LOUPE_ANTHROPIC_BASE_URL: mockUrl,
+    // What Loupe would set itself by re-executing at start-up (src/runtime/fetch-concurrency.ts); set here so it
+    // starts once: the re-exec under \`--cpu-prof\` sometimes hung Loupe's start (2 of 4 tries).
+    BUN_CONFIG_MAX_HTTP_REQUESTS: "65535",
+    ...extraEnv,
+  });
+  children.push(child);
+  // Quiet Loupe prints nothing: it is up once its discovery file (written after listen) exists.
+  const discovery = `${db}.loupe.json`;
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(discovery)) {
+    if (child.proc.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start (exit code ${child.proc.exitCode}, ${LOUPE_FLAGS.join(" ")} ${LOUPE_MAIN}):\n${child.stderr()}${child.stdout()}`);
+    await sleep(20);
+  }
+  const info = JSON.parse(readFileSync(discovery, "utf8")) as { pid: number; url: string };
+  return { name, child, db, pid: info.pid, url: info.url };
+}
+
+async function livezOf(url: string): Promise<any> {
+  try {
+    return await (await fetch(`${url}/livez`)).json();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per Loupe instance, what the records section reports. */
+interface LoupeRecords {
+  exitCode: number;
+  recorded: number;
+  breakdown: Record<string, unknown>[];
+  livez: any;
+}
 
 async function main() {
   const started = performance.now();
   if (!canPin) log(`WARNING: not pinning (${hasTaskset ? `${availableParallelism()} core(s)` : "taskset unavailable or BENCH_NO_PIN=1"}): numbers are noisier`);
-  log(`options ${JSON.stringify(OPT)}; pinning ${canPin ? "proxy→core 0, mock+load→core 1" : "off"}; load generator: ${NODE === BUN ? "bun" : "node"} autocannon`);
+  log(`options ${JSON.stringify(OPT)}; targets ${NAMES.join(",")}; pinning ${canPin ? "proxy→core 0, mock+sink+load→core 1" : "off"}; load generator: ${NODE === BUN ? "bun" : "node"} autocannon`);
 
   // Other work on the machine skews everything: measure it first, report it with the results.
   const idle0 = coreTimes();
@@ -301,42 +382,52 @@ async function main() {
   children.push(bare);
   const bareUrl = (JSON.parse(await withTimeout(bare.firstLine, 15_000, "bare proxy start")) as { url: string }).url;
 
-  const loupe = spawn("loupe", [...pin(0), BUN, ...LOUPE_FLAGS, LOUPE_MAIN, "serve"], {
-    ...baseEnv(),
-    LOUPE_PORT: "0",
-    LOUPE_DB: db,
-    LOUPE_QUIET: "true",
-    LOUPE_OPENAI_BASE_URL: mockUrl,
-    LOUPE_ANTHROPIC_BASE_URL: mockUrl,
-  });
-  children.push(loupe);
-  // Quiet Loupe prints nothing: it is up once its discovery file (written after listen) exists.
-  const discovery = `${db}.loupe.json`;
-  const deadline = Date.now() + 30_000;
-  while (!existsSync(discovery)) {
-    if (loupe.proc.exitCode !== null || Date.now() > deadline) throw new Error(`Loupe did not start:\n${loupe.stderr()}`);
-    await sleep(20);
+  let sink: Child | undefined;
+  let sinkUrl = "";
+  if (WITH_OTEL) {
+    sink = spawn("otlp-sink", [...pin(1), BUN, join(import.meta.dir, "otlp-sink.ts")], baseEnv());
+    children.push(sink);
+    sinkUrl = (JSON.parse(await withTimeout(sink.firstLine, 15_000, "OTLP sink start")) as { url: string }).url;
   }
-  const info = JSON.parse(readFileSync(discovery, "utf8")) as { pid: number; url: string };
-  const loupeUrl = info.url;
-  log(`mock ${mockUrl} (pid ${mock.proc.pid}), bare ${bareUrl} (pid ${bare.proc.pid}), loupe ${loupeUrl} (pid ${info.pid}), db ${db}`);
 
-  const targets: Record<TargetName, Target> = {
+  const loupes: Partial<Record<LoupeName, LoupeInstance>> = {};
+  loupes.loupe = await startLoupe("loupe", mockUrl, {});
+  if (WITH_OTEL)
+    loupes["loupe+otel"] = await startLoupe("loupe+otel", mockUrl, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+      OTEL_METRIC_EXPORT_INTERVAL: String(OTEL_INTERVAL_MS),
+      ...OTEL_EXTRA_ENV,
+    });
+  log(
+    `mock ${mockUrl} (pid ${mock.proc.pid}), bare ${bareUrl} (pid ${bare.proc.pid}), ` +
+      Object.values(loupes).map((l) => `${l.name} ${l.url} (pid ${l.pid})`).join(", ") +
+      (sink ? `, OTLP sink ${sinkUrl} (pid ${sink.proc.pid})` : "") +
+      `, dir ${dir}`,
+  );
+
+  const targets: Partial<Record<TargetName, Target>> = {
     direct: { name: "direct", chatUrl: `${mockUrl}/v1/chat/completions`, streamUrl: `${mockUrl}/v1/messages` },
     bare: { name: "bare", chatUrl: `${bareUrl}/v1/chat/completions`, streamUrl: `${bareUrl}/v1/messages`, pid: bare.proc.pid },
-    loupe: { name: "loupe", chatUrl: `${loupeUrl}/openai/v1/chat/completions`, streamUrl: `${loupeUrl}/anthropic/v1/messages`, pid: info.pid },
   };
+  for (const l of Object.values(loupes)) targets[l.name] = { name: l.name, chatUrl: `${l.url}/openai/v1/chat/completions`, streamUrl: `${l.url}/anthropic/v1/messages`, pid: l.pid };
+  const T = (n: TargetName) => targets[n]!;
 
-  const waitLoupeIdle = async () => {
-    // Loupe stores records in batches after the calls: let it finish so it does not steal the next run's core.
+  const waitLoupeIdle = async (name: LoupeName) => {
+    // Loupe stores records in batches after the calls (and the otel one exports spans up to 1 s later):
+    // let it finish so it does not steal the next run's core.
+    const l = loupes[name];
+    if (!l) return;
     const until = Date.now() + 10_000;
+    let lastSpans = -1;
+    let spansSince = Date.now();
     while (Date.now() < until) {
-      try {
-        const live = (await (await fetch(`${loupeUrl}/livez`)).json()) as { records?: { queued?: number } };
-        if ((live.records?.queued ?? 0) === 0) break;
-      } catch {
-        break;
-      }
+      const live = await livezOf(l.url);
+      if (!live) break;
+      const queued = live.records?.queued ?? 0;
+      const spans = live.telemetry?.spansExported ?? 0;
+      if (spans !== lastSpans) [lastSpans, spansSince] = [spans, Date.now()];
+      // The span processor exports at the latest 1 s after a span ends: no new export for 1.2 s = drained.
+      if (queued === 0 && (!live.telemetry || Date.now() - spansSince >= 1200)) break;
       await sleep(50);
     }
     await sleep(300);
@@ -344,26 +435,27 @@ async function main() {
 
   // Sanity: one call of each kind through each target.
   for (const mode of ["json", "stream"] as const) {
-    const sanity = await sequential(NAMES.map((n) => targets[n]), mode, 3);
+    const sanity = await sequential(NAMES.map(T), mode, 3);
     for (const n of NAMES) if (sanity[n]?.ok !== 3) throw new Error(`${n} does not answer ${mode} calls right: ${sanity[n]?.firstError}`);
   }
 
   // 1. Throughput
-  const tput: Record<TargetName, ThroughputRun[]> = { direct: [], bare: [], loupe: [] };
+  const tput: Record<TargetName, ThroughputRun[]> = { direct: [], bare: [], loupe: [], "loupe+otel": [] };
   if (PHASES.has("throughput")) {
     log(`throughput: warm-up ${OPT.warmupS}s each, then ${OPT.rounds} round(s) × ${OPT.durationS}s per target at ${OPT.connections} connections`);
     for (const n of NAMES) {
-      if (OPT.warmupS > 0) await autocannon(targets[n], OPT.warmupS);
-      if (n === "loupe") await waitLoupeIdle();
+      if (OPT.warmupS > 0) await autocannon(T(n), OPT.warmupS);
+      if (isLoupe(n)) await waitLoupeIdle(n);
     }
     for (let round = 0; round < OPT.rounds; round++) {
       const order = round % 2 === 0 ? NAMES : [...NAMES].reverse();
       for (const n of order) {
         await sleep(200);
-        const run = await autocannon(targets[n], OPT.durationS);
+        const run = await autocannon(T(n), OPT.durationS);
         tput[n].push(run);
-        log(`  round ${round + 1} ${n.padEnd(6)} ${run.rps.toFixed(0)} req/s (proxy cpu ${fmt(run.proxyCpuPct, 0)}%, core0 ${run.core0Pct.toFixed(0)}%, core1 ${run.core1Pct.toFixed(0)}%)${run.failed ? `, ${run.failed} failed` : ""}`);
-        if (n === "loupe") await waitLoupeIdle();
+        const other = otherOnCore0(run);
+        log(`  round ${round + 1} ${n.padEnd(10)} ${run.rps.toFixed(0)} req/s (proxy cpu ${fmt(run.proxyCpuPct, 0)}%, core0 ${run.core0Pct.toFixed(0)}%, core1 ${run.core1Pct.toFixed(0)}%)${run.failed ? `, ${run.failed} failed` : ""}${other > OTHER_MAX ? `  ← other processes on core 0: ~${other.toFixed(0)}%` : ""}`);
+        if (isLoupe(n)) await waitLoupeIdle(n);
       }
     }
   }
@@ -372,59 +464,66 @@ async function main() {
   let lat: Record<string, SeqTargetResult> = {};
   if (PHASES.has("latency")) {
     log(`latency: ${OPT.samples} sequential calls per target (interleaved blocks of 250)`);
-    lat = await sequential(NAMES.map((n) => targets[n]), "json");
-    await waitLoupeIdle();
+    lat = await sequential(NAMES.map(T), "json");
+    for (const l of LOUPES) await waitLoupeIdle(l);
   }
 
   // 3. Streaming TTFB, one at a time
   let str: Record<string, SeqTargetResult> = {};
   if (PHASES.has("stream")) {
     log(`streaming: ${OPT.streamSamples} sequential streams per target (8 events, ${OPT.streamGapMs} ms apart)`);
-    str = await sequential(NAMES.map((n) => targets[n]), "stream");
-    await waitLoupeIdle();
+    str = await sequential(NAMES.map(T), "stream");
+    for (const l of LOUPES) await waitLoupeIdle(l);
   }
 
   // 4. Memory
-  const rss = {
-    loupe: { hwm: statusKb(info.pid, "VmHWM"), now: statusKb(info.pid, "VmRSS") },
-    bare: { hwm: statusKb(bare.proc.pid, "VmHWM"), now: statusKb(bare.proc.pid, "VmRSS") },
-    mock: { hwm: statusKb(mock.proc.pid, "VmHWM"), now: statusKb(mock.proc.pid, "VmRSS") },
-  };
+  const mem = (pid: number) => ({ hwm: statusKb(pid, "VmHWM"), now: statusKb(pid, "VmRSS") });
+  const rss: Record<string, { hwm: number; now: number }> = {};
+  for (const l of Object.values(loupes)) rss[l.name] = mem(l.pid);
+  rss["bare proxy"] = mem(bare.proc.pid);
+  rss["mock upstream"] = mem(mock.proc.pid);
+  if (sink) rss["OTLP sink"] = mem(sink.proc.pid);
+  const sinkCpuS = sink ? procCpuTicks(sink.proc.pid) / CLK_TCK : NaN;
 
-  // 5. Records: every call Loupe answered is a row
-  let livez: any;
-  try {
-    livez = await (await fetch(`${loupeUrl}/livez`)).json();
-  } catch {}
+  // 5. Records: every call each Loupe answered is a row
   const upstreamSeen = (await (await fetch(`${mockUrl}/_stats`)).json()) as Record<string, number>;
-  loupe.proc.kill("SIGTERM");
-  const exitCode = await withTimeout(loupe.proc.exited, 60_000, "Loupe shutdown");
-  loupeStopped = true;
-  const sqlEnv = { ...baseEnv(), LOUPE_DB: db };
-  const runSql = (q: string) => {
-    const r = Bun.spawnSync([BUN, LOUPE_MAIN, "sql", "--json", q], { cwd: ROOT, env: sqlEnv });
-    if (r.exitCode !== 0) throw new Error(`loupe sql failed: ${r.stderr.toString()}`);
-    return JSON.parse(r.stdout.toString()) as Record<string, unknown>[];
-  };
-  const recorded = Number(runSql("select count(*)::int as n from requests")[0]?.n);
-  let breakdown: Record<string, unknown>[] = [];
-  try {
-    breakdown = runSql(
-      "select streamed, status, coalesce(error_type, '-') as error, count(*)::int as n, count(input_tokens)::int as with_usage, round(median(duration_ms), 3) as median_ms from requests group by all order by all",
-    );
-  } catch (e) {
-    log(`breakdown query failed: ${(e as Error).message}`);
+  const records: Partial<Record<LoupeName, LoupeRecords>> = {};
+  for (const l of Object.values(loupes)) {
+    const livez = await livezOf(l.url);
+    l.child.proc.kill("SIGTERM"); // the otel one exports what is pending on the way out
+    const exitCode = await withTimeout(l.child.proc.exited, 60_000, `${l.name} shutdown`);
+    stopped.add(l.name);
+    const sqlEnv = { ...baseEnv(), LOUPE_DB: l.db };
+    const runSql = (q: string) => {
+      const r = Bun.spawnSync([BUN, LOUPE_MAIN, "sql", "--json", q], { cwd: ROOT, env: sqlEnv });
+      if (r.exitCode !== 0) throw new Error(`loupe sql (${l.name}) failed: ${r.stderr.toString()}`);
+      return JSON.parse(r.stdout.toString()) as Record<string, unknown>[];
+    };
+    const recorded = Number(runSql("select count(*)::int as n from requests")[0]?.n);
+    let breakdown: Record<string, unknown>[] = [];
+    try {
+      breakdown = runSql(
+        "select streamed, status, coalesce(error_type, '-') as error, count(*)::int as n, count(input_tokens)::int as with_usage, round(median(duration_ms), 3) as median_ms from requests group by all order by all",
+      );
+    } catch (e) {
+      log(`breakdown query (${l.name}) failed: ${(e as Error).message}`);
+    }
+    records[l.name] = { exitCode, recorded, breakdown, livez };
   }
+  const sinkStats = sink ? ((await (await fetch(`${sinkUrl}/_stats`)).json()) as Record<string, SinkPathStats>) : undefined;
 
   // ── report ──
   const totalS = (performance.now() - started) / 1000;
-  const report = renderReport({ tput, lat, str, rss, recorded, breakdown, upstreamSeen, livez, exitCode, totalS });
+  const report = renderReport({ tput, lat, str, rss, records, upstreamSeen, sinkStats, sinkCpuS, totalS });
   process.stdout.write(report);
 
   const resultsDir = join(import.meta.dir, "results");
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `proxy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, JSON.stringify({ options: OPT, pinned: canPin, background, tput, lat, str, rss, sent, completed, recorded, upstreamSeen, breakdown, livez }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify({ options: OPT, targets: NAMES, pinned: canPin, background, tput, lat, str, rss, sent, completed, records, upstreamSeen, sinkStats, sinkCpuS }, null, 2),
+  );
   log(`raw results: ${file}`);
 }
 
@@ -439,26 +538,37 @@ const table = (head: string[], rows: string[][]): string => {
   return [line(head), "  " + widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n";
 };
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
+/** Core 0 busy beyond the proxy under test (% of the core): other processes on the machine. */
+const otherOnCore0 = (run: ThroughputRun) => run.core0Pct - (Number.isFinite(run.proxyCpuPct) ? run.proxyCpuPct : 0);
+const OTHER_MAX = 15;
 
 function renderReport(r: {
   tput: Record<TargetName, ThroughputRun[]>;
   lat: Record<string, SeqTargetResult>;
   str: Record<string, SeqTargetResult>;
-  rss: Record<"loupe" | "bare" | "mock", { hwm: number; now: number }>;
-  recorded: number;
-  breakdown: Record<string, unknown>[];
+  rss: Record<string, { hwm: number; now: number }>;
+  records: Partial<Record<LoupeName, LoupeRecords>>;
   upstreamSeen: Record<string, number>;
-  livez: any;
-  exitCode: number;
+  sinkStats: Record<string, SinkPathStats> | undefined;
+  sinkCpuS: number;
   totalS: number;
 }): string {
+  const otel = WITH_OTEL;
   let out = "\n";
-  out += `Loupe proxy bench — bun ${Bun.version}, ${availableParallelism()} cores, ${canPin ? "proxy pinned to core 0, mock + load generator on core 1" : "NOT pinned"}\n`;
+  out += `Loupe proxy bench — bun ${Bun.version}, ${availableParallelism()} cores, ${canPin ? `proxy pinned to core 0, mock + load generator${otel ? " + OTLP sink" : ""} on core 1` : "NOT pinned"}\n`;
   out += `background CPU before the run (other processes): core0 ${fmt(background.core0, 0)}%, core1 ${fmt(background.core1, 0)}%\n`;
-  out += `(${OPT.rounds}×${OPT.durationS}s per target at ${OPT.connections} conns; ${OPT.samples} sequential calls; ${OPT.streamSamples} sequential streams; took ${r.totalS.toFixed(0)}s)\n\n`;
+  out += `(${OPT.rounds}×${OPT.durationS}s per target at ${OPT.connections} conns; ${OPT.samples} sequential calls; ${OPT.streamSamples} sequential streams; took ${r.totalS.toFixed(0)}s)\n`;
+  if (otel)
+    out += `(loupe+otel = a second Loupe, same flags, exporting spans + metrics over OTLP to bench/otlp-sink.ts, metrics every ${OTEL_INTERVAL_MS / 1000}s${Object.keys(OTEL_EXTRA_ENV).length ? `; BENCH_OTEL_ENV: ${Object.entries(OTEL_EXTRA_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}` : ""})\n`;
+  out += "\n";
 
   // 1
   const rps = (n: TargetName) => mean(r.tput[n].map((x) => x.rps));
+  const cpuPerReq = (n: TargetName) => mean(r.tput[n].map((x) => x.cpuUsPerReq));
+  const threadsOf = (n: TargetName) => {
+    const names = [...new Set(r.tput[n].flatMap((x) => Object.keys(x.threads)))];
+    return new Map(names.map((t) => [t, mean(r.tput[n].map((x) => x.threads[t] ?? 0))] as const));
+  };
   out += `1. Throughput, ${OPT.connections} concurrent non-streaming calls (autocannon, mean of ${OPT.rounds} run(s))\n`;
   out += table(
     ["target", "req/s", "per run", "lat p50 ms", "lat p99 ms", "proxy CPU %", "proxy CPU µs/req", "core0 %", "core1 %", "failed"],
@@ -471,7 +581,7 @@ function renderReport(r: {
         fmt(mean(runs.map((x) => x.latP50)), 0),
         fmt(mean(runs.map((x) => x.latP99)), 0),
         fmt(mean(runs.map((x) => x.proxyCpuPct)), 0),
-        fmt(mean(runs.map((x) => x.cpuUsPerReq)), 0),
+        fmt(cpuPerReq(n), 0),
         fmt(mean(runs.map((x) => x.core0Pct)), 0),
         fmt(mean(runs.map((x) => x.core1Pct)), 0),
         String(runs.reduce((a, x) => a + x.failed, 0)),
@@ -480,13 +590,32 @@ function renderReport(r: {
   );
   const ratio = rps("loupe") / rps("bare");
   out += `  Loupe / bare = ${fmt(ratio, 2)}   (target ≥ 0.60: ${verdict(ratio >= 0.6)});  bare / direct = ${fmt(rps("bare") / rps("direct"), 2)}\n`;
-  for (const n of ["bare", "loupe"] as const) {
-    const names = [...new Set(r.tput[n].flatMap((x) => Object.keys(x.threads)))];
-    const per = names.map((t) => [t, mean(r.tput[n].map((x) => x.threads[t] ?? 0))] as const).filter(([, us]) => us >= 1);
+  if (otel && r.tput["loupe+otel"].length) {
+    const otelRatio = rps("loupe+otel") / rps("loupe");
+    const perRound = r.tput["loupe+otel"].map((x, i) => x.rps / (r.tput.loupe[i]?.rps ?? NaN));
+    out += `  Loupe+otel / Loupe = ${fmt(otelRatio, 3)}   (target ≥ 0.90: ${verdict(otelRatio >= 0.9)});  Loupe+otel ${fmt(rps("loupe+otel"), 0)} req/s vs Loupe ${fmt(rps("loupe"), 0)} req/s;  per round: ${perRound.map((x) => fmt(x, 3)).join(" / ")}\n`;
+  }
+  for (const n of ["bare", "loupe", "loupe+otel"] as const) {
+    const per = [...threadsOf(n)].filter(([, us]) => us >= 1);
     if (per.length) out += `  ${n} CPU µs/req by thread: ${per.sort((x, y) => y[1] - x[1]).map(([t, us]) => `${t} ${us.toFixed(0)}`).join(", ")}\n`;
   }
-  out += `  CPU per request, bare / Loupe = ${fmt(mean(r.tput.bare.map((x) => x.cpuUsPerReq)) / mean(r.tput.loupe.map((x) => x.cpuUsPerReq)), 2)} (the throughput ratio Loupe would reach with the load generator not a limit)\n`;
-  out += `  (autocannon latency has 1 ms resolution; "proxy CPU" is the proxy process, all threads, incl. Loupe's DuckDB writer)\n\n`;
+  if (otel && r.tput["loupe+otel"].length && r.tput.loupe.length) {
+    const a = threadsOf("loupe");
+    const b = threadsOf("loupe+otel");
+    const diff = [...new Set([...a.keys(), ...b.keys()])]
+      .map((t) => [t, (b.get(t) ?? 0) - (a.get(t) ?? 0)] as const)
+      .filter(([, d]) => Math.abs(d) >= 1)
+      .sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]));
+    const sign = (d: number) => `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(0)}`;
+    out += `  export on, CPU µs/req added (Loupe+otel − Loupe): total ${sign(cpuPerReq("loupe+otel") - cpuPerReq("loupe"))}${diff.length ? ` = ${diff.map(([t, d]) => `${t} ${sign(d)}`).join(", ")}` : ""}\n`;
+    out += `  CPU per request, Loupe / Loupe+otel = ${fmt(cpuPerReq("loupe") / cpuPerReq("loupe+otel"), 3)} (the throughput ratio export-on would reach with the load generator not a limit)\n`;
+  }
+  out += `  CPU per request, bare / Loupe = ${fmt(mean(r.tput.bare.map((x) => x.cpuUsPerReq)) / cpuPerReq("loupe"), 2)} (the throughput ratio Loupe would reach with the load generator not a limit)\n`;
+  out += `  (autocannon latency has 1 ms resolution; "proxy CPU" is the proxy process, all threads, incl. Loupe's DuckDB writer)\n`;
+  const noisy = ALL.flatMap((n) => r.tput[n].map((x, i) => [`${n} #${i + 1}`, otherOnCore0(x)] as const)).filter(([, o]) => o > OTHER_MAX);
+  if (noisy.length)
+    out += `  WARNING: other processes used core 0 during ${noisy.map(([k, o]) => `${k} (~${o.toFixed(0)}%)`).join(", ")}: those runs are slowed; trust the cleaner rounds and CPU µs/req\n`;
+  out += "\n";
 
   // 2
   const L = (n: TargetName) => r.lat[n]?.latency;
@@ -499,7 +628,10 @@ function renderReport(r: {
   const addBare = (L("loupe")?.p50 ?? NaN) - (L("bare")?.p50 ?? NaN);
   const bareAdd = (L("bare")?.p50 ?? NaN) - (L("direct")?.p50 ?? NaN);
   out += `  added p50: Loupe − direct = ${fmt(addDirect)} ms (target ≤ 0.300: ${verdict(addDirect <= 0.3)});  Loupe − bare = ${fmt(addBare)} ms;  bare − direct = ${fmt(bareAdd)} ms\n`;
-  out += `  added p99: Loupe − direct = ${fmt((L("loupe")?.p99 ?? NaN) - (L("direct")?.p99 ?? NaN))} ms;  Loupe − bare = ${fmt((L("loupe")?.p99 ?? NaN) - (L("bare")?.p99 ?? NaN))} ms\n\n`;
+  out += `  added p99: Loupe − direct = ${fmt((L("loupe")?.p99 ?? NaN) - (L("direct")?.p99 ?? NaN))} ms;  Loupe − bare = ${fmt((L("loupe")?.p99 ?? NaN) - (L("bare")?.p99 ?? NaN))} ms\n`;
+  if (otel && L("loupe+otel"))
+    out += `  export on: Loupe+otel − Loupe p50 = ${fmt((L("loupe+otel")?.p50 ?? NaN) - (L("loupe")?.p50 ?? NaN))} ms, p99 = ${fmt((L("loupe+otel")?.p99 ?? NaN) - (L("loupe")?.p99 ?? NaN))} ms\n`;
+  out += "\n";
 
   // 3
   const S = (n: TargetName) => r.str[n];
@@ -510,34 +642,55 @@ function renderReport(r: {
   );
   const ttfbAdd = (S("loupe")?.ttfb?.p50 ?? NaN) - (S("direct")?.ttfb?.p50 ?? NaN);
   out += `  added TTFB p50: Loupe − direct = ${fmt(ttfbAdd)} ms (target ≤ 1.000: ${verdict(ttfbAdd <= 1)});  Loupe − bare = ${fmt((S("loupe")?.ttfb?.p50 ?? NaN) - (S("bare")?.ttfb?.p50 ?? NaN))} ms\n`;
-  out += `  added TTFB p99: Loupe − direct = ${fmt((S("loupe")?.ttfb?.p99 ?? NaN) - (S("direct")?.ttfb?.p99 ?? NaN))} ms;  added total p50: Loupe − direct = ${fmt((S("loupe")?.total?.p50 ?? NaN) - (S("direct")?.total?.p50 ?? NaN))} ms\n\n`;
+  out += `  added TTFB p99: Loupe − direct = ${fmt((S("loupe")?.ttfb?.p99 ?? NaN) - (S("direct")?.ttfb?.p99 ?? NaN))} ms;  added total p50: Loupe − direct = ${fmt((S("loupe")?.total?.p50 ?? NaN) - (S("direct")?.total?.p50 ?? NaN))} ms\n`;
+  if (otel && S("loupe+otel"))
+    out += `  export on: Loupe+otel − Loupe TTFB p50 = ${fmt((S("loupe+otel")?.ttfb?.p50 ?? NaN) - (S("loupe")?.ttfb?.p50 ?? NaN))} ms, total p50 = ${fmt((S("loupe+otel")?.total?.p50 ?? NaN) - (S("loupe")?.total?.p50 ?? NaN))} ms\n`;
+  out += "\n";
 
   // 4
   const mb = (kb: number) => fmt(kb / 1024, 1);
   out += `4. Memory (MiB, /proc/<pid>/status at the end)\n`;
-  out += table(
-    ["process", "peak RSS (VmHWM)", "RSS now"],
-    (["loupe", "bare", "mock"] as const).map((p) => [p === "bare" ? "bare proxy" : p === "mock" ? "mock upstream" : "loupe", mb(r.rss[p].hwm), mb(r.rss[p].now)]),
-  );
+  out += table(["process", "peak RSS (VmHWM)", "RSS now"], Object.entries(r.rss).map(([p, m]) => [p, mb(m.hwm), mb(m.now)]));
   out += "\n";
 
   // 5
-  const complete = r.recorded === sent.loupe;
-  out += `5. Records (Loupe stopped with SIGTERM, exit code ${r.exitCode}; counted with \`loupe sql\`)\n`;
-  out += `  calls sent to Loupe: ${sent.loupe} (completed 200 at the client: ${completed.loupe}; reached the upstream: ${r.upstreamSeen.loupe ?? 0})\n`;
-  out += `  rows in requests:    ${r.recorded}   → ${complete ? "every call recorded" : `MISMATCH: ${r.recorded - sent.loupe} vs sent`}${r.livez?.internal_errors ? `; Loupe internal errors: ${r.livez.internal_errors}` : ""}\n`;
-  if (!complete && r.recorded >= completed.loupe && r.recorded <= sent.loupe)
-    out += `  (between completed and sent: calls cut off by autocannon at the end of a run may not have reached Loupe)\n`;
-  if (r.breakdown.length) {
-    const cols = Object.keys(r.breakdown[0]!);
-    out += table(cols, r.breakdown.map((row) => cols.map((c) => String(row[c] ?? "NULL"))));
+  out += `5. Records (each Loupe stopped with SIGTERM; rows counted with \`loupe sql\` in its own DuckDB file)\n`;
+  for (const name of LOUPES) {
+    const rec = r.records[name];
+    if (!rec) continue;
+    const complete = rec.recorded === sent[name];
+    out += `  ${name} (exit code ${rec.exitCode})\n`;
+    out += `    calls sent: ${sent[name]} (completed 200 at the client: ${completed[name]}; reached the upstream: ${r.upstreamSeen[name] ?? 0})\n`;
+    out += `    rows in requests: ${rec.recorded}   → ${complete ? "every call recorded" : `MISMATCH: ${rec.recorded - sent[name]} vs sent`}${rec.livez?.internal_errors ? `; Loupe internal errors: ${rec.livez.internal_errors}` : ""}\n`;
+    if (!complete && rec.recorded >= completed[name] && rec.recorded <= sent[name])
+      out += `    (between completed and sent: calls cut off by autocannon at the end of a run may not have reached Loupe)\n`;
+    if (rec.breakdown.length) {
+      const cols = Object.keys(rec.breakdown[0]!);
+      out += table(cols, rec.breakdown.map((row) => cols.map((c) => String(row[c] ?? "NULL")))).replace(/^(?=.)/gm, "  ");
+    }
+  }
+  const otelRec = r.records["loupe+otel"];
+  if (otel && r.sinkStats && otelRec) {
+    const paths = Object.entries(r.sinkStats).sort(([a], [b]) => a.localeCompare(b));
+    const spans = r.sinkStats["/v1/traces"]?.spans ?? 0;
+    const expected = 2 * otelRec.recorded; // a SERVER span per call, a CLIENT span per upstream attempt (one each here)
+    const tel = otelRec.livez?.telemetry;
+    out += `  OTLP export (loupe+otel → sink; sink CPU ${fmt(r.sinkCpuS, 2)} s in all)\n`;
+    out += table(
+      ["path", "requests", "bytes", "spans"],
+      paths.length ? paths.map(([p, s]) => [p, String(s.requests), String(s.bytes), p.endsWith("/v1/traces") ? `${s.spans}${s.undecoded ? ` (+${s.undecoded} undecoded bodies)` : ""}` : "—"]) : [["(nothing received)", "0", "0", "—"]],
+    ).replace(/^(?=.)/gm, "  ");
+    out += `    spans exported: ${spans} → ${verdict(spans > 0)} (> 0);  expected 2 per recorded call = ${expected}: ${spans === expected ? "all arrived" : `${spans - expected >= 0 ? "+" : ""}${spans - expected} (${fmt((100 * spans) / expected, 1)}%)`}\n`;
+    out += `    metric exports: ${r.sinkStats["/v1/metrics"]?.requests ?? 0} → ${verdict((r.sinkStats["/v1/metrics"]?.requests ?? 0) > 0)} (> 0)\n`;
+    if (tel)
+      out += `    Loupe's /livez before SIGTERM: spansExported ${tel.spansExported}, exportFailures ${tel.exportFailures}${tel.lastError ? `, lastError ${JSON.stringify(tel.lastError)}` : ""}\n`;
   }
   return out + "\n";
 }
 
 async function cleanup() {
   for (const c of children) {
-    if (c.proc.exitCode !== null || (c.name === "loupe" && loupeStopped)) continue;
+    if (c.proc.exitCode !== null || stopped.has(c.name)) continue;
     c.proc.kill("SIGTERM");
     await withTimeout(c.proc.exited, 10_000, `${c.name} exit`).catch(() => c.proc.kill("SIGKILL"));
   }

@@ -1,4 +1,4 @@
-import { context, SpanKind, SpanStatusCode, trace, type Context, type Histogram, type Span } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Histogram, type Span } from "@opentelemetry/api";
 import { W3CTraceContextPropagator, type ExportResult } from "@opentelemetry/core";
 import { OTLPMetricExporter as OTLPMetricExporterJson } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPMetricExporter as OTLPMetricExporterProto } from "@opentelemetry/exporter-metrics-otlp-proto";
@@ -133,7 +133,16 @@ export function createTelemetry(config: TelemetryConfig, version: string, onErro
     provider = new TracerProvider({
       resource,
       sampler: createSampler(config.sampler.kind, config.sampler.ratio),
-      spanProcessors: [new BatchSpanProcessor({ exporter: countingSpanExporter(exporter, stats, onError), scheduledDelayMillis: 1000 })],
+      // Small batches: a full batch is serialised inside the span.end() that fills it, so
+      // 128 keeps that stall near 1 ms; a deep queue rides out a slow backend (bench/README.md).
+      spanProcessors: [
+        new BatchSpanProcessor({
+          exporter: countingSpanExporter(exporter, stats, onError),
+          scheduledDelayMillis: 1000,
+          maxExportBatchSize: 128,
+          maxQueueSize: 16_384,
+        }),
+      ],
     });
   }
   const tracer = provider?.getTracer("loupe", version);
@@ -173,13 +182,27 @@ export function createTelemetry(config: TelemetryConfig, version: string, onErro
     });
   }
 
+  // The attribute sets repeat (one per provider × model × error): build each once, not per call.
+  const attributeSets = new Map<string, { base: Attributes; input: Attributes; output: Attributes }>();
+  function metricAttributes(record: RequestRecord, details: CallDetails) {
+    const base = describeMetricAttributes(record, details);
+    const key = JSON.stringify(base);
+    let sets = attributeSets.get(key);
+    if (!sets) {
+      if (attributeSets.size > 10_000) attributeSets.clear();
+      sets = { base, input: { ...base, "gen_ai.token.type": "input" }, output: { ...base, "gen_ai.token.type": "output" } };
+      attributeSets.set(key, sets);
+    }
+    return sets;
+  }
+
   function recordMetrics(record: RequestRecord, details: CallDetails) {
     if (!duration || !tokens || !firstChunk) return;
-    const attributes = describeMetricAttributes(record, details);
-    duration.record(record.duration_ms / 1000, attributes);
-    if (record.input_tokens !== null) tokens.record(Number(record.input_tokens), { ...attributes, "gen_ai.token.type": "input" });
-    if (record.output_tokens !== null) tokens.record(Number(record.output_tokens), { ...attributes, "gen_ai.token.type": "output" });
-    if (record.streamed && record.ttfb_ms !== null) firstChunk.record(record.ttfb_ms / 1000, attributes);
+    const sets = metricAttributes(record, details);
+    duration.record(record.duration_ms / 1000, sets.base);
+    if (record.input_tokens !== null) tokens.record(Number(record.input_tokens), sets.input);
+    if (record.output_tokens !== null) tokens.record(Number(record.output_tokens), sets.output);
+    if (record.streamed && record.ttfb_ms !== null) firstChunk.record(record.ttfb_ms / 1000, sets.base);
   }
 
   const callTracer: CallTracer = {
