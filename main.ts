@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "./src/cli/args.ts";
 import { journalPath, removeDiscovery, writeDiscovery } from "./src/cli/discovery.ts";
 import { formatCsv, formatJson, formatTable } from "./src/cli/format-table.ts";
-import { runExport, runSql } from "./src/cli/sql-command.ts";
+import { runExport, runSql } from "./src/cli/db-commands.ts";
 import { resolve } from "node:path";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./src/config.ts";
 import { loadPriceBook } from "./src/pricing/load-prices.ts";
@@ -107,7 +107,6 @@ async function serve(flags: Record<string, string>): Promise<void> {
     writeRecord: writer.write,
     writerStats: writer.stats,
     flushRecords: writer.flush,
-    query: (sql) => store.queryReadOnly(sql),
     localKey,
     version: manifest.version,
     tracer: telemetry?.tracer,

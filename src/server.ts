@@ -1,14 +1,14 @@
 import { Hono } from "hono";
-import { timingSafeEqual } from "node:crypto";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { LoupeError, renderError } from "./errors.ts";
-import { matchRoute } from "./providers/registry.ts";
+import { sameSecret } from "./same-secret.ts";
+import { matchRoute, type RouteMatch } from "./providers/registry.ts";
 import { proxyCall, type ProxyDeps } from "./proxy/proxy-call.ts";
 import type { RequestRecord } from "./record.ts";
-import type { QueryResult } from "./store/duckdb-store.ts";
 
 /** Errors in the query itself, not in Loupe. */
 const USER_SQL_ERRORS = new Set(["UnsafeQueryError", "QueryTimeoutError"]);
+const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./store/record-writer.ts";
 import type { TelemetryStats } from "./telemetry/create-telemetry.ts";
 
@@ -24,8 +24,6 @@ export interface AppDeps extends Omit<ProxyDeps, "record"> {
   writerStats(): RecordWriterStats;
   /** Stores queued records now (so a query sees every finished call). */
   flushRecords(): Promise<void>;
-  /** Read-only SQL for `loupe sql` while this server holds the database. */
-  query(sql: string): Promise<QueryResult>;
   /** Secret shared with local CLI processes through the discovery file. */
   localKey: string;
   version: string;
@@ -34,13 +32,6 @@ export interface AppDeps extends Omit<ProxyDeps, "record"> {
   apiSql: ApiDeps["sql"];
   /** `loupe export --parquet` while this server holds the database. */
   exportParquet(dir: string, since: string | undefined): Promise<unknown>;
-}
-
-function sameSecret(given: string | undefined, expected: string): boolean {
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request) => Response | Promise<Response> } {
@@ -76,8 +67,10 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     createApi({ analytics: deps.analytics, priceBook: deps.priceBook, adminToken: deps.config.adminToken, version: deps.version, sql: deps.apiSql }),
   );
 
+  // Local CLI processes (`loupe sql`, `loupe export`) present the key from the discovery file.
+  app.use("/_loupe/*", async (c, next) => (sameSecret(c.req.header("x-loupe-local-key"), deps.localKey) ? next() : c.json({ error: "forbidden" }, 403)));
+
   app.post("/_loupe/export", async (c) => {
-    if (!sameSecret(c.req.header("x-loupe-local-key"), deps.localKey)) return c.json({ error: "forbidden" }, 403);
     const { dir, since } = await c.req.json<{ dir?: string; since?: string }>();
     if (typeof dir !== "string" || !dir.startsWith("/")) return c.json({ error: "body must be {\"dir\": \"/absolute/path\"}" }, 400);
     try {
@@ -89,25 +82,22 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   });
 
   app.post("/_loupe/sql", async (c) => {
-    if (!sameSecret(c.req.header("x-loupe-local-key"), deps.localKey)) return c.json({ error: "forbidden" }, 403);
     const { sql } = await c.req.json<{ sql?: string }>();
     if (typeof sql !== "string" || sql.trim() === "") return c.json({ error: "body must be {\"sql\": \"…\"}" }, 400);
     try {
-      await deps.flushRecords();
-      return c.json(await deps.query(sql));
+      return c.json(await deps.apiSql(sql, LOCAL_SQL_MAX_ROWS));
     } catch (error) {
       const status = USER_SQL_ERRORS.has((error as Error).name) ? 400 : 500;
       return c.json({ error: (error as Error).message }, status);
     }
   });
 
-  app.all("*", (c) => proxy(c.req.raw, new URL(c.req.url).pathname));
+  // Anything not routed above and not a provider path (those never reach Hono).
+  app.all("*", (c) =>
+    renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: use /anthropic, /openai or /gemini`), "openai"),
+  );
 
-  async function proxy(request: Request, pathname: string): Promise<Response> {
-    const route = matchRoute(request.method, pathname, request.headers);
-    if (!route) {
-      return renderError(new LoupeError("not_found", `no provider serves ${pathname}: use /anthropic, /openai or /gemini`), "openai");
-    }
+  async function proxy(request: Request, route: RouteMatch): Promise<Response> {
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);
     state.inflight++;
     try {
@@ -129,8 +119,8 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const end = url.indexOf("?", start);
     const pathname = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
-    if (matchRoute(request.method, pathname, request.headers)) return proxy(request, pathname);
-    return app.fetch(request);
+    const route = matchRoute(request.method, pathname, request.headers);
+    return route ? proxy(request, route) : app.fetch(request);
   };
   return { app, fetch };
 }

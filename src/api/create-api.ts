@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { timingSafeEqual } from "node:crypto";
 import { stringify as toYaml } from "yaml";
+import { formatCsv } from "../cli/format-table.ts";
+import { sameSecret } from "../same-secret.ts";
 import { computeCostNano, formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { PriceBook } from "../pricing/price-book.ts";
 import { providers } from "../providers/registry.ts";
@@ -45,12 +46,6 @@ function toFilter(q: z.infer<typeof s.FilterQuery>): RequestFilter {
     minCost: q.min_cost,
     streamed: q.streamed,
   };
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const pricingIdOf = (provider: string) => (providers as Record<string, ProviderAdapter>)[provider]?.pricingId ?? provider;
@@ -212,12 +207,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       const body = c.req.valid("json");
       const result = await deps.sql(body.sql, body.max_rows);
       if (body.format === "csv") {
-        const quote = (v: unknown) => {
-          const text = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
-          return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-        };
-        const csv = [result.columns.map(quote).join(","), ...result.rows.map((r) => r.map(quote).join(","))].join("\r\n") + "\r\n";
-        return c.body(csv, 200, { "content-type": "text/csv; charset=utf-8", "x-loupe-truncated": String(result.truncated) });
+        return c.body(formatCsv(result), 200, { "content-type": "text/csv; charset=utf-8", "x-loupe-truncated": String(result.truncated) });
       }
       return c.json(result, 200);
     },

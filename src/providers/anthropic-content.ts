@@ -7,7 +7,7 @@ import type {
   GenAIToolDefinition,
 } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
-import { list, modalityOf, parseJsonOr, str } from "./content-helpers.ts";
+import { list, mapFinishReason, modalityOf, parseJsonOr, str } from "./json-readers.ts";
 
 /**
  * Anthropic Messages content in OpenTelemetry GenAI semconv shapes
@@ -117,11 +117,7 @@ const FINISH_REASONS: Record<string, string> = {
   tool_use: "tool_call",
 };
 
-/** A stream cut before `message_delta` never said why it ended: semconv's "error". */
-function convertStopReason(reason: unknown): string {
-  const value = str(reason);
-  return value === undefined ? "error" : (FINISH_REASONS[value] ?? value);
-}
+const convertStopReason = (reason: unknown) => mapFinishReason(FINISH_REASONS, reason);
 
 function readRequestContent(body: Record<string, unknown>) {
   const inputMessages: GenAIInputMessage[] = [];

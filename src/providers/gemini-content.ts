@@ -7,7 +7,7 @@ import type {
   GenAIToolDefinition,
 } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
-import { modalityOf, str } from "./content-helpers.ts";
+import { modalityOf, str } from "./json-readers.ts";
 
 /**
  * Gemini generateContent content in OpenTelemetry GenAI semconv shapes

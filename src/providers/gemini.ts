@@ -1,5 +1,6 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import { geminiGenerateContent } from "./gemini-content.ts";
+import { str } from "./json-readers.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
 
 /**
@@ -21,8 +22,6 @@ export function convertGeminiUsage(raw: unknown): Usage | undefined {
     reasoningTokens: thoughts,
   };
 }
-
-const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 
 function readGenerateResponse(body: unknown): ResponseFacts {
   // A non-SSE stream is one JSON array of responses; the last one is final.

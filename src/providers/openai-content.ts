@@ -7,7 +7,7 @@ import type {
   GenAIToolDefinition,
 } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
-import { list, modalityOf, objects, parseJsonOr, str } from "./content-helpers.ts";
+import { list, mapFinishReason, modalityOf, objects, parseJsonOr, str } from "./json-readers.ts";
 
 /**
  * OpenAI Chat Completions and Responses content in OpenTelemetry GenAI
@@ -119,11 +119,7 @@ const FINISH_REASONS: Record<string, string> = {
   max_output_tokens: "length",
 };
 
-/** No finish reason means the stream was cut short: semconv's "error". */
-function convertFinishReason(reason: unknown): string {
-  const value = str(reason);
-  return value === undefined ? "error" : (FINISH_REASONS[value] ?? value);
-}
+const convertFinishReason = (reason: unknown) => mapFinishReason(FINISH_REASONS, reason);
 
 // ---- Chat Completions -------------------------------------------------------
 

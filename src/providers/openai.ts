@@ -1,5 +1,6 @@
 import { asObject, pickParams, readCount, type Usage } from "../usage/usage.ts";
 import { openAIChatContent, openAIResponsesContent } from "./openai-content.ts";
+import { str } from "./json-readers.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader, UpstreamBody } from "./types.ts";
 
 /**
@@ -23,8 +24,6 @@ export function convertOpenAIUsage(raw: unknown): Usage | undefined {
     providerCostUsd: typeof u.cost === "number" && Number.isFinite(u.cost) ? u.cost : undefined,
   };
 }
-
-const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 
 function readCompletion(body: unknown): ResponseFacts {
   const b = asObject(body);

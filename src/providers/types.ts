@@ -48,7 +48,7 @@ export interface Endpoint {
   operation: string;
   /** False for free calls (token counting, model lists): cost is exactly 0. */
   billable: boolean;
-  readRequest?(body: Record<string, unknown>, url: URL): Partial<RequestFacts>;
+  readRequest?(body: Record<string, unknown>): Partial<RequestFacts>;
   readResponse?(body: unknown): ResponseFacts;
   createStreamReader?(): StreamReader;
   /** Optional body edit before forwarding (e.g. asking OpenAI for stream usage). */

@@ -43,9 +43,16 @@ function contentKind(contentType: string | null): BodyKind {
   return "json";
 }
 
+const hosts = new Map<string, { hostname: string; port: number }>();
+/** The upstream's host and port (`server.address`/`server.port`), parsed once per base URL. */
 function hostOf(base: string): { hostname: string; port: number } {
-  const url = new URL(base);
-  return { hostname: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80) };
+  let host = hosts.get(base);
+  if (!host) {
+    const url = new URL(base);
+    host = { hostname: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80) };
+    hosts.set(base, host);
+  }
+  return host;
 }
 
 function firstHeader(headers: Headers, names: readonly string[]): string | undefined {
@@ -175,7 +182,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
       return fail(new LoupeError("invalid_request", `malformed JSON in request body: ${(error as Error).message}`));
     }
     try {
-      const read = endpoint.readRequest?.(json, new URL(request.url));
+      const read = endpoint.readRequest?.(json);
       facts = { ...facts, ...read, sessionId: facts.sessionId ?? read?.sessionId, streamed: read?.streamed ?? false };
       const prepared = endpoint.prepareUpstream?.(json);
       if (prepared) {
@@ -186,7 +193,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
       deps.onInternalError(`reading request ${id}: ${(error as Error).message}`);
     }
   } else if (endpoint) {
-    const read = endpoint.readRequest?.({}, new URL(request.url));
+    const read = endpoint.readRequest?.({});
     facts = { ...facts, model: read?.model, streamed: read?.streamed ?? false };
   }
 

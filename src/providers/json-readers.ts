@@ -1,6 +1,6 @@
 import { asObject } from "../usage/usage.ts";
 
-/** Small readers the content converters share (anthropic-, openai-, gemini-content.ts). */
+/** Small readers of provider JSON, shared by the adapters and the content converters. */
 export const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 export const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 export const objects = (value: unknown) => list(value).map(asObject).filter((o) => o !== undefined);
@@ -19,4 +19,14 @@ export function parseJsonOr(text: unknown): unknown {
 export function modalityOf(mimeType: string | undefined, fallback = "document"): string {
   const top = mimeType?.split("/")[0];
   return top === "image" || top === "audio" || top === "video" ? top : fallback;
+}
+
+/**
+ * A semconv FinishReason (gen-ai-output-messages.json) from a provider's own
+ * value through its table; other values are kept as sent, and no value at all
+ * means the stream was cut short: semconv's "error".
+ */
+export function mapFinishReason(table: Readonly<Record<string, string>>, reason: unknown): string {
+  const value = str(reason);
+  return value === undefined ? "error" : (table[value] ?? value);
 }

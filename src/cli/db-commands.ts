@@ -1,0 +1,40 @@
+import { openDuckDBStore, type DuckDBStore, type QueryResult } from "../store/duckdb-store.ts";
+import { replayJournal } from "../store/replay-journal.ts";
+import { journalPath, readDiscovery } from "./discovery.ts";
+
+/**
+ * DuckDB lets one process hold a database file. A command that needs it asks
+ * the serving gateway when one holds the file (its local admin endpoint, with
+ * the key from the discovery file); otherwise it opens the file itself, after
+ * replaying any journal a crashed gateway left, so no record is missing.
+ */
+async function onDatabase<T>(db: string, endpoint: string, body: unknown, direct: (store: DuckDBStore) => Promise<T>): Promise<T> {
+  const server = readDiscovery(db);
+  if (server) {
+    const response = await fetch(`${server.url}${endpoint}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-loupe-local-key": server.key },
+      body: JSON.stringify(body),
+    });
+    const answer = (await response.json()) as T & { error?: string };
+    if (!response.ok) throw new Error(answer.error ?? `server answered ${response.status}`);
+    return answer;
+  }
+  const store = await openDuckDBStore(db);
+  try {
+    if (db !== ":memory:") await replayJournal(journalPath(db), store);
+    return await direct(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `loupe sql`: one vetted read-only query. */
+export function runSql(sql: string, db: string): Promise<QueryResult> {
+  return onDatabase(db, "/_loupe/sql", { sql }, (store) => store.queryReadOnly(sql));
+}
+
+/** `loupe export --parquet`: date-partitioned Parquet in `dir` (absolute). */
+export function runExport(db: string, dir: string, since: string | undefined): Promise<unknown> {
+  return onDatabase(db, "/_loupe/export", { dir, since }, (store) => store.exportParquet(dir, since));
+}
