@@ -73,10 +73,11 @@ export function createResponseObserver(options: ObserverOptions) {
     if (contentReader) content = contentReader.result();
     return reader?.result() ?? {};
   };
-  const parser = createParser({ onEvent: (message) => onEvent(message.data, message.event) });
+  // Only event streams need the SSE parser (most calls are plain JSON).
+  const parser = kind === "sse" ? createParser({ onEvent: (message) => onEvent(message.data, message.event) }) : undefined;
   let ndjsonRest = "";
   const feedText = (text: string) => {
-    if (kind === "sse") parser.feed(text);
+    if (parser) parser.feed(text);
     else {
       const lines = (ndjsonRest + text).split("\n");
       ndjsonRest = lines.pop() ?? "";
@@ -111,7 +112,7 @@ export function createResponseObserver(options: ObserverOptions) {
           const rest = decoder.decode();
           feedText(rest);
           capture(rest);
-          if (kind === "sse") parser.reset({ consume: true });
+          if (parser) parser.reset({ consume: true });
           else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
           return { facts: streamResult(), body: captureBytes ? captured : undefined, content, problems };
         }
@@ -126,7 +127,7 @@ export function createResponseObserver(options: ObserverOptions) {
         const body = captureBytes ? captured : undefined;
         if (kind !== "json") {
           feedText(text);
-          if (kind === "sse") parser.reset({ consume: true });
+          if (parser) parser.reset({ consume: true });
           else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
           return { facts: streamResult(), body, content, problems };
         }
