@@ -71,11 +71,11 @@ async function serve(flags: Record<string, string>): Promise<void> {
     log(config, message);
   };
 
-  const store = await openWorkerStore(config.db);
+  const store = await openWorkerStore(config.db, { backgroundPriority: config.storagePriority === "background" });
   const onDisk = config.db !== ":memory:";
   const journalDir = onDisk ? journalPath(config.db) : `${process.env.TMPDIR ?? "/tmp"}/loupe-memory-${process.pid}.journal`;
   const replayed = await replayJournal(journalDir, store);
-  if (replayed.found > 0) log(config, `journal: ${replayed.added} record(s) recovered from a previous run`);
+  if (replayed.files > 0) log(config, `journal: ${replayed.added} record(s) recovered from a previous run`);
   const journal = openJournal(journalDir);
   const writer = createRecordWriter({
     journal,

@@ -29,6 +29,7 @@ const settingsSchema = z.strictObject({
   drainTimeoutMs: count(30_000),
   flushIntervalMs: count(200),
   flushBatchRows: count(5_000).pipe(z.number().min(1)),
+  storagePriority: z.enum(["background", "normal"]).default("background"),
   pricesFile: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
   retentionDays: z.coerce.number().int().positive().optional(),
@@ -50,6 +51,8 @@ export interface Config {
     readonly drainTimeoutMs: number;
   };
   readonly flush: { readonly intervalMs: number; readonly batchRows: number };
+  /** `background`: DuckDB's threads run at the lowest CPU priority (runtime/background-priority.ts). */
+  readonly storagePriority: "background" | "normal";
   readonly upstreams: Readonly<Partial<Record<ProviderId, string>>>;
   readonly pricesFile?: string | undefined;
   readonly adminToken?: string | undefined;
@@ -151,6 +154,7 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
       drainTimeoutMs: s.drainTimeoutMs,
     },
     flush: { intervalMs: s.flushIntervalMs, batchRows: s.flushBatchRows },
+    storagePriority: s.storagePriority,
     upstreams,
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,

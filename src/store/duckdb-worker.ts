@@ -5,13 +5,16 @@
  */
 import { openDuckDBStore, type DuckDBStore } from "./duckdb-store.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
+import { lowerStoragePriority } from "../runtime/background-priority.ts";
 
 declare const self: Worker;
 let store: DuckDBStore | undefined;
+let backgroundPriority = false;
 
 async function handle(request: WorkerRequest): Promise<unknown> {
   if (request.op === "open") {
     store = await openDuckDBStore(request.path);
+    backgroundPriority = request.backgroundPriority;
     return null;
   }
   if (!store) throw new Error("store is not open");
@@ -20,6 +23,10 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return store.append(request.ndjson);
     case "appendMissing":
       return store.appendMissing(request.ndjson);
+    case "appendFiles":
+      // Stored batches run at background priority: proxying comes first (background-priority.ts).
+      if (backgroundPriority) await lowerStoragePriority();
+      return store.appendFiles(request.paths, { lenient: request.lenient, missingOnly: request.missingOnly });
     case "query":
       return store.queryReadOnly(request.sql, request.limits);
     case "checkpoint":

@@ -1,43 +1,51 @@
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 /**
  * Append-only journal of finished records, written synchronously before a
  * call's last bytes reach its client, so a record survives `kill -9` of the
  * gateway the moment the response is out (the OS keeps written pages even
- * when the process dies). Records leave the journal once DuckDB has them.
+ * when the process dies). The journal is also the queue to the store: the
+ * active segment is sealed, the store loads the sealed file as it is, and
+ * the file goes once the store has it. Records wait on disk, not in memory.
  *
  * Layout: numbered segment files `NNNNNNNN.ndjson` in one folder, one JSON
- * record per line. Records are stored in DuckDB in journal order, so
- * acknowledging `n` rows frees the oldest `n`; a segment is deleted when
- * every row in it is acknowledged.
+ * record per line.
  */
 export interface Journal {
-  /** Writes one record (a JSON line without its newline); returns once it is in the OS's hands. */
+  /** Writes one record (a JSON line without its newline); returns once it is in the OS's hands. Throws on failure. */
   append(line: string): void;
-  /** The oldest `count` unacknowledged records are now stored elsewhere. */
-  acknowledge(count: number): void;
-  /** Rows written and not yet acknowledged. */
+  /** Closes the active segment, if it holds any record, and starts the next one. */
+  seal(): JournalSegment | undefined;
+  /** Records in the active segment. */
+  readonly activeRows: number;
+  /** The store has every record of a sealed segment: delete it. */
+  release(segment: JournalSegment): void;
+  /** Records written and not yet released. */
   readonly pending: number;
   close(): void;
 }
 
-interface Segment {
-  index: number;
-  path: string;
-  rows: number;
-  acknowledged: number;
+export interface JournalSegment {
+  readonly path: string;
+  readonly rows: number;
+  /** A write into it failed: it may hold a partial line. */
+  readonly suspect: boolean;
 }
 
-const SEGMENT_ROWS = 20_000;
+const SEGMENT_FILE = /^\d{8}\.ndjson$/;
 const segmentName = (index: number) => `${String(index).padStart(8, "0")}.ndjson`;
 
-/** Reads every record line left in a journal folder (a torn last line is skipped). */
-export function readJournal(dir: string): { lines: string[]; files: string[] } {
-  if (!existsSync(dir)) return { lines: [], files: [] };
-  const files = readdirSync(dir)
-    .filter((name) => /^\d{8}\.ndjson$/.test(name))
+/** The segment files left in a journal folder, oldest first. */
+export function journalFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => SEGMENT_FILE.test(name))
     .sort()
     .map((name) => join(dir, name));
+}
+
+/** The record lines of segment files that are whole JSON values, in order. */
+export function wholeLines(files: readonly string[]): string[] {
   const lines: string[] = [];
   for (const file of files) {
     for (const line of readFileSync(file, "utf8").split("\n")) {
@@ -50,63 +58,67 @@ export function readJournal(dir: string): { lines: string[]; files: string[] } {
       }
     }
   }
-  return { lines, files };
+  return lines;
 }
 
-export function removeJournalFiles(files: readonly string[]): void {
-  for (const file of files) unlinkSync(file);
+/** Reads every record line left in a journal folder (a torn line is skipped). */
+export function readJournal(dir: string): { lines: string[]; files: string[] } {
+  const files = journalFiles(dir);
+  return { lines: wholeLines(files), files };
 }
 
 /** Opens a fresh journal in `dir` (replay and remove old segments first). */
 export function openJournal(dir: string): Journal {
   mkdirSync(dir, { recursive: true });
-  const existing = readdirSync(dir).filter((name) => /^\d{8}\.ndjson$/.test(name)).sort();
+  const existing = journalFiles(dir);
   if (existing.length > 0) throw new Error(`journal ${dir} still holds ${existing.length} segment(s): replay it first`);
 
-  const segments: Segment[] = [];
-  let fd = -1;
   let nextIndex = 1;
+  let sealedRows = 0;
+  let active = { path: "", rows: 0, suspect: false };
+  let fd = -1;
 
-  function startSegment(): Segment {
-    if (fd >= 0) closeSync(fd);
-    const segment = { index: nextIndex++, path: join(dir, segmentName(nextIndex - 1)), rows: 0, acknowledged: 0 };
-    fd = openSync(segment.path, "a");
-    segments.push(segment);
-    return segment;
+  function start() {
+    const path = join(dir, segmentName(nextIndex));
+    fd = openSync(path, "a");
+    nextIndex++;
+    active = { path, rows: 0, suspect: false };
   }
-  let active = startSegment();
+  start();
 
   return {
     append(line) {
-      if (active.rows >= SEGMENT_ROWS) active = startSegment();
-      writeSync(fd, `${line}\n`);
+      try {
+        writeSync(fd, `${line}\n`);
+      } catch (error) {
+        active.suspect = true;
+        throw error;
+      }
       active.rows++;
     },
-    acknowledge(count) {
-      let left = count;
-      while (left > 0 && segments.length > 0) {
-        const oldest = segments[0]!;
-        const take = Math.min(left, oldest.rows - oldest.acknowledged);
-        oldest.acknowledged += take;
-        left -= take;
-        if (oldest.acknowledged < oldest.rows) break;
-        if (oldest === active) {
-          // Everything written is stored: start the active file over.
-          ftruncateSync(fd, 0);
-          active.rows = active.acknowledged = 0;
-          break;
-        }
-        segments.shift();
-        unlinkSync(oldest.path);
-      }
+    seal() {
+      if (active.rows === 0 && !active.suspect) return undefined;
+      const sealed: JournalSegment = active;
+      const sealedFd = fd;
+      start(); // throws before anything changed if the next file cannot be opened
+      closeSync(sealedFd);
+      sealedRows += sealed.rows;
+      return sealed;
+    },
+    get activeRows() {
+      return active.rows;
+    },
+    release(segment) {
+      unlinkSync(segment.path);
+      sealedRows -= segment.rows;
     },
     get pending() {
-      return segments.reduce((sum, s) => sum + s.rows - s.acknowledged, 0);
+      return sealedRows + active.rows;
     },
     close() {
       if (fd >= 0) closeSync(fd);
       fd = -1;
-      if (segments.every((s) => s.acknowledged === s.rows)) for (const s of segments) unlinkSync(s.path);
+      if (active.rows === 0 && !active.suspect) unlinkSync(active.path);
     },
   };
 }

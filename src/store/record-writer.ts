@@ -1,8 +1,11 @@
 import type { RequestRecord } from "../record.ts";
-import type { Journal } from "./journal.ts";
+import type { Journal, JournalSegment } from "./journal.ts";
 
-/** Where batches of records go, as NDJSON (one record per line): DuckDB now, ClickHouse later. */
+/** Where records go: DuckDB now, ClickHouse later. */
 export interface RecordSink {
+  /** Stores the records of sealed journal segments (NDJSON files), in one batch. `lenient` skips unreadable lines. */
+  appendFiles(paths: string[], options: { lenient: boolean }): Promise<unknown>;
+  /** Stores records given as NDJSON (those the journal could not take). */
   append(ndjson: string): Promise<void>;
 }
 
@@ -16,9 +19,9 @@ export interface RecordWriterStats {
 }
 
 export interface RecordWriter {
-  /** Journals the record (synchronously) and queues it for the sink. Never throws. */
+  /** Journals the record (synchronously); the sink gets it later. Never throws. */
   write(record: RequestRecord): void;
-  /** Stores everything queued; resolves when the queue is empty or the sink failed. */
+  /** Stores every record written before the call; resolves when they are stored or the sink failed. */
   flush(): Promise<void>;
   stats(): RecordWriterStats;
 }
@@ -26,25 +29,44 @@ export interface RecordWriter {
 export interface RecordWriterOptions {
   journal: Journal;
   sink: RecordSink;
+  /** How long a record may wait in the active segment before it is sealed and stored. */
   intervalMs: number;
+  /** A segment this full is sealed at once. */
   batchRows: number;
   onError?: (message: string) => void;
 }
 
+/** A backlog is stored in batches of at most this many segments. */
+const MAX_SEGMENTS_PER_BATCH = 64;
+
 /**
- * Batches records off the request path: a call pays only for one journal
- * line; rows reach the sink in batches every `intervalMs` (or sooner when a
- * batch is full). A failed batch stays queued, in order, and is retried with
- * backoff; the journal keeps it safe meanwhile, so nothing is lost.
+ * Stores records off the request path. A call pays for one JSON line written
+ * to the journal; the journal's active segment is sealed every `intervalMs`
+ * (or when `batchRows` full) and the sink loads the sealed files as they are,
+ * so records never pile up in memory. While the sink is busy, records
+ * accumulate in the active segment, and a backlog goes in bigger batches. A
+ * failed batch stays on disk, in order, and is retried with backoff.
  */
 export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   const { journal, sink, intervalMs, batchRows } = options;
-  // Each record's JSON line with whether the journal has it, so acknowledgements count only those.
-  const queue: { line: string; journaled: boolean }[] = [];
+  const sealed: JournalSegment[] = [];
+  // Records the journal refused (disk full, say): kept here until stored.
+  let unjournaled: string[] = [];
   const stats: RecordWriterStats = { written: 0, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let running: Promise<void> | undefined;
+  let running: Promise<boolean> | undefined;
   let retryDelay = intervalMs;
+  let unserialisable = 0;
+  // flush() callers, each waiting for `stored` to reach its target.
+  let waiters: { target: number; resolve: () => void }[] = [];
+
+  /** Wakes the flush() callers whose records are stored (all of them when the sink failed). */
+  function wake(sinkFailed: boolean) {
+    if (waiters.length === 0) return;
+    const still = waiters.filter((w) => !sinkFailed && stats.stored < w.target);
+    for (const w of waiters) if (!still.includes(w)) w.resolve();
+    waiters = still;
+  }
 
   const report = (message: string) => {
     stats.lastError = message;
@@ -55,37 +77,77 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     if (timer || running) return;
     timer = setTimeout(() => {
       timer = undefined;
-      void flush();
+      void store();
     }, delay);
     timer.unref?.();
   }
 
-  async function drain(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue.slice(0, batchRows);
-      try {
-        await sink.append(batch.map((entry) => entry.line).join("\n"));
-      } catch (error) {
-        stats.storeFailures++;
-        report(`storing ${batch.length} record(s) failed, will retry: ${(error as Error).message}`);
-        retryDelay = Math.min(retryDelay * 2 || 100, 30_000);
-        return;
-      }
-      queue.splice(0, batch.length);
-      stats.stored += batch.length;
-      retryDelay = intervalMs;
-      try {
-        journal.acknowledge(batch.filter((entry) => entry.journaled).length);
-      } catch (error) {
-        report(`journal cleanup failed: ${(error as Error).message}`);
-      }
+  function seal() {
+    try {
+      const segment = journal.seal();
+      if (segment) sealed.push(segment);
+    } catch (error) {
+      report(`journal segment could not be sealed: ${(error as Error).message}`);
     }
   }
 
-  function flush(): Promise<void> {
-    running ??= drain().finally(() => {
+  /** Stores what is sealed (and sealable); false if the sink failed. */
+  async function drain(): Promise<boolean> {
+    seal();
+    while (sealed.length > 0) {
+      const batch = sealed.slice(0, MAX_SEGMENTS_PER_BATCH);
+      try {
+        await sink.appendFiles(
+          batch.map((s) => s.path),
+          { lenient: batch.some((s) => s.suspect) },
+        );
+      } catch (error) {
+        return failed(`storing ${batch.length} journal segment(s) failed, will retry: ${(error as Error).message}`);
+      }
+      sealed.splice(0, batch.length);
+      for (const segment of batch) {
+        stats.stored += segment.rows;
+        try {
+          journal.release(segment);
+        } catch (error) {
+          report(`journal cleanup failed: ${(error as Error).message}`);
+        }
+      }
+      wake(false);
+      // What came in meanwhile goes in the next batch (at once if full, or if a flush waits for it).
+      if (journal.activeRows >= batchRows || waiters.length > 0) seal();
+    }
+    if (unjournaled.length > 0) {
+      const lines = unjournaled;
+      try {
+        await sink.append(lines.join("\n"));
+      } catch (error) {
+        return failed(`storing ${lines.length} unjournaled record(s) failed, will retry: ${(error as Error).message}`);
+      }
+      unjournaled = unjournaled.slice(lines.length);
+      stats.stored += lines.length;
+      wake(false);
+    }
+    retryDelay = intervalMs;
+    return true;
+  }
+
+  function failed(message: string): false {
+    stats.storeFailures++;
+    wake(true);
+    report(message);
+    retryDelay = Math.min(retryDelay * 2 || 100, 30_000);
+    return false;
+  }
+
+  function store(): Promise<boolean> {
+    running ??= drain().then((ok) => {
       running = undefined;
-      if (queue.length > 0) schedule(retryDelay);
+      if (journal.activeRows > 0 || sealed.length > 0 || unjournaled.length > 0) {
+        if (ok && waiters.length > 0) void store(); // a flush() came in after this drain sealed
+        else schedule(ok ? intervalMs : retryDelay);
+      }
+      return ok;
     });
     return running;
   }
@@ -93,26 +155,36 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   return {
     write(record) {
       stats.written++;
-      let journaled = false;
       let line: string;
       try {
         line = JSON.stringify(record);
       } catch (error) {
+        unserialisable++;
         report(`record ${record.id} cannot be serialised: ${(error as Error).message}`);
         return;
       }
       try {
         journal.append(line);
-        journaled = true;
       } catch (error) {
         stats.journalFailures++;
         report(`journal write failed: ${(error as Error).message}`);
+        unjournaled.push(line);
+        seal(); // the segment may hold a partial line now: it is loaded leniently
       }
-      queue.push({ line, journaled });
-      if (queue.length >= batchRows) void flush();
+      if (journal.activeRows >= batchRows && !running) void store();
       else schedule(intervalMs);
     },
-    flush,
-    stats: () => ({ ...stats, queued: queue.length }),
+    flush() {
+      const target = stats.written - unserialisable;
+      if (stats.stored >= target) return Promise.resolve();
+      const stored = new Promise<void>((resolve) => waiters.push({ target, resolve }));
+      if (!running) {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        void store();
+      }
+      return stored;
+    },
+    stats: () => ({ ...stats, queued: journal.pending + unjournaled.length }),
   };
 }

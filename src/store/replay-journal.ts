@@ -1,14 +1,21 @@
-import { readJournal, removeJournalFiles } from "./journal.ts";
+import { journalFiles } from "./journal.ts";
 import type { DuckDBStore } from "./duckdb-store.ts";
+import { unlinkSync } from "node:fs";
 
 /**
- * Moves records left in a journal (by a crash) into the store. Records
- * already stored are skipped by id, so replaying twice is harmless; the
- * journal files go only after the store has everything.
+ * Moves records left in a journal (by a crash, or a backlog at shutdown) into
+ * the store, straight from the segment files. Records already stored are
+ * skipped by id, so replaying twice is harmless, and a line cut short by a
+ * crash is skipped; each file goes only after the store has its records.
  */
-export async function replayJournal(dir: string, store: DuckDBStore): Promise<{ found: number; added: number }> {
-  const { lines, files } = readJournal(dir);
-  const added = lines.length > 0 ? await store.appendMissing(lines.join("\n")) : 0;
-  removeJournalFiles(files);
-  return { found: lines.length, added };
+export async function replayJournal(dir: string, store: DuckDBStore): Promise<{ files: number; added: number }> {
+  const files = journalFiles(dir);
+  let added = 0;
+  // A few segments per statement: a long backlog replays in bounded batches.
+  for (let i = 0; i < files.length; i += 16) {
+    const batch = files.slice(i, i + 16);
+    added += await store.appendFiles(batch, { lenient: true, missingOnly: true });
+    for (const file of batch) unlinkSync(file);
+  }
+  return { files: files.length, added };
 }

@@ -1,7 +1,8 @@
 export type WorkerRequest = { id: number } & (
-  | { op: "open"; path: string }
+  | { op: "open"; path: string; backgroundPriority: boolean }
   | { op: "append"; ndjson: Uint8Array }
   | { op: "appendMissing"; ndjson: Uint8Array }
+  | { op: "appendFiles"; paths: string[]; lenient: boolean; missingOnly: boolean }
   | { op: "query"; sql: string; limits?: { maxRows: number; timeoutMs: number } | undefined }
   | { op: "checkpoint" }
   | { op: "exportParquet"; dir: string; since?: string | undefined }

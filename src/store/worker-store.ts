@@ -6,7 +6,7 @@ type Op = WorkerRequest extends infer R ? (R extends { op: infer O } ? O : never
 type Body<O extends Op> = Omit<Extract<WorkerRequest, { op: O }>, "id" | "op">;
 
 /** The DuckDB store, running in a worker thread (see duckdb-worker.ts). */
-export async function openWorkerStore(path: string): Promise<DuckDBStore> {
+export async function openWorkerStore(path: string, options: { backgroundPriority: boolean }): Promise<DuckDBStore> {
   const worker = new Worker(new URL("./duckdb-worker.ts", import.meta.url).href, { type: "module" });
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;
@@ -42,7 +42,7 @@ export async function openWorkerStore(path: string): Promise<DuckDBStore> {
   // (posting the string cost ~10 µs per record in bench/).
   const bytes = (ndjson: string | Uint8Array) => (typeof ndjson === "string" ? new TextEncoder().encode(ndjson) : ndjson);
 
-  await call("open", { path });
+  await call("open", { path, backgroundPriority: options.backgroundPriority });
   const analyticsMethods: (keyof AnalyticsStore)[] = ["listRequests", "getRequest", "summary", "timeseries", "breakdown", "sessions", "session", "users", "usageSummary"];
   const analytics = Object.fromEntries(
     analyticsMethods.map((method) => [method, (...args: unknown[]) => call("analytics", { method, args })]),
@@ -57,6 +57,7 @@ export async function openWorkerStore(path: string): Promise<DuckDBStore> {
       const data = bytes(ndjson);
       return Number(await call("appendMissing", { ndjson: data }, [data.buffer as ArrayBuffer]));
     },
+    appendFiles: async (paths, { lenient, missingOnly = false }) => Number(await call("appendFiles", { paths, lenient, missingOnly })),
     queryReadOnly: async (sql, limits) => (await call("query", { sql, limits })) as QueryResult,
     checkpoint: async () => void (await call("checkpoint", {})),
     exportParquet: async (dir, since) => (await call("exportParquet", { dir, since })) as never,

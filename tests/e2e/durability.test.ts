@@ -1,6 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ROOT, startGateway, tempDir } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
@@ -103,4 +103,36 @@ describe("streaming without delay", () => {
     expect(message.usage.output_tokens).toBe(503);
     expect(await gw.stop()).toBe(0);
   }, 30_000);
+});
+
+describe("storage at background priority", () => {
+  /** Nice values of the gateway's threads whose name starts with `prefix` (Linux /proc). */
+  function niceOf(pid: number, prefix: string): number[] {
+    const dir = `/proc/${pid}/task`;
+    return readdirSync(dir).flatMap((tid) => {
+      try {
+        if (!readFileSync(`${dir}/${tid}/comm`, "utf8").startsWith(prefix)) return [];
+        // Field 19 of stat is the nice value; the command name (field 2) may hold spaces, so count after its ')'.
+        const stat = readFileSync(`${dir}/${tid}/stat`, "utf8");
+        return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])];
+      } catch {
+        return []; // the thread ended meanwhile
+      }
+    });
+  }
+
+  test.skipIf(process.platform !== "linux")("DuckDB's threads run at nice 19 by default, at 0 with LOUPE_STORAGE_PRIORITY=normal", async () => {
+    for (const [priority, nice] of [["background", 19], ["normal", 0]] as const) {
+      const gw = await startGateway({ env: { ...env(), LOUPE_FLUSH_INTERVAL_MS: "10", LOUPE_STORAGE_PRIORITY: priority } });
+      const client = new Anthropic({ apiKey: "k", baseURL: `${gw.url}/anthropic`, maxRetries: 0 });
+      await client.messages.create(params);
+      expect(await gw.sql("select count(*)::int as n from requests")).toEqual([{ n: 1 }]);
+      const pool = niceOf(gw.proc.pid, "Bun Pool");
+      expect(pool.length).toBeGreaterThan(0);
+      expect(new Set(pool)).toEqual(new Set([nice]));
+      // The threads that serve calls keep their priority.
+      expect(niceOf(gw.proc.pid, "HTTP Client")).toEqual([0]);
+      expect(await gw.stop()).toBe(0);
+    }
+  });
 });

@@ -31,10 +31,12 @@ describe("journal and batched writer", () => {
     const dir = tempDir();
     const store = await openDuckDBStore(join(dir, "db.duckdb"));
     let failuresLeft = 2;
+    const batches: number[] = [];
     const sink = {
-      append: async (ndjson: string) => {
+      append: (ndjson: string) => store.append(ndjson),
+      appendFiles: async (paths: string[], options: { lenient: boolean }) => {
         if (failuresLeft-- > 0) throw new Error("disk full (injected)");
-        await store.append(ndjson);
+        batches.push(await store.appendFiles(paths, options));
       },
     };
     const journal = openJournal(join(dir, "journal"));
@@ -42,9 +44,11 @@ describe("journal and batched writer", () => {
     for (let i = 0; i < 250; i++) writer.write(make(i));
     expect(readJournal(join(dir, "journal")).lines.length).toBe(250);
     await writer.flush();
-    expect(writer.stats()).toMatchObject({ storeFailures: 1, queued: 250 });
+    expect(writer.stats()).toMatchObject({ storeFailures: 1, queued: 250, stored: 0 });
     for (let i = 0; i < 100 && writer.stats().queued > 0; i++) await Bun.sleep(20);
     expect(writer.stats()).toMatchObject({ stored: 250, queued: 0, storeFailures: 2 });
+    // The segments that waited on disk went in one batch.
+    expect(batches).toEqual([250]);
     expect(journal.pending).toBe(0);
     expect(readJournal(join(dir, "journal")).lines.length).toBe(0);
     const { rows } = await store.queryReadOnly("select count(*)::int, sum(cost_usd)::varchar from requests");
@@ -61,9 +65,58 @@ describe("journal and batched writer", () => {
     for (const i of [1, 2, 3, 4]) journal.append(JSON.stringify(make(i)));
     const [segment] = readdirSync(journalDir);
     writeFileSync(join(journalDir, segment!), '{"id":"rec-torn","star', { flag: "a" });
-    expect(await replayJournal(journalDir, store)).toEqual({ found: 4, added: 2 });
+    expect(await replayJournal(journalDir, store)).toEqual({ files: 1, added: 2 });
     expect(readdirSync(journalDir)).toEqual([]);
     expect((await store.queryReadOnly("select count(*)::int from requests")).rows[0]).toEqual([4]);
+    await store.close();
+  });
+
+  test("flush stores every record written before it, while writes go on", async () => {
+    const dir = tempDir();
+    const store = await openDuckDBStore(join(dir, "db.duckdb"));
+    const journal = openJournal(join(dir, "journal"));
+    // A slow sink: records keep coming while a batch is being stored.
+    const sink = {
+      append: (ndjson: string) => store.append(ndjson),
+      appendFiles: async (paths: string[], options: { lenient: boolean }) => {
+        await Bun.sleep(30);
+        await store.appendFiles(paths, options);
+      },
+    };
+    const writer = createRecordWriter({ journal, sink, intervalMs: 5, batchRows: 50, onError: () => {} });
+    let i = 0;
+    const writing = setInterval(() => {
+      for (let k = 0; k < 20; k++) writer.write(make(i++));
+    }, 2);
+    await Bun.sleep(50);
+    const before = i;
+    await writer.flush();
+    const { rows } = await store.queryReadOnly(`select count(*)::int from requests where id in (${Array.from({ length: before }, (_, k) => `'rec-${k}'`).join(",")})`);
+    expect(rows[0]).toEqual([before]);
+    clearInterval(writing);
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ written: i, stored: i, queued: 0 });
+    expect((await store.queryReadOnly("select count(*)::int from requests")).rows[0]).toEqual([i]);
+    await store.close();
+  });
+
+  test("a segment whose write failed is loaded leniently: its whole lines are kept", async () => {
+    const dir = tempDir();
+    const store = await openDuckDBStore(join(dir, "db.duckdb"));
+    const journalDir = join(dir, "journal");
+    const journal = openJournal(journalDir);
+    journal.append(JSON.stringify(make(1)));
+    // What a write cut short by a full disk leaves behind, then the failure is reported.
+    const [segment] = readdirSync(journalDir);
+    writeFileSync(join(journalDir, segment!), '{"id":"rec-partial","sta', { flag: "a" });
+    const sealed = journal.seal()!;
+    expect(sealed.rows).toBe(1);
+    await expect(store.appendFiles([sealed.path], { lenient: false })).rejects.toThrow();
+    expect(await store.appendFiles([sealed.path], { lenient: true })).toBe(1);
+    journal.release(sealed);
+    expect(readdirSync(journalDir)).toHaveLength(1); // the new active segment
+    journal.close();
+    expect(readdirSync(journalDir)).toEqual([]);
     await store.close();
   });
 });
