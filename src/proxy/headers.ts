@@ -15,9 +15,11 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
-function connectionListed(headers: Headers): Set<string> {
+const NONE: ReadonlySet<string> = new Set();
+
+function connectionListed(headers: Headers): ReadonlySet<string> {
   const listed = headers.get("connection");
-  return new Set(listed ? listed.split(",").map((h) => h.trim().toLowerCase()) : []);
+  return listed ? new Set(listed.split(",").map((h) => h.trim().toLowerCase())) : NONE;
 }
 
 /** The client's headers as sent upstream: its own auth and every provider header, minus hop-by-hop and `x-loupe-*`. */
@@ -32,8 +34,20 @@ export function forwardRequestHeaders(incoming: Headers): Headers {
   return out;
 }
 
-/** The upstream's response headers as the client gets them (minus hop-by-hop). */
+/**
+ * The upstream's response headers as the client gets them (minus hop-by-hop).
+ * Usually there is nothing to remove, and the upstream's own (mutable) Headers
+ * are handed on: no copy on the hot path.
+ */
 export function forwardResponseHeaders(upstream: Headers): Headers {
+  let clean = true;
+  for (const name of upstream.keys()) {
+    if (HOP_BY_HOP.has(name)) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return upstream;
   const listed = connectionListed(upstream);
   const out = new Headers();
   for (const [name, value] of upstream) {

@@ -27,6 +27,7 @@ export interface ProxyDeps {
 }
 
 const BODYLESS = new Set(["GET", "HEAD"]);
+const utf8 = new TextDecoder();
 const SMALL_BODY_BYTES = 1024 * 1024;
 
 /** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
@@ -84,16 +85,17 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const { adapter } = route;
   const { config } = deps;
   const method = request.method.toUpperCase();
+  const incoming = request.headers;
   const rawPath = rawPathAndQuery(request.url);
   const query = rawPath.includes("?") ? rawPath.slice(rawPath.indexOf("?")) : "";
   const upstreamPath = route.upstreamPath + query;
   const pathOnly = route.upstreamPath;
   const endpoint: Endpoint | undefined = adapter.endpoint(method, pathOnly);
-  const tags: RequestTags = readRequestTags(request.headers);
-  const fromHeaders = adapter.readHeaders?.(request.headers);
+  const tags: RequestTags = readRequestTags(incoming);
+  const fromHeaders = adapter.readHeaders?.(incoming);
   const client: ClientMeta | undefined = fromHeaders?.client;
   const logBody = tags.logBody ?? config.logBody;
-  const trace: CallTrace | undefined = deps.tracer?.begin({ method, path: rawPath, headers: request.headers, startTime: startedAt });
+  const trace: CallTrace | undefined = deps.tracer?.begin({ method, path: rawPath, headers: incoming, startTime: startedAt });
   // Content goes on spans only when asked for, and never against an explicit meta/none.
   const captureContent = deps.tracer?.captureContent === true && tags.logBody !== "meta" && tags.logBody !== "none";
   let requestJson: Record<string, unknown> | undefined;
@@ -129,7 +131,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const finish = (summary: CallSummary, outputContent?: GenAIOutputMessage[]) => {
     let record: RequestRecord;
     try {
-      record = buildRecord(summary, priceCall(summary, deps.priceBook), trace?.traceId ?? readTraceId(request.headers.get("traceparent")));
+      record = buildRecord(summary, priceCall(summary, deps.priceBook), trace?.traceId ?? readTraceId(incoming.get("traceparent")));
       deps.record(record);
     } catch (error) {
       deps.onInternalError(`recording ${id} failed: ${(error as Error).message}`);
@@ -170,12 +172,12 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   requestBytes = body?.byteLength ?? 0;
   let upstreamBody = body;
   let rewriteEvent: ((data: string) => string | null) | undefined;
-  const fullBody = logBody === "full" && body ? new TextDecoder().decode(body.subarray(0, config.limits.maxLoggedBodyBytes)) : undefined;
+  const fullBody = logBody === "full" && body ? utf8.decode(body.subarray(0, config.limits.maxLoggedBodyBytes)) : undefined;
   requestBody = fullBody;
   if (endpoint && body && body.byteLength > 0) {
     let json: Record<string, unknown> | undefined;
     try {
-      json = asObject(JSON.parse(new TextDecoder().decode(body)));
+      json = asObject(JSON.parse(utf8.decode(body)));
       if (!json) throw new Error("the body must be a JSON object");
       requestJson = json;
     } catch (error) {
@@ -217,7 +219,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
 
   let upstream: Response;
   try {
-    const upstreamHeaders = forwardRequestHeaders(request.headers);
+    const upstreamHeaders = forwardRequestHeaders(incoming);
     // fetch would otherwise ask for compression the client never accepted; bytes pass through still encoded.
     if (!upstreamHeaders.has("accept-encoding")) upstreamHeaders.set("accept-encoding", "identity");
     // The upstream sees our client span as its parent (W3C Trace Context).
@@ -248,21 +250,25 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const ttfbMs = performance.now() - t0;
 
   // 3. The response: handed on as it arrives, observed on the side, recorded once.
-  const headers = forwardResponseHeaders(upstream.headers);
+  const received = upstream.headers;
+  const upstreamRequestId = firstHeader(received, adapter.requestIdHeaders);
+  const contentType = received.get("content-type");
+  const encoding = received.get("content-encoding");
+  const declared = received.get("content-length");
+  // Read everything above first: these may be the very same Headers object.
+  const headers = forwardResponseHeaders(received);
   headers.set("x-loupe-request-id", id);
   const status = upstream.status;
-  const upstreamRequestId = firstHeader(upstream.headers, adapter.requestIdHeaders);
   // An error body is JSON whatever its content-type says (Gemini answers a failed stream with JSON as text/event-stream).
-  const kind = status >= 400 ? "json" : contentKind(upstream.headers.get("content-type"));
+  const kind = status >= 400 ? "json" : contentKind(contentType);
   const observer = createResponseObserver({
     endpoint,
     kind,
-    encoding: upstream.headers.get("content-encoding"),
+    encoding,
     captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
     captureContent,
   });
-  const declared = upstream.headers.get("content-length");
-  const rewriting = rewriteEvent && kind === "sse" && !upstream.headers.get("content-encoding");
+  const rewriting = rewriteEvent && kind === "sse" && !encoding;
   if (rewriting) headers.delete("content-length");
 
   const settle = (outcome: BodyOutcome, responseBytes: number) => {

@@ -26,6 +26,9 @@ export interface Observation {
   problems: string[];
 }
 
+/** For whole bodies (no state between calls, so one serves all). */
+const wholeDecoder = new TextDecoder();
+
 /** Bodies larger than this are forwarded but not parsed for usage. */
 const PARSE_LIMIT = 64 * 1024 * 1024;
 
@@ -54,7 +57,7 @@ export function createResponseObserver(options: ObserverOptions) {
   const chunks: Uint8Array[] = [];
   let kept = 0;
   let captured = "";
-  const decoder = new TextDecoder();
+  const decoder = incremental ? new TextDecoder() : wholeDecoder;
 
   const onEvent = (data: string, event: string | undefined) => {
     try {
@@ -117,12 +120,12 @@ export function createResponseObserver(options: ObserverOptions) {
           return { facts: streamResult(), body: captureBytes ? captured : undefined, content, problems };
         }
         if (kept > PARSE_LIMIT) return { facts: {}, body: undefined, problems };
-        const raw = Buffer.concat(chunks);
+        const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         const decode = DECODERS[encoding];
         if (!decode && encoding !== "identity") {
           return { facts: {}, body: undefined, problems: [`content-encoding ${encoding} not readable`] };
         }
-        const text = new TextDecoder().decode(decode ? decode(raw) : raw);
+        const text = wholeDecoder.decode(decode ? decode(raw) : raw);
         capture(text);
         const body = captureBytes ? captured : undefined;
         if (kind !== "json") {
