@@ -39,9 +39,9 @@ export function createGenAiMetrics(startTime: number): GenAiMetrics {
   let overflow: Series | undefined;
 
   function seriesFor(attributes: Record<string, string | number>): Series {
-    // The attribute sets repeat: a flat string key finds the set without building it again.
-    let key = "";
-    for (const name in attributes) key += `${name}\u0000${attributes[name]}\u0001`;
+    // The attribute sets repeat: a flat key finds the set. JSON.stringify is native and gives a flat
+    // string, which hashes at half the cost of one concatenated in JS (a rope).
+    const key = JSON.stringify(attributes);
     let found = series.get(key);
     if (found) return found;
     if (series.size >= MAX_SERIES) return (overflow ??= { attributes: OVERFLOW });

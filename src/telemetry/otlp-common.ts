@@ -1,4 +1,4 @@
-import { ProtobufWriter } from "./protobuf-writer.ts";
+import { ProtobufWriter, varintSize } from "./protobuf-writer.ts";
 
 /**
  * The parts of opentelemetry-proto's common.proto and resource.proto that
@@ -56,13 +56,72 @@ export function writeAttributes(w: ProtobufWriter, field: number, attributes: At
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined) continue;
+    const keyBytes = encodedKey(key);
+    if (typeof value !== "object" && writeShortAttribute(w, field * 8 + 2, keyBytes, value)) continue;
     const keyValue = w.open(field);
-    w.raw(encodedKey(key));
+    w.raw(keyBytes);
     const anyValue = w.open(2);
     writeAnyValue(w, value);
     w.close(anyValue);
     w.close(keyValue);
   }
+}
+
+/**
+ * Most attributes are a short name and a scalar: their KeyValue is under 128
+ * bytes, so every length is one byte known in advance and the entry is written
+ * in one pass. False (nothing written) when the entry is longer or not ASCII.
+ */
+function writeShortAttribute(w: ProtobufWriter, tag: number, key: Uint8Array, value: string | number | boolean): boolean {
+  let anyLength: number;
+  if (typeof value === "string") anyLength = 2 + value.length;
+  else if (typeof value === "boolean") anyLength = 2;
+  else if (!isInt(value)) anyLength = 9;
+  else if (value >= 0) anyLength = 1 + varintSize(value);
+  else return false;
+  const entryLength = key.length + 2 + anyLength;
+  if (entryLength > 127 || tag > 127) return false;
+  w.ensure(entryLength + 2);
+  const buf = w.buf;
+  let pos = w.pos;
+  buf[pos++] = tag;
+  buf[pos++] = entryLength;
+  for (let i = 0; i < key.length; i++) buf[pos++] = key[i]!;
+  buf[pos++] = 0x12; // KeyValue.value
+  buf[pos++] = anyLength;
+  if (typeof value === "string") {
+    buf[pos++] = 0x0a; // AnyValue.string_value
+    buf[pos++] = value.length;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[pos++] = c;
+    }
+    w.pos = pos;
+  } else if (typeof value === "boolean") {
+    buf[pos++] = 0x10; // AnyValue.bool_value
+    buf[pos++] = value ? 1 : 0;
+    w.pos = pos;
+  } else if (!isInt(value)) {
+    buf[pos++] = 0x21; // AnyValue.double_value
+    w.pos = pos;
+    w.rawDouble(value);
+  } else {
+    buf[pos++] = 0x18; // AnyValue.int_value
+    let rest = value;
+    if (rest > 0x7fffffff) {
+      w.pos = pos;
+      w.varint(rest);
+      return true;
+    }
+    while (rest > 0x7f) {
+      buf[pos++] = (rest & 0x7f) | 0x80;
+      rest >>>= 7;
+    }
+    buf[pos++] = rest;
+    w.pos = pos;
+  }
+  return true;
 }
 
 function writeAnyValue(w: ProtobufWriter, value: AttributeValue): void {

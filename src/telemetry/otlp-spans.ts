@@ -81,23 +81,23 @@ function createProtobufSpanBatch(origin: Origin): SpanBatch {
       spans++;
     },
     take() {
-      const body = w.bytes();
-      const scopeField = 1 + varintSize(scope.length) + scope.length;
-      const scopeSpans = scopeField + body.length;
-      const resourceField = 1 + varintSize(resource.length) + resource.length;
-      const resourceSpans = resourceField + 1 + varintSize(scopeSpans) + scopeSpans;
-      const out = new ProtobufWriter(1 + varintSize(resourceSpans) + resourceSpans);
-      out.tag(1, 2); // ExportTraceServiceRequest.resource_spans
-      out.varint(resourceSpans);
-      out.lengthDelimited(1, resource); // ResourceSpans.resource
-      out.tag(2, 2); // ResourceSpans.scope_spans
-      out.varint(scopeSpans);
-      out.lengthDelimited(1, scope); // ScopeSpans.scope
-      out.buf.set(body, out.pos); // ScopeSpans.spans, each already tagged
-      out.pos += body.length;
+      const spansBytes = w.bytes();
+      const scopeSpans = 1 + varintSize(scope.length) + scope.length + spansBytes.length;
+      const resourceSpans = 1 + varintSize(resource.length) + resource.length + 1 + varintSize(scopeSpans) + scopeSpans;
+      const head = new ProtobufWriter(32 + resource.length + scope.length);
+      head.tag(1, 2); // ExportTraceServiceRequest.resource_spans
+      head.varint(resourceSpans);
+      head.lengthDelimited(1, resource); // ResourceSpans.resource
+      head.tag(2, 2); // ResourceSpans.scope_spans
+      head.varint(scopeSpans);
+      head.lengthDelimited(1, scope); // ScopeSpans.scope
+      // Not zero-filled: every byte is written just below.
+      const body = new Uint8Array(Buffer.allocUnsafeSlow(head.pos + spansBytes.length).buffer);
+      body.set(head.bytes());
+      body.set(spansBytes, head.pos); // ScopeSpans.spans, each already tagged
       w.reset();
       spans = 0;
-      return out.buf;
+      return body;
     },
   };
 }
