@@ -2,7 +2,7 @@ import type { RequestRecord } from "../record.ts";
 import type { CallTrace, CallTracer } from "./call-tracer.ts";
 import { createGenAiMetrics, type GenAiMetrics } from "./genai-metrics.ts";
 import { describeClientSpan, type CallDetails } from "./genai-span.ts";
-import type { TelemetryConfig } from "./otel-config.ts";
+import type { OtlpTarget, TelemetryConfig } from "./otel-config.ts";
 import { CONTENT_TYPES, encodeOrigin, type Origin } from "./otlp-common.ts";
 import { encodeMetrics } from "./otlp-metrics.ts";
 import { createOtlpPost } from "./otlp-post.ts";
@@ -41,22 +41,15 @@ interface Tracing {
 export function createTelemetry(config: TelemetryConfig, version: string, onError: (message: string) => void): Telemetry {
   const stats: TelemetryStats = { spansExported: 0, exportFailures: 0 };
   const origin = encodeOrigin({ ...config.resourceAttributes, "service.name": config.serviceName, "service.version": version }, { name: "loupe", version });
-  const metrics = config.metrics ? createGenAiMetrics(Date.now()) : undefined;
-  const metricExport = config.metrics && metrics ? startMetricExport(config.metrics, origin, metrics, stats, onError) : undefined;
-
-  let tracing: Tracing | undefined;
-  if (config.traces) {
-    const target = config.traces;
-    const batch = createSpanBatch(target.protocol, origin);
-    tracing = {
-      ids: createIdGenerator(),
-      sample: createSampler(config.sampler.kind, config.sampler.ratio),
-      spans: createSpanExportQueue({ batch, post: createOtlpPost(target, batch.contentType), counters: stats, onError }),
-      metrics,
-      onError,
-    };
-  }
-  const traced = tracing;
+  const metrics = config.metrics && createGenAiMetrics(Date.now());
+  const metricExport = config.metrics && metrics && startMetricExport(config.metrics, origin, metrics, stats, onError);
+  const traced: Tracing | undefined = config.traces && {
+    ids: createIdGenerator(),
+    sample: createSampler(config.sampler.kind, config.sampler.ratio),
+    spans: startSpanExport(config.traces, origin, stats, onError),
+    metrics,
+    onError,
+  };
 
   const tracer: CallTracer = {
     captureContent: config.captureContent,
@@ -186,6 +179,11 @@ class UntracedCall implements CallTrace {
       this.onError(`metrics for ${record.id} failed: ${(error as Error).message}`);
     }
   }
+}
+
+function startSpanExport(target: OtlpTarget, origin: Origin, stats: TelemetryStats, onError: (message: string) => void): SpanExportQueue {
+  const batch = createSpanBatch(target.protocol, origin);
+  return createSpanExportQueue({ batch, post: createOtlpPost(target, batch.contentType), counters: stats, onError });
 }
 
 /** Cumulative metrics every `intervalMs`, and once more at shutdown; one export at a time. */
