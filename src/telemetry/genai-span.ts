@@ -46,7 +46,8 @@ export function describeClientSpan(record: RequestRecord, details: CallDetails):
   put(a, "gen_ai.request.model", model);
   put(a, "gen_ai.response.model", record.response_model);
   put(a, "gen_ai.response.id", details.responseId);
-  for (const [name, value] of Object.entries(details.params ?? {})) put(a, `gen_ai.request.${name}`, value);
+  const params = details.params;
+  if (params) for (const name in params) put(a, `gen_ai.request.${name}`, params[name]);
   if (record.finish_reason) a["gen_ai.response.finish_reasons"] = [record.finish_reason];
   put(a, "gen_ai.usage.input_tokens", count(record.input_tokens));
   put(a, "gen_ai.usage.output_tokens", count(record.output_tokens));

@@ -80,6 +80,8 @@ export interface ReceivedRequest {
   status: number;
   /** why the request was rejected (decode error, unsupported type, ...) */
   error?: string;
+  /** the body as decoded, before normalizing (protobufjs toObject or parsed JSON): to check how a value was encoded, e.g. intValue or doubleValue */
+  decoded?: unknown;
 }
 
 export interface OtlpReceiver {
@@ -509,6 +511,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
 
     try {
       const decoded = contentType === "application/json" ? JSON.parse(new TextDecoder().decode(body)) : decodeProtobuf(signal.proto, body);
+      record.decoded = decoded;
       if (path === "/v1/traces") spans.push(...normalizeTraces(decoded));
       else metrics.push(...normalizeMetrics(decoded));
     } catch (err) {
