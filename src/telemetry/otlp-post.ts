@@ -9,6 +9,23 @@ import type { OtlpTarget } from "./otel-config.ts";
  */
 export type OtlpPost = (body: Uint8Array) => Promise<void>;
 
+/**
+ * A failed export. `retryable`: the OTLP spec's transient failures (no answer,
+ * 429, 502, 503, 504), worth sending again later; `retryAfterMs` from the
+ * backend's Retry-After (seconds), if it gave one.
+ */
+export class OtlpExportError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
 export function createOtlpPost(target: OtlpTarget, contentType: string, timeoutMs = target.timeoutMs): OtlpPost {
   const headers: Record<string, string> = { ...target.headers, "content-type": contentType };
   if (target.compression === "gzip") headers["content-encoding"] = "gzip";
@@ -19,11 +36,18 @@ export function createOtlpPost(target: OtlpTarget, contentType: string, timeoutM
     try {
       response = await fetch(target.url, { method: "POST", headers, body: payload, signal });
     } catch (error) {
-      throw new Error(signal.aborted ? `no answer from ${target.url} within ${timeoutMs} ms` : `${target.url}: ${(error as Error).message}`);
+      throw new OtlpExportError(signal.aborted ? `no answer from ${target.url} within ${timeoutMs} ms` : `${target.url}: ${(error as Error).message}`, true);
     }
     // Read the (small) answer either way, so the connection goes back to the pool.
     const answer = await response.text().catch(() => "");
-    if (!response.ok) throw new Error(`${target.url} answered ${response.status}${answer ? `: ${answer.slice(0, 200)}` : ""}`);
+    if (!response.ok) {
+      const seconds = Number(response.headers.get("retry-after"));
+      throw new OtlpExportError(
+        `${target.url} answered ${response.status}${answer ? `: ${answer.slice(0, 200)}` : ""}`,
+        RETRYABLE_STATUS.has(response.status),
+        Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
+      );
+    }
   };
 }
 

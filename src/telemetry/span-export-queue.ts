@@ -1,4 +1,4 @@
-import type { OtlpPost } from "./otlp-post.ts";
+import { OtlpExportError, type OtlpPost } from "./otlp-post.ts";
 import type { FinishedSpan, SpanBatch } from "./otlp-spans.ts";
 
 /** Export health, for `/livez` and the log. */
@@ -27,6 +27,9 @@ export interface SpanExportOptions {
   maxPendingSpans?: number;
   maxPendingBytes?: number;
   maxInFlight?: number;
+  /** Transient failures are retried this many times, after `retryDelayMs`, then twice that, and so on. */
+  maxRetries?: number;
+  retryDelayMs?: number;
 }
 
 /** A batch taken from the encoder: its request body, and what it counted against the backlog. */
@@ -34,7 +37,12 @@ interface Sealed {
   body: Uint8Array;
   spans: number;
   bytes: number;
+  /** Failed tries so far. */
+  tries: number;
 }
+
+/** A retry never waits longer than this, whatever Retry-After says. */
+const MAX_RETRY_DELAY_MS = 30_000;
 
 /**
  * Batches finished spans and exports them in the background: the request path
@@ -44,7 +52,10 @@ interface Sealed {
  */
 export function createSpanExportQueue(options: SpanExportOptions): SpanExportQueue {
   const { batch, post, counters, onError, maxBatchSpans = 512, delayMs = 1000, maxPendingSpans = 16_384, maxPendingBytes = 32 * 2 ** 20, maxInFlight = 2 } = options;
+  const { maxRetries = 4, retryDelayMs = 1000 } = options;
   const ready: Sealed[] = [];
+  // Batches waiting out a backoff before they are sent again.
+  const backingOff = new Map<ReturnType<typeof setTimeout>, Sealed>();
   const inFlight = new Set<Promise<void>>();
   let pendingSpans = 0; // in the open batch, ready, or in flight
   let pendingBytes = 0;
@@ -58,18 +69,37 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
 
   function seal() {
     if (batch.spans === 0) return;
-    ready.push({ spans: batch.spans, bytes: batch.bytes, body: batch.take() });
+    ready.push({ spans: batch.spans, bytes: batch.bytes, body: batch.take(), tries: 0 });
   }
 
   function send(next: Sealed) {
+    let retrying = false;
     const done = post(next.body).then(
       () => void (counters.spansExported += next.spans),
-      (error: Error) => fail(`trace export failed: ${error.message}`),
+      (error: Error) => {
+        const retry = error instanceof OtlpExportError && error.retryable && !stopped && next.tries < maxRetries;
+        fail(`trace export failed${retry ? " (will retry)" : ""}: ${error.message}`);
+        if (retry) {
+          retrying = true;
+          next.tries++;
+          const wait = Math.min((error as OtlpExportError).retryAfterMs ?? retryDelayMs * 2 ** (next.tries - 1), MAX_RETRY_DELAY_MS);
+          const timer = setTimeout(() => {
+            backingOff.delete(timer);
+            ready.unshift(next);
+            pump();
+          }, wait);
+          timer.unref();
+          backingOff.set(timer, next);
+        }
+      },
     );
     const settled = done.finally(() => {
       inFlight.delete(settled);
-      pendingSpans -= next.spans;
-      pendingBytes -= next.bytes;
+      // A batch being retried still counts against the backlog.
+      if (!retrying) {
+        pendingSpans -= next.spans;
+        pendingBytes -= next.bytes;
+      }
       pump();
     });
     inFlight.add(settled);
@@ -105,6 +135,12 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
+      // Batches in backoff get their last try now.
+      for (const [retry, waiting] of backingOff) {
+        clearTimeout(retry);
+        ready.push(waiting);
+      }
+      backingOff.clear();
       seal();
       pump(Infinity);
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);

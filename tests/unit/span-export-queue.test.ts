@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { encodeOrigin } from "../../src/telemetry/otlp-common.ts";
 import { createSpanBatch, SPAN_KIND, type FinishedSpan } from "../../src/telemetry/otlp-spans.ts";
 import { createSpanExportQueue, type ExportCounters, type SpanExportOptions } from "../../src/telemetry/span-export-queue.ts";
+import { createOtlpPost, OtlpExportError } from "../../src/telemetry/otlp-post.ts";
 
 const span: FinishedSpan = {
   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -19,9 +20,11 @@ const span: FinishedSpan = {
 
 /** A backend the test answers by hand: each post waits until `answer` is called. */
 function fakeBackend() {
-  const posts: { body: Uint8Array; answer: (ok: boolean) => void }[] = [];
+  const posts: { body: Uint8Array; answer: (ok: boolean | Error) => void }[] = [];
   const post = (body: Uint8Array) =>
-    new Promise<void>((resolve, reject) => posts.push({ body, answer: (ok) => (ok ? resolve() : reject(new Error("answered 503"))) }));
+    new Promise<void>((resolve, reject) =>
+      posts.push({ body, answer: (ok) => (ok === true ? resolve() : reject(ok === false ? new Error("answered 400") : ok)) }),
+    );
   return { posts, post };
 }
 
@@ -85,8 +88,10 @@ describe("span export queue", () => {
     q.add(span);
     backend.posts[0]!.answer(false);
     await settle();
-    expect(counters).toEqual({ spansExported: 0, exportFailures: 1, lastError: "trace export failed: answered 503" });
-    expect(errors).toEqual(["trace export failed: answered 503"]);
+    expect(counters).toEqual({ spansExported: 0, exportFailures: 1, lastError: "trace export failed: answered 400" });
+    expect(errors).toEqual(["trace export failed: answered 400"]);
+    await settle();
+    expect(backend.posts).toHaveLength(1); // not a transient failure: not sent again
     await q.shutdown();
   });
 
@@ -123,5 +128,80 @@ describe("span export queue", () => {
     q.add(span); // after shutdown: ignored
     await settle();
     expect(backend.posts).toHaveLength(4);
+  });
+
+  test("transient failures are sent again after a growing delay (Retry-After first), and counted each time", async () => {
+    const backend = fakeBackend();
+    const { q, counters } = queue({ post: backend.post, maxBatchSpans: 2, retryDelayMs: 20, maxPendingSpans: 2 });
+    q.add(span);
+    q.add(span);
+    backend.posts[0]!.answer(new OtlpExportError("answered 503", true));
+    await settle();
+    expect(counters.exportFailures).toBe(1);
+    expect(counters.lastError).toBe("trace export failed (will retry): answered 503");
+    q.add(span); // the batch waiting to be retried still fills the backlog
+    expect(counters.exportFailures).toBe(2);
+    expect(backend.posts).toHaveLength(1);
+    await Bun.sleep(40);
+    expect(backend.posts).toHaveLength(2);
+    expect(backend.posts[1]!.body).toEqual(backend.posts[0]!.body);
+    backend.posts[1]!.answer(new OtlpExportError("answered 429", true, 80));
+    await Bun.sleep(50); // 2 × 20 ms would have passed; Retry-After asked for 80
+    expect(backend.posts).toHaveLength(2);
+    await Bun.sleep(60);
+    expect(backend.posts).toHaveLength(3);
+    backend.posts[2]!.answer(true);
+    await settle();
+    expect(counters).toMatchObject({ spansExported: 2, exportFailures: 3 });
+    await q.shutdown();
+  });
+
+  test("retries stop after maxRetries; shutdown gives a batch in backoff its last try at once", async () => {
+    const backend = fakeBackend();
+    const { q, counters } = queue({ post: backend.post, maxBatchSpans: 1, retryDelayMs: 5, maxRetries: 2 });
+    q.add(span);
+    for (let i = 0; i < 3; i++) {
+      await Bun.sleep(30);
+      backend.posts[i]!.answer(new OtlpExportError("no answer", true));
+    }
+    await Bun.sleep(30);
+    expect(backend.posts).toHaveLength(3); // the first try and 2 retries
+    expect(counters.lastError).toBe("trace export failed: no answer");
+
+    const slow = fakeBackend();
+    const second = queue({ post: slow.post, maxBatchSpans: 1, retryDelayMs: 60_000 });
+    second.q.add(span);
+    slow.posts[0]!.answer(new OtlpExportError("answered 502", true));
+    await settle();
+    const done = second.q.shutdown();
+    await settle();
+    expect(slow.posts).toHaveLength(2);
+    slow.posts[1]!.answer(true);
+    await done;
+    expect(second.counters.spansExported).toBe(1);
+    await q.shutdown();
+  });
+
+  test("an OTLP POST tells transient failures (429, 502–504, no answer) from the others, with Retry-After", async () => {
+    const statuses = [503, 429, 400, 500];
+    const server = Bun.serve({
+      port: 0,
+      fetch: () => {
+        const status = statuses.shift()!;
+        return new Response("busy", { status, headers: status === 503 ? { "retry-after": "2" } : {} });
+      },
+    });
+    const target = { url: `http://127.0.0.1:${server.port}/v1/traces`, headers: {}, protocol: "http/protobuf" as const, timeoutMs: 1000, compression: undefined };
+    const post = createOtlpPost(target as never, "application/x-protobuf");
+    const outcome = async () => {
+      const error = (await post(new Uint8Array([1])).then(() => undefined, (e) => e)) as OtlpExportError;
+      return [error.retryable, error.retryAfterMs];
+    };
+    expect(await outcome()).toEqual([true, 2000]);
+    expect(await outcome()).toEqual([true, undefined]);
+    expect(await outcome()).toEqual([false, undefined]);
+    expect(await outcome()).toEqual([false, undefined]);
+    server.stop(true);
+    expect(await outcome()).toEqual([true, undefined]); // nobody listening
   });
 });
