@@ -30,6 +30,17 @@ const BODYLESS = new Set(["GET", "HEAD"]);
 const utf8 = new TextDecoder();
 const SMALL_BODY_BYTES = 1024 * 1024;
 
+// Work for after the responses of this turn of the event loop are handed on: one immediate for all of them.
+let later: (() => void)[] = [];
+function afterResponses(task: () => void): void {
+  if (later.push(task) > 1) return;
+  setImmediate(() => {
+    const tasks = later;
+    later = [];
+    for (const run of tasks) run();
+  });
+}
+
 /** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
 function rawPathAndQuery(url: string): string {
   const afterScheme = url.indexOf("//");
@@ -140,7 +151,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     if (!trace) return;
     const endTime = Date.now();
     // Spans and metrics after the bytes are handed on: telemetry never delays a call.
-    setImmediate(() => {
+    afterResponses(() => {
       try {
         trace.end(record, {
           genAiProvider: adapter.genAiProvider,
@@ -223,7 +234,10 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     // fetch would otherwise ask for compression the client never accepted; bytes pass through still encoded.
     if (!upstreamHeaders.has("accept-encoding")) upstreamHeaders.set("accept-encoding", "identity");
     // The upstream sees our client span as its parent (W3C Trace Context).
-    if (trace) for (const [name, value] of Object.entries(trace.startUpstream(Date.now()))) upstreamHeaders.set(name, value);
+    if (trace) {
+      const context = trace.startUpstream(Date.now());
+      for (const name in context) upstreamHeaders.set(name, context[name]!);
+    }
     const pending = fetch(upstreamUrl, {
       method,
       headers: upstreamHeaders,
