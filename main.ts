@@ -8,7 +8,7 @@ import { parseArgs } from "./src/cli/args.ts";
 import { journalPath, removeDiscovery, writeDiscovery } from "./src/cli/discovery.ts";
 import { formatCsv, formatJson, formatTable } from "./src/cli/format-table.ts";
 import { runExport, runSql } from "./src/cli/db-commands.ts";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./src/config.ts";
 import { loadPriceBook } from "./src/pricing/load-prices.ts";
 import { createApp, type GatewayState } from "./src/server.ts";
@@ -17,7 +17,7 @@ import { createRecordWriter } from "./src/store/record-writer.ts";
 import { replayJournal } from "./src/store/replay-journal.ts";
 import { openWorkerStore } from "./src/store/worker-store.ts";
 import { ensureFetchConcurrency } from "./src/runtime/fetch-concurrency.ts";
-import { createTelemetry } from "./src/telemetry/create-telemetry.ts";
+import { createCallTracer } from "./src/telemetry/create-telemetry.ts";
 import manifest from "./package.json" with { type: "json" };
 
 const HELP = `loupe ${manifest.version} — a self-hosted LLM API gateway that records every call
@@ -71,9 +71,20 @@ async function serve(flags: Record<string, string>): Promise<void> {
     log(config, message);
   };
 
-  const store = await openWorkerStore(config.db, { backgroundPriority: config.storagePriority === "background" });
   const onDisk = config.db !== ":memory:";
   const journalDir = onDisk ? journalPath(config.db) : `${process.env.TMPDIR ?? "/tmp"}/loupe-memory-${process.pid}.journal`;
+  // Telemetry failures are counted and logged once a minute at most, never thrown.
+  let lastTelemetryLog = 0;
+  const store = await openWorkerStore(config.db, {
+    backgroundPriority: config.storagePriority === "background",
+    // Spans and metrics are encoded and sent beside storage, from the journal (create-telemetry.ts).
+    telemetry: config.telemetry && { config: config.telemetry, version: manifest.version, spoolDir: join(journalDir, "telemetry") },
+    onLog(message) {
+      if (Date.now() - lastTelemetryLog < 60_000) return;
+      lastTelemetryLog = Date.now();
+      log(config, message);
+    },
+  });
   const replayed = await replayJournal(journalDir, store);
   if (replayed.files > 0) log(config, `journal: ${replayed.added} record(s) recovered from a previous run`);
   const journal = openJournal(journalDir);
@@ -85,15 +96,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
     onError: onInternalError,
   });
   const localKey = randomBytes(24).toString("base64url");
-  // Telemetry failures are counted and logged once a minute at most, never thrown.
-  let lastTelemetryLog = 0;
-  const telemetry = config.telemetry
-    ? createTelemetry(config.telemetry, manifest.version, (message) => {
-        if (Date.now() - lastTelemetryLog < 60_000) return;
-        lastTelemetryLog = Date.now();
-        log(config, `telemetry: ${message}`);
-      })
-    : undefined;
+  const tracer = config.telemetry && createCallTracer(config.telemetry);
   if (config.telemetry) {
     const { traces, metrics } = config.telemetry;
     log(config, `OpenTelemetry: traces ${traces ? `→ ${traces.url} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${metrics.url}` : "off"}`);
@@ -109,8 +112,8 @@ async function serve(flags: Record<string, string>): Promise<void> {
     flushRecords: writer.flush,
     localKey,
     version: manifest.version,
-    tracer: telemetry?.tracer,
-    telemetryStats: telemetry?.stats,
+    tracer,
+    telemetryStats: config.telemetry && store.telemetryStats,
     // Reads first store every finished call, so the API answers with all of them.
     analytics: flushedBefore(store.analytics, writer.flush),
     exportParquet: (dir, since) => store.exportParquet(dir, since),
@@ -160,7 +163,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
     while (state.inflight > 0 && Date.now() < deadline) await Bun.sleep(20);
     if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
     await writer.flush();
-    await telemetry?.shutdown(); // exports pending spans and metrics
+    await store.shutdownTelemetry(); // exports pending spans and metrics
     const stats = writer.stats();
     if (stats.queued === 0) journal.close();
     await store.close();

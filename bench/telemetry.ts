@@ -97,7 +97,7 @@ async function measure(variant: Variant) {
     const now = Date.now();
     const trace = telemetry.tracer.begin({ method: "POST", path: "/openai/v1/chat/completions", headers: i & 1 ? withParent : withoutParent, startTime: now });
     trace.startUpstream(now);
-    trace.end(records[i & 1023]!, details, now + 1);
+    telemetry.emit(records[i & 1023]!, trace.finish(details, now + 1));
   };
   const run = async (calls: number) => {
     let syncMs = 0;

@@ -11,6 +11,7 @@ const USER_SQL_ERRORS = new Set(["UnsafeQueryError", "QueryTimeoutError"]);
 const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./store/record-writer.ts";
 import type { TelemetryStats } from "./telemetry/create-telemetry.ts";
+import type { CallTelemetry } from "./telemetry/call-tracer.ts";
 
 export interface GatewayState {
   draining: boolean;
@@ -20,14 +21,14 @@ export interface GatewayState {
 
 export interface AppDeps extends Omit<ProxyDeps, "record"> {
   state: GatewayState;
-  writeRecord(record: RequestRecord): void;
+  writeRecord(record: RequestRecord, telemetry?: CallTelemetry): void;
   writerStats(): RecordWriterStats;
   /** Stores queued records now (so a query sees every finished call). */
   flushRecords(): Promise<void>;
   /** Secret shared with local CLI processes through the discovery file. */
   localKey: string;
   version: string;
-  telemetryStats?: (() => TelemetryStats) | undefined;
+  telemetryStats?: (() => Promise<TelemetryStats>) | undefined;
   analytics: ApiDeps["analytics"];
   apiSql: ApiDeps["sql"];
   /** `loupe export --parquet` while this server holds the database. */
@@ -42,21 +43,21 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     priceBook: deps.priceBook,
     onInternalError: deps.onInternalError,
     tracer: deps.tracer,
-    record(record) {
+    record(record, telemetry) {
       state.inflight--;
-      deps.writeRecord(record);
+      deps.writeRecord(record, telemetry);
     },
   };
 
   app.get("/health", (c) =>
     state.draining ? c.json({ status: "draining" }, 503) : c.json({ status: "ok", version: deps.version }),
   );
-  app.get("/livez", (c) =>
+  app.get("/livez", async (c) =>
     c.json({
       status: state.draining ? "draining" : "ok",
       inflight: state.inflight,
       records: deps.writerStats(),
-      telemetry: deps.telemetryStats?.() ?? null,
+      telemetry: (await deps.telemetryStats?.()) ?? null,
       internal_errors: state.internalErrors,
     }),
   );

@@ -5,7 +5,7 @@ import type { PriceBook } from "../pricing/price-book.ts";
 import type { RouteMatch } from "../providers/registry.ts";
 import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/types.ts";
 import type { RequestRecord } from "../record.ts";
-import { readTraceId, type CallTrace, type CallTracer } from "../telemetry/call-tracer.ts";
+import { readTraceId, type CallTelemetry, type CallTrace, type CallTracer } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
 import { buildRecord, priceCall, type CallSummary } from "./build-record.ts";
@@ -18,8 +18,8 @@ import { createSseRewriter } from "./sse-rewriter.ts";
 export interface ProxyDeps {
   config: Config;
   priceBook: PriceBook;
-  /** Journals and queues a finished record; must not throw. */
-  record(record: RequestRecord): void;
+  /** Journals and queues a finished record (with what its telemetry needs); must not throw. */
+  record(record: RequestRecord, telemetry?: CallTelemetry): void;
   /** Counts a failure of Loupe's own bookkeeping (never the caller's problem). */
   onInternalError(message: string): void;
   /** OpenTelemetry spans and metrics, when export is on. */
@@ -29,17 +29,6 @@ export interface ProxyDeps {
 const BODYLESS = new Set(["GET", "HEAD"]);
 const utf8 = new TextDecoder();
 const SMALL_BODY_BYTES = 1024 * 1024;
-
-// Work for after the responses of this turn of the event loop are handed on: one immediate for all of them.
-let later: (() => void)[] = [];
-function afterResponses(task: () => void): void {
-  if (later.push(task) > 1) return;
-  setImmediate(() => {
-    const tasks = later;
-    later = [];
-    for (const run of tasks) run();
-  });
-}
 
 /** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
 function rawPathAndQuery(url: string): string {
@@ -140,20 +129,11 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     ...part,
   });
   const finish = (summary: CallSummary, outputContent?: GenAIOutputMessage[]) => {
-    let record: RequestRecord;
     try {
-      record = buildRecord(summary, priceCall(summary, deps.priceBook), trace?.traceId ?? readTraceId(incoming.get("traceparent")));
-      deps.record(record);
-    } catch (error) {
-      deps.onInternalError(`recording ${id} failed: ${(error as Error).message}`);
-      return;
-    }
-    if (!trace) return;
-    const endTime = Date.now();
-    // Spans and metrics after the bytes are handed on: telemetry never delays a call.
-    afterResponses(() => {
-      try {
-        trace.end(record, {
+      const record = buildRecord(summary, priceCall(summary, deps.priceBook), trace?.traceId ?? readTraceId(incoming.get("traceparent")));
+      // Spans and metrics are made from the record later, off the request path (create-telemetry.ts).
+      const telemetry = trace?.finish(
+        {
           genAiProvider: adapter.genAiProvider,
           serverAddress: upstreamHost.hostname,
           serverPort: upstreamHost.port,
@@ -161,11 +141,13 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
           responseId: summary.response.responseId,
           requestContent: captureContent && requestJson ? endpoint?.content?.readRequestContent?.(requestJson) : undefined,
           outputContent,
-        }, endTime);
-      } catch (error) {
-        deps.onInternalError(`telemetry for ${id} failed: ${(error as Error).message}`);
-      }
-    });
+        },
+        Date.now(),
+      );
+      deps.record(record, telemetry);
+    } catch (error) {
+      deps.onInternalError(`recording ${id} failed: ${(error as Error).message}`);
+    }
   };
   const fail = (error: LoupeError, extra: Partial<CallSummary> = {}): Response => {
     finish(summarize({ status: error.status, errorType: error.code, errorMessage: error.message, ...extra }));

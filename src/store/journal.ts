@@ -18,7 +18,7 @@ export interface Journal {
   seal(): JournalSegment | undefined;
   /** Records in the active segment. */
   readonly activeRows: number;
-  /** The store has every record of a sealed segment: delete it. */
+  /** The store has every record of a sealed segment: delete it (if the store has not moved it). */
   release(segment: JournalSegment): void;
   /** Records written and not yet released. */
   readonly pending: number;
@@ -109,7 +109,8 @@ export function openJournal(dir: string): Journal {
       return active.rows;
     },
     release(segment) {
-      unlinkSync(segment.path);
+      // The store may have moved the file on (telemetry spools it: duckdb-worker.ts).
+      if (existsSync(segment.path)) unlinkSync(segment.path);
       sealedRows -= segment.rows;
     },
     get pending() {

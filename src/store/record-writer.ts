@@ -1,4 +1,5 @@
 import type { RequestRecord } from "../record.ts";
+import type { CallTelemetry } from "../telemetry/call-tracer.ts";
 import type { Journal, JournalSegment } from "./journal.ts";
 
 /** Where records go: DuckDB now, ClickHouse later. */
@@ -19,8 +20,12 @@ export interface RecordWriterStats {
 }
 
 export interface RecordWriter {
-  /** Journals the record (synchronously); the sink gets it later. Never throws. */
-  write(record: RequestRecord): void;
+  /**
+   * Journals the record (synchronously); the sink gets it later. What the
+   * call's telemetry needs rides along in the same line, under `otel` (no
+   * column has that name: storage ignores it). Never throws.
+   */
+  write(record: RequestRecord, telemetry?: CallTelemetry): void;
   /** Stores every record written before the call; resolves when they are stored or the sink failed. */
   flush(): Promise<void>;
   stats(): RecordWriterStats;
@@ -153,11 +158,12 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   }
 
   return {
-    write(record) {
+    write(record, telemetry) {
       stats.written++;
       let line: string;
       try {
         line = JSON.stringify(record);
+        if (telemetry) line = `${line.slice(0, -1)},"otel":${JSON.stringify(telemetry)}}`;
       } catch (error) {
         unserialisable++;
         report(`record ${record.id} cannot be serialised: ${(error as Error).message}`);

@@ -1,8 +1,12 @@
+import type { TelemetryConfig } from "../telemetry/otel-config.ts";
+
 export type WorkerRequest = { id: number } & (
-  | { op: "open"; path: string; backgroundPriority: boolean }
+  | { op: "open"; path: string; backgroundPriority: boolean; telemetry?: { config: TelemetryConfig; version: string; spoolDir: string } | undefined }
   | { op: "append"; ndjson: Uint8Array }
   | { op: "appendMissing"; ndjson: Uint8Array }
   | { op: "appendFiles"; paths: string[]; lenient: boolean; missingOnly: boolean }
+  | { op: "telemetryStats" }
+  | { op: "telemetryShutdown" }
   | { op: "query"; sql: string; limits?: { maxRows: number; timeoutMs: number } | undefined }
   | { op: "checkpoint" }
   | { op: "exportParquet"; dir: string; since?: string | undefined }
@@ -12,3 +16,6 @@ export type WorkerRequest = { id: number } & (
 );
 
 export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; name: string; message: string });
+
+/** Sent by the worker unasked. */
+export type WorkerEvent = { event: "log"; message: string };

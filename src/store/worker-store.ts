@@ -1,18 +1,40 @@
 import type { AnalyticsStore } from "./analytics.ts";
 import type { DuckDBStore, QueryResult } from "./duckdb-store.ts";
-import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
+import type { TelemetryConfig } from "../telemetry/otel-config.ts";
+import type { TelemetryStats } from "../telemetry/create-telemetry.ts";
+import type { WorkerEvent, WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 type Op = WorkerRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 type Body<O extends Op> = Omit<Extract<WorkerRequest, { op: O }>, "id" | "op">;
 
+export interface WorkerStoreOptions {
+  backgroundPriority: boolean;
+  /** Export spans and metrics of the records stored from journal segments (create-telemetry.ts). */
+  /** `spoolDir`: where stored segments wait for their telemetry to go out. */
+  telemetry?: { config: TelemetryConfig; version: string; spoolDir: string } | undefined;
+  /** The worker's own log lines (telemetry failures). */
+  onLog?: (message: string) => void;
+}
+
+/** The store's worker also runs telemetry export: its counters, and its last export at shutdown. */
+export interface WorkerStore extends DuckDBStore {
+  telemetryStats(): Promise<TelemetryStats>;
+  /** Exports the spans and metrics still pending (before `close`). */
+  shutdownTelemetry(): Promise<void>;
+}
+
 /** The DuckDB store, running in a worker thread (see duckdb-worker.ts). */
-export async function openWorkerStore(path: string, options: { backgroundPriority: boolean }): Promise<DuckDBStore> {
+export async function openWorkerStore(path: string, options: WorkerStoreOptions): Promise<WorkerStore> {
   const worker = new Worker(new URL("./duckdb-worker.ts", import.meta.url).href, { type: "module" });
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;
   let closed = false;
 
-  worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+  worker.onmessage = (event: MessageEvent<WorkerReply | WorkerEvent>) => {
+    if ("event" in event.data) {
+      options.onLog?.(event.data.message);
+      return;
+    }
     const reply = event.data;
     const entry = waiting.get(reply.id);
     if (!entry) return;
@@ -42,7 +64,7 @@ export async function openWorkerStore(path: string, options: { backgroundPriorit
   // (posting the string cost ~10 µs per record in bench/).
   const bytes = (ndjson: string | Uint8Array) => (typeof ndjson === "string" ? new TextEncoder().encode(ndjson) : ndjson);
 
-  await call("open", { path, backgroundPriority: options.backgroundPriority });
+  await call("open", { path, backgroundPriority: options.backgroundPriority, telemetry: options.telemetry });
   const analyticsMethods: (keyof AnalyticsStore)[] = ["listRequests", "getRequest", "summary", "timeseries", "breakdown", "sessions", "session", "users", "usageSummary"];
   const analytics = Object.fromEntries(
     analyticsMethods.map((method) => [method, (...args: unknown[]) => call("analytics", { method, args })]),
@@ -58,6 +80,8 @@ export async function openWorkerStore(path: string, options: { backgroundPriorit
       return Number(await call("appendMissing", { ndjson: data }, [data.buffer as ArrayBuffer]));
     },
     appendFiles: async (paths, { lenient, missingOnly = false }) => Number(await call("appendFiles", { paths, lenient, missingOnly })),
+    telemetryStats: async () => (await call("telemetryStats", {})) as TelemetryStats,
+    shutdownTelemetry: async () => void (await call("telemetryShutdown", {})),
     queryReadOnly: async (sql, limits) => (await call("query", { sql, limits })) as QueryResult,
     checkpoint: async () => void (await call("checkpoint", {})),
     exportParquet: async (dir, since) => (await call("exportParquet", { dir, since })) as never,

@@ -1,4 +1,3 @@
-import type { RequestRecord } from "../record.ts";
 import type { CallDetails } from "./genai-span.ts";
 import { parseTraceparent } from "./trace-context.ts";
 
@@ -22,8 +21,34 @@ export interface CallTrace {
   readonly traceId: string | undefined;
   /** Starts the upstream (CLIENT) span; returns the `traceparent`/`tracestate` to send upstream. */
   startUpstream(startTime: number): Record<string, string>;
-  /** Ends the spans and records the metrics. Never throws. */
-  end(record: RequestRecord, details: CallDetails, endTime: number): void;
+  /**
+   * Ends the call: what its spans and metrics need beyond its record. Plain
+   * JSON, as it travels with the record (in its journal line) to the export.
+   */
+  finish(details: CallDetails, endTime: number): CallTelemetry;
+}
+
+export interface CallTelemetry {
+  details: CallDetails;
+  /** Milliseconds since the epoch. */
+  endTime: number;
+  /** Present when the call's trace is sampled. */
+  spans?: CallSpanIds | undefined;
+}
+
+/** A sampled call's span ids and times: the SERVER span, and the CLIENT span if the upstream was tried. */
+export interface CallSpanIds {
+  traceId: string;
+  spanId: string;
+  /** The caller's span (a remote parent), if it sent a `traceparent`. */
+  parentSpanId: string | undefined;
+  traceState: string | undefined;
+  clientSpanId: string | undefined;
+  clientStart: number;
+  serverStart: number;
+  method: string;
+  /** The request path without its query. */
+  path: string;
 }
 
 /** W3C Trace Context `traceparent`: the trace id, if the header is valid. */

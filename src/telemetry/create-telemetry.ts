@@ -1,5 +1,5 @@
 import type { RequestRecord } from "../record.ts";
-import type { CallTrace, CallTracer } from "./call-tracer.ts";
+import type { CallSpanIds, CallTelemetry, CallTrace, CallTracer } from "./call-tracer.ts";
 import { createGenAiMetrics, type GenAiMetrics } from "./genai-metrics.ts";
 import { describeClientSpan, type CallDetails } from "./genai-span.ts";
 import type { OtlpTarget, TelemetryConfig } from "./otel-config.ts";
@@ -7,7 +7,7 @@ import { CONTENT_TYPES, encodeOrigin, type Origin } from "./otlp-common.ts";
 import { encodeMetrics } from "./otlp-metrics.ts";
 import { createOtlpPost } from "./otlp-post.ts";
 import { createSpanBatch, SPAN_FLAGS_HAS_IS_REMOTE, SPAN_FLAGS_IS_REMOTE, SPAN_KIND } from "./otlp-spans.ts";
-import { createSampler, type Sampler } from "./sampler.ts";
+import { createSampler } from "./sampler.ts";
 import { createSpanExportQueue, type ExportCounters, type SpanExportQueue } from "./span-export-queue.ts";
 import { formatTraceparent, parseTraceparent, type TraceParent } from "./trace-context.ts";
 import { createIdGenerator, type IdGenerator } from "./trace-ids.ts";
@@ -15,66 +15,80 @@ import { createIdGenerator, type IdGenerator } from "./trace-ids.ts";
 /** Export health, for `/livez` and the log. */
 export type TelemetryStats = ExportCounters;
 
-export interface Telemetry {
-  tracer: CallTracer;
+/** The export side: spans and metrics of finished calls, encoded and sent in the background. */
+export interface TelemetryExport {
+  /** Encodes a finished call's spans and records its metrics. Never throws. */
+  emit(record: RequestRecord, call: CallTelemetry): void;
+  /** Resolves when spans may be emitted without overflowing the export backlog (SpanExportQueue.whenRoom). */
+  whenRoom(): Promise<void>;
   stats(): TelemetryStats;
   /** Exports what is pending (SIGTERM), then stops. */
   shutdown(): Promise<void>;
 }
 
-/** What every traced call shares. */
-interface Tracing {
-  ids: IdGenerator;
-  sample: Sampler;
-  spans: SpanExportQueue;
-  metrics: GenAiMetrics | undefined;
-  onError: (message: string) => void;
+/** Both sides in one thread (tests, bench/telemetry.ts): `emit(record, trace.finish(…))`. */
+export interface Telemetry extends TelemetryExport {
+  tracer: CallTracer;
 }
 
 /**
  * Telemetry set up from the OTEL_* configuration: one SERVER span per call
  * (continuing the caller's trace) and one GenAI CLIENT span per upstream
- * attempt, encoded into OTLP as they end and exported in batches in the
- * background, plus the GenAI client metrics, exported every interval. A
- * dead backend costs dropped batches, never a call. The flow is in README.md.
+ * attempt, plus the GenAI client metrics. Two halves: the tracer runs where
+ * calls are proxied and only decides ids and sampling (a call pays for little
+ * more than its `traceparent`); the export encodes spans into OTLP, keeps the
+ * histograms and sends them in batches. The gateway runs the export beside
+ * storage, at background priority, fed from the journal (main.ts); a dead
+ * backend costs dropped batches, never a call. The flow is in README.md.
  */
 export function createTelemetry(config: TelemetryConfig, version: string, onError: (message: string) => void): Telemetry {
-  const stats: TelemetryStats = { spansExported: 0, exportFailures: 0 };
-  const origin = encodeOrigin({ ...config.resourceAttributes, "service.name": config.serviceName, "service.version": version }, { name: "loupe", version });
-  const metrics = config.metrics && createGenAiMetrics(Date.now());
-  const metricExport = config.metrics && metrics && startMetricExport(config.metrics, origin, metrics, stats, onError);
-  const traced: Tracing | undefined = config.traces && {
-    ids: createIdGenerator(),
-    sample: createSampler(config.sampler.kind, config.sampler.ratio),
-    spans: startSpanExport(config.traces, origin, stats, onError),
-    metrics,
-    onError,
-  };
+  return { tracer: createCallTracer(config), ...createTelemetryExport(config, version, onError) };
+}
 
-  const tracer: CallTracer = {
+/** The proxy's half: trace context in, `traceparent` out, and what the export will need. */
+export function createCallTracer(config: TelemetryConfig): CallTracer {
+  const ids = createIdGenerator();
+  const sample = createSampler(config.sampler.kind, config.sampler.ratio);
+  return {
     captureContent: config.captureContent,
     begin({ method, path, headers, startTime }): CallTrace {
       const parent = parseTraceparent(headers.get("traceparent"));
-      if (!traced) return new UntracedCall(parent?.traceId, metrics, onError);
-      const traceId = parent?.traceId ?? traced.ids.traceId();
+      if (!config.traces) return new UntracedCall(parent?.traceId);
+      const traceId = parent?.traceId ?? ids.traceId();
       const tracestate = parent ? (headers.get("tracestate")?.trim() ?? "") : "";
-      return new TracedCall(traced, {
+      return new TracedCall(ids, {
         traceId,
         parent,
         traceState: tracestate || undefined,
-        sampled: traced.sample(traceId, parent),
+        sampled: sample(traceId, parent),
         method,
         path: path.includes("?") ? path.slice(0, path.indexOf("?")) : path,
         startTime,
       });
     },
   };
+}
 
+/** The export's half: encode, aggregate, send. */
+export function createTelemetryExport(config: TelemetryConfig, version: string, onError: (message: string) => void): TelemetryExport {
+  const stats: TelemetryStats = { spansExported: 0, exportFailures: 0 };
+  const origin = encodeOrigin({ ...config.resourceAttributes, "service.name": config.serviceName, "service.version": version }, { name: "loupe", version });
+  const metrics = config.metrics && createGenAiMetrics(Date.now());
+  const metricExport = config.metrics && metrics && startMetricExport(config.metrics, origin, metrics, stats, onError);
+  const spans = config.traces && startSpanExport(config.traces, origin, stats, onError);
   return {
-    tracer,
+    emit(record, call) {
+      try {
+        metrics?.record(record, call.details);
+        if (spans && call.spans) exportSpans(spans, record, call.details, call.spans, call.endTime);
+      } catch (error) {
+        onError(`telemetry for ${record.id} failed: ${(error as Error).message}`);
+      }
+    },
+    whenRoom: () => spans?.whenRoom() ?? Promise.resolve(),
     stats: () => ({ ...stats }),
     async shutdown() {
-      await Promise.allSettled([traced?.spans.shutdown(), metricExport?.shutdown()]);
+      await Promise.allSettled([spans?.shutdown(), metricExport?.shutdown()]);
     },
   };
 }
@@ -97,88 +111,91 @@ class TracedCall implements CallTrace {
   private clientStart = 0;
 
   constructor(
-    private readonly tracing: Tracing,
+    private readonly ids: IdGenerator,
     private readonly server: ServerSpan,
   ) {
     this.traceId = server.traceId;
-    this.spanId = tracing.ids.spanId();
+    this.spanId = ids.spanId();
   }
 
   startUpstream(startTime: number): Record<string, string> {
-    this.clientSpanId = this.tracing.ids.spanId();
+    this.clientSpanId = this.ids.spanId();
     this.clientStart = startTime;
     const headers: Record<string, string> = { traceparent: formatTraceparent(this.traceId, this.clientSpanId, this.server.sampled) };
     if (this.server.traceState) headers.tracestate = this.server.traceState;
     return headers;
   }
 
-  end(record: RequestRecord, details: CallDetails, endTime: number): void {
-    try {
-      this.tracing.metrics?.record(record, details);
-      if (this.server.sampled) this.exportSpans(record, details, endTime);
-    } catch (error) {
-      this.tracing.onError(`telemetry for ${record.id} failed: ${(error as Error).message}`);
-    }
-  }
-
-  private exportSpans(record: RequestRecord, details: CallDetails, endTime: number) {
-    const { server, tracing } = this;
-    if (this.clientSpanId) {
-      const description = describeClientSpan(record, details);
-      tracing.spans.add({
-        traceId: this.traceId,
-        spanId: this.clientSpanId,
-        parentSpanId: this.spanId,
-        traceState: server.traceState,
-        flags: 1 | SPAN_FLAGS_HAS_IS_REMOTE,
-        name: description.name,
-        kind: SPAN_KIND.client,
-        startTime: this.clientStart,
-        endTime,
-        attributes: description.attributes,
-        error: description.error ? { message: record.error_message ?? description.error } : undefined,
-      });
-    }
-    tracing.spans.add({
-      traceId: this.traceId,
-      spanId: this.spanId,
-      parentSpanId: server.parent?.spanId,
-      traceState: server.traceState,
-      flags: 1 | SPAN_FLAGS_HAS_IS_REMOTE | (server.parent ? SPAN_FLAGS_IS_REMOTE : 0),
-      name: `${server.method} ${server.path}`,
-      kind: SPAN_KIND.server,
-      startTime: server.startTime,
+  finish(details: CallDetails, endTime: number): CallTelemetry {
+    const { server } = this;
+    if (!server.sampled) return { details, endTime };
+    return {
+      details,
       endTime,
-      attributes: {
-        "http.request.method": server.method,
-        "url.path": server.path,
-        "http.response.status_code": record.status,
-        "loupe.record.id": record.id,
+      spans: {
+        traceId: this.traceId,
+        spanId: this.spanId,
+        parentSpanId: server.parent?.spanId,
+        traceState: server.traceState,
+        clientSpanId: this.clientSpanId,
+        clientStart: this.clientStart,
+        serverStart: server.startTime,
+        method: server.method,
+        path: server.path,
       },
-      error: record.status >= 500 ? { message: undefined } : undefined,
-    });
+    };
   }
 }
 
 /** Tracing off (metrics only): the caller's trace id for the record, its traceparent left as it came. */
 class UntracedCall implements CallTrace {
-  constructor(
-    readonly traceId: string | undefined,
-    private readonly metrics: GenAiMetrics | undefined,
-    private readonly onError: (message: string) => void,
-  ) {}
+  constructor(readonly traceId: string | undefined) {}
 
   startUpstream(): Record<string, string> {
     return {};
   }
 
-  end(record: RequestRecord, details: CallDetails): void {
-    try {
-      this.metrics?.record(record, details);
-    } catch (error) {
-      this.onError(`metrics for ${record.id} failed: ${(error as Error).message}`);
-    }
+  finish(details: CallDetails, endTime: number): CallTelemetry {
+    return { details, endTime };
   }
+}
+
+/** A sampled call's SERVER span and, if it reached the upstream, its CLIENT span. */
+function exportSpans(queue: SpanExportQueue, record: RequestRecord, details: CallDetails, ids: CallSpanIds, endTime: number) {
+  if (ids.clientSpanId) {
+    const description = describeClientSpan(record, details);
+    queue.add({
+      traceId: ids.traceId,
+      spanId: ids.clientSpanId,
+      parentSpanId: ids.spanId,
+      traceState: ids.traceState,
+      flags: 1 | SPAN_FLAGS_HAS_IS_REMOTE,
+      name: description.name,
+      kind: SPAN_KIND.client,
+      startTime: ids.clientStart,
+      endTime,
+      attributes: description.attributes,
+      error: description.error ? { message: record.error_message ?? description.error } : undefined,
+    });
+  }
+  queue.add({
+    traceId: ids.traceId,
+    spanId: ids.spanId,
+    parentSpanId: ids.parentSpanId,
+    traceState: ids.traceState,
+    flags: 1 | SPAN_FLAGS_HAS_IS_REMOTE | (ids.parentSpanId ? SPAN_FLAGS_IS_REMOTE : 0),
+    name: `${ids.method} ${ids.path}`,
+    kind: SPAN_KIND.server,
+    startTime: ids.serverStart,
+    endTime,
+    attributes: {
+      "http.request.method": ids.method,
+      "url.path": ids.path,
+      "http.response.status_code": record.status,
+      "loupe.record.id": record.id,
+    },
+    error: record.status >= 500 ? { message: undefined } : undefined,
+  });
 }
 
 function startSpanExport(target: OtlpTarget, origin: Origin, stats: TelemetryStats, onError: (message: string) => void): SpanExportQueue {

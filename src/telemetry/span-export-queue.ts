@@ -10,6 +10,12 @@ export interface ExportCounters {
 
 export interface SpanExportQueue {
   add(span: FinishedSpan): void;
+  /**
+   * Resolves once the backlog is at most half full, or at once while exports
+   * fail (spans would only wait to be dropped): lets a producer with a backlog
+   * of its own go at the backend's pace instead of overflowing.
+   */
+  whenRoom(): Promise<void>;
   /** Sends everything pending at once and waits for the answers (each bounded by the export timeout); then stops. */
   shutdown(): Promise<void>;
 }
@@ -60,6 +66,15 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
   let pendingSpans = 0; // in the open batch, ready, or in flight
   let pendingBytes = 0;
   let stopped = false;
+  let failing = false;
+  let roomWaiters: (() => void)[] = [];
+  const hasRoom = () => failing || stopped || (pendingSpans <= maxPendingSpans / 2 && pendingBytes <= maxPendingBytes / 2);
+  function wakeRoomWaiters() {
+    if (roomWaiters.length === 0 || !hasRoom()) return;
+    const waiters = roomWaiters;
+    roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
 
   function fail(message: string, count = 1) {
     counters.exportFailures += count;
@@ -75,8 +90,12 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
   function send(next: Sealed) {
     let retrying = false;
     const done = post(next.body).then(
-      () => void (counters.spansExported += next.spans),
+      () => {
+        counters.spansExported += next.spans;
+        failing = false;
+      },
       (error: Error) => {
+        failing = true;
         const retry = error instanceof OtlpExportError && error.retryable && !stopped && next.tries < maxRetries;
         fail(`trace export failed${retry ? " (will retry)" : ""}: ${error.message}`);
         if (retry) {
@@ -101,6 +120,7 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
         pendingBytes -= next.bytes;
       }
       pump();
+      wakeRoomWaiters();
     });
     inFlight.add(settled);
   }
@@ -131,9 +151,13 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
         pump();
       }
     },
+    whenRoom() {
+      return hasRoom() ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
+    },
     async shutdown() {
       if (stopped) return;
       stopped = true;
+      wakeRoomWaiters();
       clearInterval(timer);
       // Batches in backoff get their last try now.
       for (const [retry, waiting] of backingOff) {

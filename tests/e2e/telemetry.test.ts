@@ -2,7 +2,10 @@ import Anthropic from "@anthropic-ai/sdk";
 import { GoogleGenAI } from "@google/genai";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { startGateway, type Gateway } from "../support/gateway.ts";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startGateway, tempDir, type Gateway } from "../support/gateway.ts";
+import { seedRecords } from "../support/seed.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.ts";
 
@@ -209,4 +212,41 @@ describe("export settings and failure", () => {
     }
     receiver.failWith(null);
   }, 30_000);
+
+  test("stored calls whose telemetry a crash kept from going out are sent at the next start", async () => {
+    receiver.reset();
+    // What kill -9 leaves when DuckDB has a segment and its spans are still waiting: a spool file.
+    const dir = tempDir();
+    const spool = join(dir, "loupe.duckdb.journal", "telemetry");
+    mkdirSync(spool, { recursive: true });
+    const [record] = seedRecords(1);
+    const otelPart = {
+      details: { genAiProvider: "openai", serverAddress: "api.openai.com", serverPort: 443 },
+      endTime: Date.parse(record!.started_at) + 1500,
+      spans: {
+        traceId: CALLER_TRACE,
+        spanId: "1111111111111111",
+        parentSpanId: CALLER_SPAN,
+        clientSpanId: "2222222222222222",
+        clientStart: Date.parse(record!.started_at) + 2,
+        serverStart: Date.parse(record!.started_at),
+        method: "POST",
+        path: "/openai/v1/chat/completions",
+      },
+    };
+    const line = JSON.stringify(record).slice(0, -1) + `,"otel":${JSON.stringify(otelPart)}}`;
+    writeFileSync(join(spool, "0000000001-00000001.ndjson"), `${line}\n{"id":"torn","sta`);
+    const gw = await startGateway({ dir, env: otel() });
+    const spans = await receiver.waitForSpans((all) => all.length >= 2);
+    expect(spans.map((s) => [s.kind, s.spanId, s.parentSpanId])).toEqual([
+      ["CLIENT", "2222222222222222", "1111111111111111"],
+      ["SERVER", "1111111111111111", CALLER_SPAN],
+    ]);
+    expect(spans[0]!.attributes["loupe.record.id"]).toBe(record!.id);
+    expect(spans[0]!.attributes["gen_ai.usage.input_tokens"]).toBe(Number(record!.input_tokens));
+    // Sent once: the spool file is gone.
+    for (let i = 0; i < 20 && readdirSync(spool).length > 0; i++) await Bun.sleep(50);
+    expect(readdirSync(spool)).toEqual([]);
+    expect(await gw.stop()).toBe(0);
+  });
 });

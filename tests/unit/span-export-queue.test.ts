@@ -204,4 +204,29 @@ describe("span export queue", () => {
     server.stop(true);
     expect(await outcome()).toEqual([true, undefined]); // nobody listening
   });
+
+  test("whenRoom holds a producer while the backlog is over half full, and lets it go once answers come or exports fail", async () => {
+    const backend = fakeBackend();
+    const { q } = queue({ post: backend.post, maxBatchSpans: 2, maxPendingSpans: 8 });
+    for (let i = 0; i < 6; i++) q.add(span); // 6 pending > 8 / 2
+    let roomy = false;
+    const room = q.whenRoom().then(() => (roomy = true));
+    await settle();
+    expect(roomy).toBe(false);
+    backend.posts[0]!.answer(true); // 4 pending
+    await room;
+    expect(roomy).toBe(true);
+    for (let i = 0; i < 4; i++) q.add(span); // 8 pending
+    let released = false;
+    const failingRoom = q.whenRoom().then(() => (released = true));
+    await settle();
+    expect(released).toBe(false);
+    backend.posts[1]!.answer(false); // failing: waiting would only end in drops
+    await failingRoom;
+    expect(released).toBe(true);
+    const done = q.shutdown();
+    await settle();
+    for (const post of backend.posts.slice(2)) post.answer(true);
+    await done;
+  });
 });
