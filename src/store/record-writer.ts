@@ -146,7 +146,9 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   }
 
   function store(): Promise<boolean> {
-    running ??= drain().then((ok) => {
+    running ??= drain()
+      .catch((error: Error) => failed(`storing failed unexpectedly, will retry: ${error.message}`))
+      .then((ok) => {
       running = undefined;
       if (journal.activeRows > 0 || sealed.length > 0 || unjournaled.length > 0) {
         if (ok && waiters.length > 0) void store(); // a flush() came in after this drain sealed
