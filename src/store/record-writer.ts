@@ -48,8 +48,8 @@ const MAX_SEGMENTS_PER_BATCH = 64;
  * Stores records off the request path. A call pays for one JSON line written
  * to the journal; the journal's active segment is sealed every `intervalMs`
  * (or when `batchRows` full) and the sink loads the sealed files as they are,
- * so records never pile up in memory. While the sink is busy, records
- * accumulate in the active segment, and a backlog goes in bigger batches. A
+ * so records never pile up in memory. While the sink is busy, sealed
+ * segments queue up on disk, and a backlog goes in bigger batches. A
  * failed batch stays on disk, in order, and is retried with backoff.
  */
 export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
@@ -179,8 +179,11 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
         unjournaled.push(line);
         seal(); // the segment may hold a partial line now: it is loaded leniently
       }
-      if (journal.activeRows >= batchRows && !running) void store();
-      else schedule(intervalMs);
+      if (journal.activeRows >= batchRows) {
+        // Sealed now even while a batch is being stored: segment files (and what reads them whole) stay small.
+        seal();
+        if (!running) void store();
+      } else schedule(intervalMs);
     },
     flush() {
       const target = stats.written - unserialisable;
