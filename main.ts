@@ -94,6 +94,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
     intervalMs: config.flush.intervalMs,
     batchRows: config.flush.batchRows,
     onError: onInternalError,
+    onWarning: (message) => log(config, message),
   });
   const localKey = randomBytes(24).toString("base64url");
   const tracer = config.telemetry && createCallTracer(config.telemetry);

@@ -39,6 +39,9 @@ export interface RecordWriterOptions {
   /** A segment this full is sealed at once. */
   batchRows: number;
   onError?: (message: string) => void;
+  /** Past this many records waiting in the journal, say so through `onWarning` (at most once a minute). */
+  backlogWarningRows?: number;
+  onWarning?: (message: string) => void;
 }
 
 /** A backlog is stored in batches of at most this many segments. */
@@ -53,7 +56,8 @@ const MAX_SEGMENTS_PER_BATCH = 64;
  * failed batch stays on disk, in order, and is retried with backoff.
  */
 export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
-  const { journal, sink, intervalMs, batchRows } = options;
+  const { journal, sink, intervalMs, batchRows, backlogWarningRows = 100_000 } = options;
+  let backlogWarnedAt = 0;
   const sealed: JournalSegment[] = [];
   // Records the journal refused (disk full, say): kept here until stored.
   let unjournaled: string[] = [];
@@ -182,6 +186,11 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
       if (journal.activeRows >= batchRows) {
         // Sealed now even while a batch is being stored: segment files (and what reads them whole) stay small.
         seal();
+        // A load that never lets up outruns storage at background priority: the journal on disk grows.
+        if (journal.pending > backlogWarningRows && Date.now() - backlogWarnedAt > 60_000) {
+          backlogWarnedAt = Date.now();
+          (options.onWarning ?? options.onError)?.(`storage is behind: ${journal.pending} records wait in the journal (on disk) for DuckDB`);
+        }
         if (!running) void store();
       } else schedule(intervalMs);
     },

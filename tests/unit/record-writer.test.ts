@@ -119,4 +119,29 @@ describe("journal and batched writer", () => {
     expect(readdirSync(journalDir)).toEqual([]);
     await store.close();
   });
+
+  test("a backlog past the warning size is reported, once a minute at most, and nothing is lost", async () => {
+    const dir = tempDir();
+    const store = await openDuckDBStore(join(dir, "db.duckdb"));
+    const journal = openJournal(join(dir, "journal"));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const sink = {
+      append: (ndjson: string) => store.append(ndjson),
+      appendFiles: async (paths: string[], options: { lenient: boolean }) => {
+        await held; // storage that cannot keep up
+        await store.appendFiles(paths, options);
+      },
+    };
+    const messages: string[] = [];
+    const writer = createRecordWriter({ journal, sink, intervalMs: 5, batchRows: 10, backlogWarningRows: 25, onError: (m) => messages.push(m) });
+    for (let i = 0; i < 20; i++) writer.write(make(i));
+    expect(messages).toEqual([]);
+    for (let i = 20; i < 60; i++) writer.write(make(i));
+    expect(messages).toEqual(["storage is behind: 30 records wait in the journal (on disk) for DuckDB"]);
+    release();
+    await writer.flush();
+    expect(writer.stats()).toMatchObject({ written: 60, stored: 60, queued: 0 });
+    await store.close();
+  });
 });
