@@ -98,17 +98,15 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: use /anthropic, /openai or /gemini`), "openai"),
   );
 
-  async function proxy(request: Request, route: RouteMatch): Promise<Response> {
+  function proxy(request: Request, route: RouteMatch): Response | Promise<Response> {
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);
     state.inflight++;
-    try {
-      return await proxyCall(request, route, proxyDeps);
-    } catch (error) {
+    return proxyCall(request, route, proxyDeps).catch((error: unknown) => {
       // proxyCall records every outcome it handles; reaching here is a bug, still answered in dialect.
       state.inflight--;
       deps.onInternalError(`proxy failure: ${(error as Error).stack ?? error}`);
       return renderError(new LoupeError("internal", "internal gateway error"), route.adapter.dialect);
-    }
+    });
   }
 
   /**

@@ -200,10 +200,13 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const abort = facts.streamed || !endpoint ? new AbortController() : undefined;
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let pending: Promise<Response> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       timedOut = true;
       abort?.abort();
+      // We stop waiting: whatever arrives later is dropped.
+      pending?.then((late) => late.body?.cancel(), () => {});
       reject(new Error("upstream timeout"));
     }, config.limits.upstreamTimeoutMs);
   });
@@ -220,7 +223,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
       const context = trace.startUpstream(Date.now());
       for (const name in context) upstreamHeaders.set(name, context[name]!);
     }
-    const pending = fetch(upstreamUrl, {
+    pending = fetch(upstreamUrl, {
       method,
       headers: upstreamHeaders,
       body: upstreamBody,
@@ -229,8 +232,6 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
       // Forward the bytes as they are encoded; the observer decodes its own copy.
       decompress: false,
     } as RequestInit);
-    // If we stop waiting, whatever arrives later is dropped.
-    timeout.catch(() => pending.then((late) => late.body?.cancel(), () => {}));
     upstream = await Promise.race([pending, timeout]);
   } catch (error) {
     clearTimeout(timer);
