@@ -30,8 +30,6 @@ const DEFAULT_LIMITS: QueryLimits = { maxRows: 100_000, timeoutMs: 30_000 };
 export interface DuckDBStore {
   /** Appends records given as NDJSON (one `RequestRecord` per line) in one transaction. Throws on failure. */
   append(ndjson: string | Uint8Array): Promise<void>;
-  /** Appends the records whose id is not stored yet (journal replay). Returns how many were new. */
-  appendMissing(ndjson: string | Uint8Array): Promise<number>;
   /**
    * Appends the records of NDJSON files (sealed journal segments) in one transaction.
    * `lenient` skips lines that are not whole JSON records; `missingOnly` skips ids already stored.
@@ -104,10 +102,6 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
     async append(ndjson) {
       if (ndjson.length === 0) return;
       await insertFrom(ndjson, false);
-    },
-    async appendMissing(ndjson) {
-      if (ndjson.length === 0) return 0;
-      return Number((await insertFrom(ndjson, true)).rowsChanged);
     },
     async appendFiles(paths, { lenient, missingOnly = false }) {
       if (paths.length === 0) return 0;

@@ -106,8 +106,6 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       if (telemetry) void emitTelemetry(telemetry, text);
       return null;
     }
-    case "appendMissing":
-      return store.appendMissing(request.ndjson);
     case "appendFiles": {
       // Stored batches run at background priority: proxying comes first (background-priority.ts).
       if (backgroundPriority) await lowerStoragePriority();

@@ -3,7 +3,6 @@ import type { TelemetryConfig } from "../telemetry/otel-config.ts";
 export type WorkerRequest = { id: number } & (
   | { op: "open"; path: string; backgroundPriority: boolean; telemetry?: { config: TelemetryConfig; version: string; spoolDir: string } | undefined }
   | { op: "append"; ndjson: Uint8Array }
-  | { op: "appendMissing"; ndjson: Uint8Array }
   | { op: "appendFiles"; paths: string[]; lenient: boolean; missingOnly: boolean }
   | { op: "telemetryStats" }
   | { op: "telemetryShutdown" }

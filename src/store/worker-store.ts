@@ -75,10 +75,6 @@ export async function openWorkerStore(path: string, options: WorkerStoreOptions)
       const data = bytes(ndjson);
       await call("append", { ndjson: data }, [data.buffer as ArrayBuffer]);
     },
-    async appendMissing(ndjson) {
-      const data = bytes(ndjson);
-      return Number(await call("appendMissing", { ndjson: data }, [data.buffer as ArrayBuffer]));
-    },
     appendFiles: async (paths, { lenient, missingOnly = false }) => Number(await call("appendFiles", { paths, lenient, missingOnly })),
     telemetryStats: async () => (await call("telemetryStats", {})) as TelemetryStats,
     shutdownTelemetry: async () => void (await call("telemetryShutdown", {})),
