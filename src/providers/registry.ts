@@ -18,14 +18,15 @@ export interface RouteMatch {
   upstreamPath: string;
 }
 
+const adapters: readonly ProviderAdapter[] = Object.values(providers);
+const prefixed = adapters.map((adapter) => ({ adapter, prefix: adapter.prefix, under: `${adapter.prefix}/` }));
+
 /** Finds the provider for an incoming path: by prefix, else a drop-in root path. */
 export function matchRoute(method: string, path: string, headers: Headers): RouteMatch | undefined {
-  for (const adapter of Object.values(providers) as ProviderAdapter[]) {
-    if (path === adapter.prefix || path.startsWith(`${adapter.prefix}/`)) {
-      return { adapter, upstreamPath: path.slice(adapter.prefix.length) || "/" };
-    }
+  for (const { adapter, prefix, under } of prefixed) {
+    if (path === prefix || path.startsWith(under)) return { adapter, upstreamPath: path.slice(prefix.length) || "/" };
   }
-  for (const adapter of Object.values(providers) as ProviderAdapter[]) {
+  for (const adapter of adapters) {
     if (adapter.claimsDropIn?.(method, path, headers)) return { adapter, upstreamPath: path };
   }
   return undefined;

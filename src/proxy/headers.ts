@@ -22,14 +22,28 @@ function connectionListed(headers: Headers): ReadonlySet<string> {
   return listed ? new Set(listed.split(",").map((h) => h.trim().toLowerCase())) : NONE;
 }
 
-/** The client's headers as sent upstream: its own auth and every provider header, minus hop-by-hop and `x-loupe-*`. */
-export function forwardRequestHeaders(incoming: Headers): Headers {
-  const listed = connectionListed(incoming);
-  const out = new Headers();
-  for (const [name, value] of incoming) {
-    if (HOP_BY_HOP.has(name) || listed.has(name) || name === "host" || name === "content-length") continue;
-    if (name.startsWith("x-loupe-")) continue;
-    out.append(name, value);
+/** Every header in one object, repeated ones joined (as `Headers` iteration joins them); Bun has this natively. */
+function headerObject(headers: Headers): Record<string, string | string[]> {
+  const native = (headers as Headers & { toJSON?: () => Record<string, string | string[]> }).toJSON;
+  return native ? native.call(headers) : Object.fromEntries(headers);
+}
+
+/**
+ * The client's headers as sent upstream: its own auth and every provider
+ * header, minus hop-by-hop and `x-loupe-*`. A plain object: one native call
+ * reads them all, and fetch takes it as it is (cheaper than a `Headers` built
+ * by appends, measured in bench/).
+ */
+export function forwardRequestHeaders(incoming: Headers): Record<string, string> {
+  const all = headerObject(incoming);
+  const connection = all.connection;
+  const listed = typeof connection === "string" ? new Set(connection.split(",").map((h) => h.trim().toLowerCase())) : NONE;
+  const out: Record<string, string> = {};
+  for (const name in all) {
+    if (HOP_BY_HOP.has(name) || listed.has(name) || name === "host" || name === "content-length" || name.startsWith("x-loupe-")) continue;
+    const value = all[name]!;
+    // Only set-cookie comes as a list; a request has no use for it, but it passes as sent (joined).
+    out[name] = typeof value === "string" ? value : value.join(", ");
   }
   return out;
 }

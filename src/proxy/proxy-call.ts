@@ -27,6 +27,8 @@ export interface ProxyDeps {
 }
 
 const BODYLESS = new Set(["GET", "HEAD"]);
+/** Call ids: UUIDv7 (time-ordered). Bun makes them natively; elsewhere (Deno) the uuid package does. */
+const newCallId: () => string = typeof Bun === "undefined" ? uuidv7 : () => Bun.randomUUIDv7();
 const utf8 = new TextDecoder();
 const SMALL_BODY_BYTES = 1024 * 1024;
 
@@ -81,7 +83,7 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array> {
 export async function proxyCall(request: Request, route: RouteMatch, deps: ProxyDeps): Promise<Response> {
   const startedAt = Date.now();
   const t0 = performance.now();
-  const id = uuidv7();
+  const id = newCallId();
   const { adapter } = route;
   const { config } = deps;
   const method = request.method.toUpperCase();
@@ -217,11 +219,11 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   try {
     const upstreamHeaders = forwardRequestHeaders(incoming);
     // fetch would otherwise ask for compression the client never accepted; bytes pass through still encoded.
-    if (!upstreamHeaders.has("accept-encoding")) upstreamHeaders.set("accept-encoding", "identity");
+    upstreamHeaders["accept-encoding"] ??= "identity";
     // The upstream sees our client span as its parent (W3C Trace Context).
     if (trace) {
       const context = trace.startUpstream(Date.now());
-      for (const name in context) upstreamHeaders.set(name, context[name]!);
+      for (const name in context) upstreamHeaders[name] = context[name]!;
     }
     pending = fetch(upstreamUrl, {
       method,
