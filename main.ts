@@ -11,6 +11,7 @@ import { runExport, runSql } from "./src/cli/db-commands.ts";
 import { join, resolve } from "node:path";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./src/config.ts";
 import { loadPriceBook } from "./src/pricing/load-prices.ts";
+import { createRecordCompleter } from "./src/proxy/deferred-record.ts";
 import { createApp, type GatewayState } from "./src/server.ts";
 import { openJournal } from "./src/store/journal.ts";
 import { createRecordWriter } from "./src/store/record-writer.ts";
@@ -77,6 +78,8 @@ async function serve(flags: Record<string, string>): Promise<void> {
   let lastTelemetryLog = 0;
   const store = await openWorkerStore(config.db, {
     backgroundPriority: config.storagePriority === "background",
+    pricesFile: config.pricesFile,
+    onProblem: onInternalError,
     // Spans and metrics are encoded and sent beside storage, from the journal (create-telemetry.ts).
     telemetry: config.telemetry && { config: config.telemetry, version: manifest.version, spoolDir: join(journalDir, "telemetry") },
     onLog(message) {
@@ -95,6 +98,8 @@ async function serve(flags: Record<string, string>): Promise<void> {
     batchRows: config.flush.batchRows,
     onError: onInternalError,
     onWarning: (message) => log(config, message),
+    // Used only when the journal refuses a call: its record is then made here.
+    complete: createRecordCompleter(priceBook, onInternalError),
   });
   const localKey = randomBytes(24).toString("base64url");
   const tracer = config.telemetry && createCallTracer(config.telemetry);
@@ -109,6 +114,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
     state,
     onInternalError,
     writeRecord: writer.write,
+    writeDeferred: (call, body) => writer.writeWithBody(JSON.stringify(call), body),
     writerStats: writer.stats,
     flushRecords: writer.flush,
     localKey,
@@ -185,7 +191,7 @@ async function sql(args: string[]): Promise<void> {
   const query = positionals.join(" ").trim();
   if (!query) throw new ConfigError('usage: loupe sql "<query>" [--json|--csv]');
   const config = loadConfig({ flags });
-  const result = await runSql(query, config.db);
+  const result = await runSql(query, config.db, config.pricesFile);
   const out = format === "json" ? formatJson(result) : format === "csv" ? formatCsv(result) : formatTable(result);
   process.stdout.write(out.endsWith("\n") ? out : `${out}\n`);
 }
@@ -199,7 +205,7 @@ async function exportCommand(args: string[]): Promise<void> {
   if (!dir || positionals.length > 0) throw new ConfigError("usage: loupe export --parquet DIR [--since YYYY-MM-DD]");
   if (since !== undefined && Number.isNaN(Date.parse(since))) throw new ConfigError(`--since: "${since}" is not a date (YYYY-MM-DD)`);
   const config = loadConfig({ flags });
-  const result = await runExport(config.db, resolve(dir), since && new Date(since).toISOString());
+  const result = await runExport(config.db, resolve(dir), since && new Date(since).toISOString(), config.pricesFile);
   console.log(JSON.stringify(result));
 }
 

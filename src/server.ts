@@ -12,6 +12,7 @@ const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./store/record-writer.ts";
 import type { TelemetryStats } from "./telemetry/create-telemetry.ts";
 import type { CallTelemetry } from "./telemetry/call-tracer.ts";
+import type { DeferredCall } from "./proxy/deferred-record.ts";
 
 export interface GatewayState {
   draining: boolean;
@@ -19,9 +20,11 @@ export interface GatewayState {
   internalErrors: number;
 }
 
-export interface AppDeps extends Omit<ProxyDeps, "record"> {
+export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater"> {
   state: GatewayState;
   writeRecord(record: RequestRecord, telemetry?: CallTelemetry): void;
+  /** Journals a call whose record the store completes from its response body. */
+  writeDeferred(call: DeferredCall, body: Uint8Array): void;
   writerStats(): RecordWriterStats;
   /** Stores queued records now (so a query sees every finished call). */
   flushRecords(): Promise<void>;
@@ -46,6 +49,10 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     record(record, telemetry) {
       state.inflight--;
       deps.writeRecord(record, telemetry);
+    },
+    recordLater(call, body) {
+      state.inflight--;
+      deps.writeDeferred(call, body);
     },
   };
 

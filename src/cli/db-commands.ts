@@ -8,7 +8,7 @@ import { journalPath, readDiscovery } from "./discovery.ts";
  * the key from the discovery file); otherwise it opens the file itself, after
  * replaying any journal a crashed gateway left, so no record is missing.
  */
-async function onDatabase<T>(db: string, endpoint: string, body: unknown, direct: (store: DuckDBStore) => Promise<T>): Promise<T> {
+async function onDatabase<T>(db: string, pricesFile: string | undefined, endpoint: string, body: unknown, direct: (store: DuckDBStore) => Promise<T>): Promise<T> {
   const server = readDiscovery(db);
   if (server) {
     const response = await fetch(`${server.url}${endpoint}`, {
@@ -20,7 +20,7 @@ async function onDatabase<T>(db: string, endpoint: string, body: unknown, direct
     if (!response.ok) throw new Error(answer.error ?? `server answered ${response.status}`);
     return answer;
   }
-  const store = await openDuckDBStore(db);
+  const store = await openDuckDBStore(db, { pricesFile, onProblem: (message) => console.error(`[loupe] ${message}`) });
   try {
     if (db !== ":memory:") await replayJournal(journalPath(db), store);
     return await direct(store);
@@ -30,11 +30,11 @@ async function onDatabase<T>(db: string, endpoint: string, body: unknown, direct
 }
 
 /** `loupe sql`: one vetted read-only query. */
-export function runSql(sql: string, db: string): Promise<QueryResult> {
-  return onDatabase(db, "/_loupe/sql", { sql }, (store) => store.queryReadOnly(sql));
+export function runSql(sql: string, db: string, pricesFile?: string): Promise<QueryResult> {
+  return onDatabase(db, pricesFile, "/_loupe/sql", { sql }, (store) => store.queryReadOnly(sql));
 }
 
 /** `loupe export --parquet`: date-partitioned Parquet in `dir` (absolute). */
-export function runExport(db: string, dir: string, since: string | undefined): Promise<unknown> {
-  return onDatabase(db, "/_loupe/export", { dir, since }, (store) => store.exportParquet(dir, since));
+export function runExport(db: string, dir: string, since: string | undefined, pricesFile?: string): Promise<unknown> {
+  return onDatabase(db, pricesFile, "/_loupe/export", { dir, since }, (store) => store.exportParquet(dir, since));
 }

@@ -4,6 +4,7 @@ import { formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/types.ts";
 import type { RequestRecord } from "../record.ts";
 import { isEmptyUsage } from "../usage/usage.ts";
+import type { BodyOutcome } from "./observe-body.ts";
 import type { RequestTags } from "./request-tags.ts";
 
 /** Everything known about a call when it ends. */
@@ -31,6 +32,16 @@ export interface CallSummary {
   truncated: boolean;
   errorType?: string | undefined;
   errorMessage?: string | undefined;
+}
+
+/** What went wrong with a call, if anything: how its body ended, else an error status (with the provider's own error type when it gave one). */
+export function callError(outcome: BodyOutcome, status: number, response: ResponseFacts): { errorType?: string; errorMessage?: string } {
+  if (outcome.kind === "client_cancel") return { errorType: "client_disconnected", errorMessage: "client closed the connection mid-response" };
+  if (outcome.kind === "upstream_error") {
+    const error = outcome.error as Error | undefined;
+    return { errorType: "upstream_disconnected", errorMessage: `upstream body failed: ${error?.message ?? String(outcome.error)}` };
+  }
+  return status >= 400 ? { errorType: response.errorType ?? `http_${status}` } : {};
 }
 
 /**

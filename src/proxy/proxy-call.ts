@@ -8,7 +8,8 @@ import type { RequestRecord } from "../record.ts";
 import { readTraceId, type CallTelemetry, type CallTrace, type CallTracer } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
-import { buildRecord, priceCall, type CallSummary } from "./build-record.ts";
+import { buildRecord, callError, priceCall, type CallSummary } from "./build-record.ts";
+import type { DeferredCall } from "./deferred-record.ts";
 import { forwardRequestHeaders, forwardResponseHeaders } from "./headers.ts";
 import { observeBody, type BodyOutcome } from "./observe-body.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
@@ -20,6 +21,8 @@ export interface ProxyDeps {
   priceBook: PriceBook;
   /** Journals and queues a finished record (with what its telemetry needs); must not throw. */
   record(record: RequestRecord, telemetry?: CallTelemetry): void;
+  /** Journals a finished call whose record the store makes from its response body later (deferred-record.ts); must not throw. */
+  recordLater(call: DeferredCall, body: Uint8Array): void;
   /** Counts a failure of Loupe's own bookkeeping (never the caller's problem). */
   onInternalError(message: string): void;
   /** OpenTelemetry spans and metrics, when export is on. */
@@ -260,31 +263,23 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const status = upstream.status;
   // An error body is JSON whatever its content-type says (Gemini answers a failed stream with JSON as text/event-stream).
   const kind = status >= 400 ? "json" : contentKind(contentType);
-  const observer = createResponseObserver({
-    endpoint,
-    kind,
-    encoding,
-    captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
-    captureContent,
-  });
+  // Made when first needed: a call whose record is made later has none.
+  let observer: ReturnType<typeof createResponseObserver> | undefined;
+  const observing = () =>
+    (observer ??= createResponseObserver({
+      endpoint,
+      kind,
+      encoding,
+      captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
+      captureContent,
+    }));
   const rewriting = rewriteEvent && kind === "sse" && !encoding;
   if (rewriting) headers.delete("content-length");
 
   const settle = (outcome: BodyOutcome, responseBytes: number) => {
     if (abort) request.signal.removeEventListener("abort", onClientAbort);
-    const observed = observer.finish();
+    const observed = observing().finish();
     const response: ResponseFacts = observed.facts;
-    let errorType: string | undefined;
-    let errorMessage: string | undefined;
-    if (outcome.kind === "client_cancel") {
-      errorType = "client_disconnected";
-      errorMessage = "client closed the connection mid-response";
-    } else if (outcome.kind === "upstream_error") {
-      errorType = "upstream_disconnected";
-      errorMessage = `upstream body failed: ${(outcome.error as Error)?.message ?? String(outcome.error)}`;
-    } else if (status >= 400) {
-      errorType = response.errorType ?? `http_${status}`;
-    }
     if (observed.problems.length) deps.onInternalError(`response ${id}: ${observed.problems.join("; ")}`);
     finish(
       summarize({
@@ -295,11 +290,38 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
         responseBytes,
         upstreamRequestId,
         truncated: outcome.kind !== "complete",
-        errorType,
-        errorMessage,
+        ...callError(outcome, status, response),
       }),
       observed.content,
     );
+  };
+  /**
+   * A whole JSON body: the response goes out now, and the record is made
+   * later by the store from the journaled body (usage, price and record at
+   * storage's priority: deferred-record.ts). Content capture needs the parsed
+   * messages with the request's, so those calls are recorded at once.
+   */
+  const settleLater = (bytes: Uint8Array) => {
+    if (abort) request.signal.removeEventListener("abort", onClientAbort);
+    try {
+      const summary = summarize({ status, ttfbMs, responseBytes: bytes.byteLength, upstreamRequestId });
+      const { endpoint: _endpoint, response: _response, responseBody: _body, ...known } = summary;
+      const otel = trace?.finish(
+        { genAiProvider: adapter.genAiProvider, serverAddress: upstreamHost.hostname, serverPort: upstreamHost.port, params: facts.params },
+        Date.now(),
+      );
+      const call: DeferredCall = {
+        ...known,
+        upstreamPath: pathOnly,
+        encoding,
+        captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
+        traceId: trace?.traceId ?? readTraceId(incoming.get("traceparent")),
+        otel,
+      };
+      deps.recordLater(call, bytes);
+    } catch (error) {
+      deps.onInternalError(`recording ${id} failed: ${(error as Error).message}`);
+    }
   };
 
   if (!upstream.body) {
@@ -317,16 +339,18 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
       if (abort) request.signal.removeEventListener("abort", onClientAbort);
       return fail(new LoupeError("upstream_unreachable", `${adapter.id} upstream failed mid-body: ${(error as Error).message}`), { ttfbMs, upstreamRequestId, truncated: true });
     }
-    observer.feed(bytes);
+    if (captureContent) {
+      observing().feed(bytes);
+      settle({ kind: "complete" }, bytes.byteLength);
+    } else settleLater(bytes);
     // Not asked here: whether the client left while we waited. Touching
     // `request.signal` makes Bun 1.4 watch the connection for an abort, which
     // cost a fifth of a plain call's throughput (bench/). The call is paid for
     // either way, and its record says what the upstream answered.
-    settle({ kind: "complete" }, bytes.byteLength);
     return new Response(bytes, { status, statusText: upstream.statusText, headers });
   }
   const stream = observeBody(upstream.body, {
-    onChunk: (chunk) => observer.feed(chunk),
+    onChunk: (chunk) => observing().feed(chunk),
     transform: rewriting && rewriteEvent ? createSseRewriter(rewriteEvent) : undefined,
     expectedBytes: declared && !rewriting ? Number(declared) : undefined,
     settle,

@@ -10,7 +10,9 @@ import { pruneOlderThan } from "./retention.ts";
 import { assertSafeQuery, runLimited } from "./sql-guard.ts";
 import { createViews, VIEW_NAMES } from "./views.ts";
 import { loadDuckDB } from "./load-duckdb.ts";
-import { wholeLines } from "./journal.ts";
+import { completeSegment, wholeLines } from "./journal.ts";
+import { createRecordCompleter } from "../proxy/deferred-record.ts";
+import { loadPriceBook } from "../pricing/load-prices.ts";
 
 export interface QueryResult {
   columns: string[];
@@ -58,8 +60,15 @@ const jsonColumns = `{${REQUEST_COLUMNS.map(([name, type]) => `'${name}': '${typ
 
 let batchCounter = 0;
 
+export interface DuckDBStoreOptions {
+  /** The operator's price file: journal entries of deferred calls are priced with it when completed (deferred-record.ts). */
+  pricesFile?: string | undefined;
+  /** What could not be read while completing those records (each is stored anyway). */
+  onProblem?: (message: string) => void;
+}
+
 /** Opens (and creates or migrates) the database file. */
-export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
+export async function openDuckDBStore(path: string, options: DuckDBStoreOptions = {}): Promise<DuckDBStore> {
   const duckdb = await loadDuckDB();
   // json, parquet and icu are built in; nothing may fetch or load another extension (user SQL included).
   const instance: DuckDBInstance = await duckdb.DuckDBInstance.create(path, {
@@ -88,6 +97,9 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
       ? `INSERT INTO requests SELECT * FROM (SELECT DISTINCT ON (id) * FROM ${source}) r WHERE r.id NOT IN (SELECT id FROM requests)`
       : `INSERT INTO requests SELECT * FROM ${source}`;
 
+  let complete: ((head: string, body: Uint8Array) => string) | undefined;
+  const newCompleter = () => createRecordCompleter(loadPriceBook(options.pricesFile), options.onProblem ?? (() => {}));
+
   async function insertFrom(ndjson: string | Uint8Array, missingOnly: boolean) {
     const file = join(tmpdir(), `loupe-batch-${process.pid}-${++batchCounter}.ndjson`);
     writeFileSync(file, ndjson);
@@ -105,6 +117,8 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
     },
     async appendFiles(paths, { lenient, missingOnly = false }) {
       if (paths.length === 0) return 0;
+      // Entries of calls whose records were left to make here become record lines first.
+      for (const file of paths) completeSegment(file, (head, body) => (complete ??= newCompleter())(head, body));
       // DuckDB's own lenient mode would store a torn line's fields; a torn line is dropped whole instead.
       if (lenient) {
         const lines = wholeLines(paths);

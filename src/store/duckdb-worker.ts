@@ -82,7 +82,13 @@ function spoolSegments(paths: string[]): void {
 
 async function handle(request: WorkerRequest): Promise<unknown> {
   if (request.op === "open") {
-    store = await openDuckDBStore(request.path);
+    store = await openDuckDBStore(request.path, {
+      pricesFile: request.pricesFile,
+      onProblem(message) {
+        const event: WorkerEvent = { event: "problem", message };
+        self.postMessage(event);
+      },
+    });
     backgroundPriority = request.backgroundPriority;
     if (request.telemetry) {
       telemetry = createTelemetryExport(request.telemetry.config, request.telemetry.version, (message) => {

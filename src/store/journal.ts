@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 /**
  * Append-only journal of finished records, written synchronously before a
@@ -9,11 +9,16 @@ import { join } from "node:path";
  * the file goes once the store has it. Records wait on disk, not in memory.
  *
  * Layout: numbered segment files `NNNNNNNN.ndjson` in one folder, one JSON
- * record per line.
+ * record per line. A call whose record is made later (its response body
+ * still to be read: deferred-record.ts) is an entry of two parts instead:
+ * `@<body length> <JSON head>\n<body bytes>\n`. The store completes such
+ * entries into record lines before it loads a segment (`completeSegment`).
  */
 export interface Journal {
   /** Writes one record (a JSON line without its newline); returns once it is in the OS's hands. Throws on failure. */
   append(line: string): void;
+  /** Writes one entry of a JSON head (one line) and the raw bytes its record will be made from, in one write. Throws on failure. */
+  appendWithBody(head: string, body: Uint8Array): void;
   /** Closes the active segment, if it holds any record, and starts the next one. */
   seal(): JournalSegment | undefined;
   /** Records in the active segment. */
@@ -48,15 +53,8 @@ export function journalFiles(dir: string): string[] {
 export function wholeLines(files: readonly string[]): string[] {
   const lines: string[] = [];
   for (const file of files) {
-    for (const line of readFileSync(file, "utf8").split("\n")) {
-      if (line === "") continue;
-      try {
-        JSON.parse(line);
-        lines.push(line);
-      } catch {
-        // A line cut short by a crash mid-write: its call never got its last byte.
-      }
-    }
+    // A line cut short by a crash mid-write is skipped: its call never got its last byte.
+    for (const line of readFileSync(file, "utf8").split("\n")) if (isWholeJson(line)) lines.push(line);
   }
   return lines;
 }
@@ -65,6 +63,73 @@ export function wholeLines(files: readonly string[]): string[] {
 export function readJournal(dir: string): { lines: string[]; files: string[] } {
   const files = journalFiles(dir);
   return { lines: wholeLines(files), files };
+}
+
+const NEWLINE = 0x0a;
+const AT = 0x40;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+// One buffer for every entry with a body: entries are written one at a time, synchronously.
+let scratch = new Uint8Array(64 * 1024);
+
+function frame(head: string, body: Uint8Array): Uint8Array {
+  const prefix = `@${body.byteLength} `;
+  const most = prefix.length + head.length * 3 + body.byteLength + 2;
+  if (most > scratch.byteLength) scratch = new Uint8Array(Math.max(most, scratch.byteLength * 2));
+  let n = encoder.encodeInto(prefix, scratch).written;
+  n += encoder.encodeInto(head, scratch.subarray(n)).written;
+  scratch[n++] = NEWLINE;
+  scratch.set(body, n);
+  n += body.byteLength;
+  scratch[n++] = NEWLINE;
+  return scratch.subarray(0, n);
+}
+
+/**
+ * Rewrites a segment so that it holds only record lines: each entry with a
+ * body becomes the record line `complete` makes of it (none if it returns
+ * ""); a line or entry cut short
+ * by a crash is dropped. The new file replaces the old one at once (rename),
+ * so a crash meanwhile leaves one or the other whole. Returns whether the
+ * file changed.
+ */
+export function completeSegment(path: string, complete: (head: string, body: Uint8Array) => string): boolean {
+  const bytes = readFileSync(path);
+  if (bytes[0] !== AT && bytes.indexOf("\n@") < 0) return false;
+  const lines: string[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const end = bytes.indexOf(NEWLINE, at);
+    if (end < 0) break; // a torn last line
+    if (bytes[at] !== AT) {
+      const line = decoder.decode(bytes.subarray(at, end));
+      if (isWholeJson(line)) lines.push(line);
+      at = end + 1;
+      continue;
+    }
+    const head = decoder.decode(bytes.subarray(at + 1, end));
+    const space = head.indexOf(" ");
+    const length = Number(head.slice(0, space));
+    const bodyEnd = end + 1 + length;
+    if (space <= 0 || !Number.isInteger(length) || bodyEnd >= bytes.length || bytes[bodyEnd] !== NEWLINE) break; // torn
+    const line = complete(head.slice(space + 1), bytes.subarray(end + 1, bodyEnd));
+    if (line) lines.push(line);
+    at = bodyEnd + 1;
+  }
+  const next = `${path}.complete`;
+  writeFileSync(next, lines.length ? `${lines.join("\n")}\n` : "");
+  renameSync(next, path);
+  return true;
+}
+
+function isWholeJson(line: string): boolean {
+  if (line === "") return false;
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Opens a fresh journal in `dir` (replay and remove old segments first). */
@@ -90,6 +155,15 @@ export function openJournal(dir: string): Journal {
     append(line) {
       try {
         writeSync(fd, `${line}\n`);
+      } catch (error) {
+        active.suspect = true;
+        throw error;
+      }
+      active.rows++;
+    },
+    appendWithBody(head, body) {
+      try {
+        writeSync(fd, frame(head, body));
       } catch (error) {
         active.suspect = true;
         throw error;

@@ -26,6 +26,11 @@ export interface RecordWriter {
    * column has that name: storage ignores it). Never throws.
    */
   write(record: RequestRecord, telemetry?: CallTelemetry): void;
+  /**
+   * Journals a call whose record the store makes later from `head` (JSON, one
+   * line) and `body` (deferred-record.ts). Never throws.
+   */
+  writeWithBody(head: string, body: Uint8Array): void;
   /** Stores every record written before the call; resolves when they are stored or the sink failed. */
   flush(): Promise<void>;
   stats(): RecordWriterStats;
@@ -39,6 +44,8 @@ export interface RecordWriterOptions {
   /** A segment this full is sealed at once. */
   batchRows: number;
   onError?: (message: string) => void;
+  /** Makes the record line of a head and body here and now, when the journal refuses them. */
+  complete?(head: string, body: Uint8Array): string;
   /** Past this many records waiting in the journal, say so through `onWarning` (at most once a minute). */
   backlogWarningRows?: number;
   onWarning?: (message: string) => void;
@@ -55,6 +62,12 @@ const MAX_SEGMENTS_PER_BATCH = 64;
  * segments queue up on disk, and a backlog goes in bigger batches. A
  * failed batch stays on disk, in order, and is retried with backoff.
  */
+/** A record's journal line: its JSON, with what its telemetry needs under `otel` (a key storage ignores). */
+export function recordLine(record: RequestRecord, telemetry: CallTelemetry | undefined): string {
+  const line = JSON.stringify(record);
+  return telemetry ? `${line.slice(0, -1)},"otel":${JSON.stringify(telemetry)}}` : line;
+}
+
 export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   const { journal, sink, intervalMs, batchRows, backlogWarningRows = 100_000 } = options;
   let backlogWarnedAt = 0;
@@ -163,13 +176,34 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     return running;
   }
 
+  /** The journal refused a record: it waits in memory, and the segment (which may hold part of it) is sealed, to be loaded leniently. */
+  function refused(error: unknown, line: string) {
+    stats.journalFailures++;
+    report(`journal write failed: ${(error as Error).message}`);
+    unjournaled.push(line);
+    seal();
+  }
+
+  /** After each record: a full segment is sealed and stored now, else within `intervalMs`. */
+  function written() {
+    if (journal.activeRows >= batchRows) {
+      // Sealed now even while a batch is being stored: segment files (and what reads them whole) stay small.
+      seal();
+      // A load that never lets up outruns storage at background priority: the journal on disk grows.
+      if (journal.pending > backlogWarningRows && Date.now() - backlogWarnedAt > 60_000) {
+        backlogWarnedAt = Date.now();
+        (options.onWarning ?? options.onError)?.(`storage is behind: ${journal.pending} records wait in the journal (on disk) for DuckDB`);
+      }
+      if (!running) void store();
+    } else schedule(intervalMs);
+  }
+
   return {
     write(record, telemetry) {
       stats.written++;
       let line: string;
       try {
-        line = JSON.stringify(record);
-        if (telemetry) line = `${line.slice(0, -1)},"otel":${JSON.stringify(telemetry)}}`;
+        line = recordLine(record, telemetry);
       } catch (error) {
         unserialisable++;
         report(`record ${record.id} cannot be serialised: ${(error as Error).message}`);
@@ -178,21 +212,25 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
       try {
         journal.append(line);
       } catch (error) {
-        stats.journalFailures++;
-        report(`journal write failed: ${(error as Error).message}`);
-        unjournaled.push(line);
-        seal(); // the segment may hold a partial line now: it is loaded leniently
+        refused(error, line);
       }
-      if (journal.activeRows >= batchRows) {
-        // Sealed now even while a batch is being stored: segment files (and what reads them whole) stay small.
-        seal();
-        // A load that never lets up outruns storage at background priority: the journal on disk grows.
-        if (journal.pending > backlogWarningRows && Date.now() - backlogWarnedAt > 60_000) {
-          backlogWarnedAt = Date.now();
-          (options.onWarning ?? options.onError)?.(`storage is behind: ${journal.pending} records wait in the journal (on disk) for DuckDB`);
+      written();
+    },
+    writeWithBody(head, body) {
+      stats.written++;
+      try {
+        journal.appendWithBody(head, body);
+      } catch (error) {
+        let line = "";
+        try {
+          line = options.complete?.(head, body) ?? "";
+        } catch (failure) {
+          report(`record cannot be made: ${(failure as Error).message}`);
         }
-        if (!running) void store();
-      } else schedule(intervalMs);
+        if (line) refused(error, line);
+        else unserialisable++;
+      }
+      written();
     },
     flush() {
       const target = stats.written - unserialisable;

@@ -1,7 +1,7 @@
 import type { TelemetryConfig } from "../telemetry/otel-config.ts";
 
 export type WorkerRequest = { id: number } & (
-  | { op: "open"; path: string; backgroundPriority: boolean; telemetry?: { config: TelemetryConfig; version: string; spoolDir: string } | undefined }
+  | { op: "open"; path: string; backgroundPriority: boolean; pricesFile: string | undefined; telemetry?: { config: TelemetryConfig; version: string; spoolDir: string } | undefined }
   | { op: "append"; ndjson: Uint8Array }
   | { op: "appendFiles"; paths: string[]; lenient: boolean; missingOnly: boolean }
   | { op: "telemetryStats" }
@@ -17,4 +17,4 @@ export type WorkerRequest = { id: number } & (
 export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; name: string; message: string });
 
 /** Sent by the worker unasked. */
-export type WorkerEvent = { event: "log"; message: string };
+export type WorkerEvent = { event: "log" | "problem"; message: string };

@@ -14,6 +14,10 @@ export interface WorkerStoreOptions {
   telemetry?: { config: TelemetryConfig; version: string; spoolDir: string } | undefined;
   /** The worker's own log lines (telemetry failures). */
   onLog?: (message: string) => void;
+  /** The operator's price file, for the records the store completes (deferred-record.ts). */
+  pricesFile?: string | undefined;
+  /** A call's response could not be read while its record was completed (the record is stored anyway). */
+  onProblem?: (message: string) => void;
 }
 
 /** The store's worker also runs telemetry export: its counters, and its last export at shutdown. */
@@ -32,7 +36,8 @@ export async function openWorkerStore(path: string, options: WorkerStoreOptions)
 
   worker.onmessage = (event: MessageEvent<WorkerReply | WorkerEvent>) => {
     if ("event" in event.data) {
-      options.onLog?.(event.data.message);
+      if (event.data.event === "problem") options.onProblem?.(event.data.message);
+      else options.onLog?.(event.data.message);
       return;
     }
     const reply = event.data;
@@ -64,7 +69,7 @@ export async function openWorkerStore(path: string, options: WorkerStoreOptions)
   // (posting the string cost ~10 µs per record in bench/).
   const bytes = (ndjson: string | Uint8Array) => (typeof ndjson === "string" ? new TextEncoder().encode(ndjson) : ndjson);
 
-  await call("open", { path, backgroundPriority: options.backgroundPriority, telemetry: options.telemetry });
+  await call("open", { path, backgroundPriority: options.backgroundPriority, pricesFile: options.pricesFile, telemetry: options.telemetry });
   const analyticsMethods: (keyof AnalyticsStore)[] = ["listRequests", "getRequest", "summary", "timeseries", "breakdown", "sessions", "session", "users", "usageSummary"];
   const analytics = Object.fromEntries(
     analyticsMethods.map((method) => [method, (...args: unknown[]) => call("analytics", { method, args })]),
