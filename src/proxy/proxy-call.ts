@@ -10,7 +10,7 @@ import type { GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
 import { buildRecord, callError, priceCall, type CallSummary } from "./build-record.ts";
 import type { DeferredCall } from "./deferred-record.ts";
-import { forwardRequestHeaders, forwardResponseHeaders } from "./headers.ts";
+import { forwardRequestHeaders, forwardResponseHeaders, headerObject, headerText } from "./headers.ts";
 import { observeBody, type BodyOutcome } from "./observe-body.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
 import { createResponseObserver, type BodyKind } from "./response-observer.ts";
@@ -96,7 +96,8 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const upstreamPath = route.upstreamPath + query;
   const pathOnly = route.upstreamPath;
   const endpoint: Endpoint | undefined = adapter.endpoint(method, pathOnly);
-  const tags: RequestTags = readRequestTags(incoming);
+  const incomingAll = headerObject(incoming);
+  const tags: RequestTags = readRequestTags(incomingAll);
   const fromHeaders = adapter.readHeaders?.(incoming);
   const client: ClientMeta | undefined = fromHeaders?.client;
   const logBody = tags.logBody ?? config.logBody;
@@ -135,7 +136,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   });
   const finish = (summary: CallSummary, outputContent?: GenAIOutputMessage[]) => {
     try {
-      const record = buildRecord(summary, priceCall(summary, deps.priceBook), trace?.traceId ?? readTraceId(incoming.get("traceparent")));
+      const record = buildRecord(summary, priceCall(summary, deps.priceBook), trace?.traceId ?? readTraceId(headerText(incomingAll.traceparent)));
       // Spans and metrics are made from the record later, off the request path (create-telemetry.ts).
       const telemetry = trace?.finish(
         {
@@ -220,7 +221,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
 
   let upstream: Response;
   try {
-    const upstreamHeaders = forwardRequestHeaders(incoming);
+    const upstreamHeaders = forwardRequestHeaders(incomingAll);
     // fetch would otherwise ask for compression the client never accepted; bytes pass through still encoded.
     upstreamHeaders["accept-encoding"] ??= "identity";
     // The upstream sees our client span as its parent (W3C Trace Context).
@@ -315,7 +316,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
         upstreamPath: pathOnly,
         encoding,
         captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
-        traceId: trace?.traceId ?? readTraceId(incoming.get("traceparent")),
+        traceId: trace?.traceId ?? readTraceId(headerText(incomingAll.traceparent)),
         otel,
       };
       deps.recordLater(call, bytes);

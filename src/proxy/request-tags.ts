@@ -1,4 +1,5 @@
 import type { LogBodyMode } from "../config.ts";
+import type { HeaderObject } from "./headers.ts";
 
 /** What the caller tells Loupe about a call in `x-loupe-*` headers (stripped before forwarding). */
 export interface RequestTags {
@@ -11,8 +12,11 @@ export interface RequestTags {
 
 const LOG_BODY_MODES = new Set<string>(["full", "meta", "none"]);
 
-export function readRequestTags(headers: Headers): RequestTags {
-  const text = (name: string) => headers.get(name)?.trim() || undefined;
+export function readRequestTags(headers: HeaderObject): RequestTags {
+  const text = (name: string) => {
+    const value = headers[name];
+    return (typeof value === "string" && value.trim()) || undefined;
+  };
   const tags = text("x-loupe-tags")
     ?.split(",")
     .map((tag) => tag.trim())
