@@ -106,32 +106,35 @@ describe("streaming without delay", () => {
 });
 
 describe("storage at background priority", () => {
-  /** Nice values of the gateway's threads whose name starts with `prefix` (Linux /proc). */
-  function niceOf(pid: number, prefix: string): number[] {
+  /** "nice/policy" of the gateway's threads whose name starts with `prefix` (Linux /proc). */
+  function schedulingOf(pid: number, prefix: string): string[] {
     const dir = `/proc/${pid}/task`;
     return readdirSync(dir).flatMap((tid) => {
       try {
         if (!readFileSync(`${dir}/${tid}/comm`, "utf8").startsWith(prefix)) return [];
-        // Field 19 of stat is the nice value; the command name (field 2) may hold spaces, so count after its ')'.
-        const stat = readFileSync(`${dir}/${tid}/stat`, "utf8");
-        return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])];
+        // Fields 19 (nice) and 41 (policy) of stat; the command name (field 2) may hold spaces, so count after its ')'.
+        const fields = readFileSync(`${dir}/${tid}/stat`, "utf8");
+        const after = fields.slice(fields.lastIndexOf(")") + 2).split(" ");
+        return [`${after[16]}/${after[38]}`];
       } catch {
         return []; // the thread ended meanwhile
       }
     });
   }
 
-  test.skipIf(process.platform !== "linux")("DuckDB's threads run at nice 19 by default, at 0 with LOUPE_STORAGE_PRIORITY=normal", async () => {
-    for (const [priority, nice] of [["background", 19], ["normal", 0]] as const) {
+  const SCHED_OTHER = 0;
+  const SCHED_IDLE = 5;
+  test.skipIf(process.platform !== "linux")("DuckDB's threads run at nice 19 and SCHED_IDLE by default, as any thread with LOUPE_STORAGE_PRIORITY=normal", async () => {
+    for (const [priority, expected] of [["background", `19/${SCHED_IDLE}`], ["normal", `0/${SCHED_OTHER}`]] as const) {
       const gw = await startGateway({ env: { ...env(), LOUPE_FLUSH_INTERVAL_MS: "10", LOUPE_STORAGE_PRIORITY: priority } });
       const client = new Anthropic({ apiKey: "k", baseURL: `${gw.url}/anthropic`, maxRetries: 0 });
       await client.messages.create(params);
       expect(await gw.sql("select count(*)::int as n from requests")).toEqual([{ n: 1 }]);
-      const pool = niceOf(gw.proc.pid, "Bun Pool");
+      const pool = schedulingOf(gw.proc.pid, "Bun Pool");
       expect(pool.length).toBeGreaterThan(0);
-      expect(new Set(pool)).toEqual(new Set([nice]));
+      expect(new Set(pool)).toEqual(new Set([expected]));
       // The threads that serve calls keep their priority.
-      expect(niceOf(gw.proc.pid, "HTTP Client")).toEqual([0]);
+      expect(schedulingOf(gw.proc.pid, "HTTP Client")).toEqual([`0/${SCHED_OTHER}`]);
       expect(await gw.stop()).toBe(0);
     }
   });
