@@ -1,0 +1,162 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { formatNanoUsd } from "../../src/pricing/compute-cost.ts";
+import { loadPriceBook } from "../../src/pricing/load-prices.ts";
+import { completeRecord, createRecordCompleter, type DeferredCall } from "../../src/proxy/deferred-record.ts";
+import type { RequestRecord } from "../../src/record.ts";
+import { openDuckDBStore } from "../../src/store/duckdb-store.ts";
+import { completeSegment, openJournal, type Journal } from "../../src/store/journal.ts";
+import { createRecordWriter } from "../../src/store/record-writer.ts";
+import { tempDir } from "../support/gateway.ts";
+
+const FIXTURE = join(import.meta.dir, "..", "fixtures", "openai", "chat-nonstream.json");
+const body = new Uint8Array(readFileSync(FIXTURE));
+const priceBook = loadPriceBook(undefined);
+const startedAt = Date.parse("2026-11-01T10:00:00Z");
+
+const call = (over: Partial<DeferredCall> = {}): DeferredCall => ({
+  id: "call-1",
+  startedAt,
+  durationMs: 12.5,
+  ttfbMs: 11.25,
+  provider: "openai",
+  pricingProvider: "openai",
+  method: "POST",
+  path: "/openai/v1/chat/completions?x=1",
+  status: 200,
+  request: { model: "gpt-5.4", streamed: false, params: { max_tokens: 300 } },
+  tags: { sessionId: "s-1", project: "p" },
+  client: undefined,
+  logBody: "meta",
+  requestBody: undefined,
+  requestBytes: 236,
+  responseBytes: body.byteLength,
+  upstreamRequestId: "req_1",
+  truncated: false,
+  upstreamPath: "/v1/chat/completions",
+  encoding: null,
+  captureBytes: 0,
+  traceId: undefined,
+  otel: undefined,
+  ...over,
+});
+
+// What the fixture's usage costs, priced directly (the deferred path must give the same).
+const expectedCost = formatNanoUsd(
+  priceBook.price({ provider: "openai", model: "gpt-5.4", usage: { inputTokens: 1117, outputTokens: 46, cacheReadTokens: 0, reasoningTokens: 0 }, at: new Date(startedAt) }).nano!,
+);
+
+describe("records made later from a journaled response body", () => {
+  test("usage, cost and the call's facts are those of the body and head", () => {
+    const { line, problems } = completeRecord(call(), body, priceBook);
+    const record = JSON.parse(line) as RequestRecord;
+    expect(problems).toEqual([]);
+    expect(record).toMatchObject({
+      id: "call-1",
+      started_at: "2026-11-01T10:00:00.000Z",
+      duration_ms: 12.5,
+      ttfb_ms: 11.25,
+      operation: "chat",
+      path: "/openai/v1/chat/completions?x=1",
+      model: "gpt-5.4",
+      response_model: "gpt-5.4",
+      input_tokens: 1117,
+      output_tokens: 46,
+      reasoning_tokens: 0,
+      cost_usd: expectedCost,
+      session_id: "s-1",
+      project: "p",
+      finish_reason: "stop",
+      error_type: null,
+      upstream_request_id: "req_1",
+      response_body: null,
+    });
+    expect(record.cost_usd).not.toBe("0.000000000");
+  });
+
+  test("a compressed body is read; log_body full keeps the body; an error status keeps the provider's error type", () => {
+    const gz = gzipSync(body);
+    const full = JSON.parse(completeRecord(call({ encoding: "gzip", logBody: "full", captureBytes: 40, responseBytes: gz.byteLength }), gz, priceBook).line);
+    expect(full.output_tokens).toBe(46);
+    expect(full.response_body).toBe(new TextDecoder().decode(body).slice(0, 40));
+    const error = new TextEncoder().encode(JSON.stringify({ error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } }));
+    const limited = JSON.parse(completeRecord(call({ status: 429 }), error, priceBook).line);
+    expect(limited).toMatchObject({ status: 429, error_type: "requests", error_message: "Rate limit reached", cost_usd: "0.000000000", cost_source: "free" });
+  });
+
+  test("a body that is not JSON still gives the call's record, unpriced, and says why", () => {
+    const problems: string[] = [];
+    const complete = createRecordCompleter(priceBook, (m) => problems.push(m));
+    const record = JSON.parse(complete(JSON.stringify(call()), new TextEncoder().encode("<html>bad gateway</html>")));
+    expect(record).toMatchObject({ id: "call-1", status: 200, input_tokens: null, cost_usd: null });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("unreadable response");
+    expect(complete("{not json", body)).toBe("");
+    expect(problems[1]).toContain("head is not JSON");
+  });
+
+  test("a segment of record lines and entries becomes record lines only; a torn entry is dropped", () => {
+    const dir = tempDir();
+    const journal = openJournal(join(dir, "journal"));
+    const plain = JSON.stringify({ id: "plain-1" });
+    journal.append(plain);
+    journal.appendWithBody(JSON.stringify(call({ id: "later-1" })), body);
+    journal.appendWithBody(JSON.stringify(call({ id: "later-2" })), body);
+    const segment = journal.seal()!;
+    expect(segment.rows).toBe(3);
+    // A crash in the middle of a last entry's write.
+    const raw = readFileSync(segment.path);
+    const torn = new TextEncoder().encode(`@${body.byteLength} ${JSON.stringify(call({ id: "torn" }))}\n{"id":`);
+    writeFileSync(segment.path, Buffer.concat([raw, torn]));
+
+    const complete = createRecordCompleter(priceBook, () => {});
+    expect(completeSegment(segment.path, complete)).toBe(true);
+    const lines = readFileSync(segment.path, "utf8").trimEnd().split("\n");
+    expect(lines.map((l) => JSON.parse(l).id)).toEqual(["plain-1", "later-1", "later-2"]);
+    expect(JSON.parse(lines[1]!).cost_usd).toBe(expectedCost);
+    // Done once: a completed segment is left as it is.
+    expect(completeSegment(segment.path, complete)).toBe(false);
+    journal.close();
+  });
+
+  test("through DuckDB: entries are stored as records, and one the journal refused is made at once", async () => {
+    const dir = tempDir();
+    const store = await openDuckDBStore(join(dir, "db.duckdb"));
+    const real = openJournal(join(dir, "journal"));
+    let refuse = false;
+    const journal: Journal = {
+      ...real,
+      append: (line) => real.append(line),
+      appendWithBody(head, bytes) {
+        if (refuse) throw new Error("disk full (injected)");
+        real.appendWithBody(head, bytes);
+      },
+      seal: () => real.seal(),
+      release: (segment) => real.release(segment),
+      close: () => real.close(),
+      get activeRows() {
+        return real.activeRows;
+      },
+      get pending() {
+        return real.pending;
+      },
+    };
+    const errors: string[] = [];
+    const complete = createRecordCompleter(priceBook, (m) => errors.push(m));
+    const writer = createRecordWriter({ journal, sink: store, intervalMs: 10, batchRows: 100, onError: (m) => errors.push(m), complete });
+    writer.writeWithBody(JSON.stringify(call({ id: "a" })), body);
+    refuse = true;
+    writer.writeWithBody(JSON.stringify(call({ id: "b" })), body);
+    await writer.flush();
+    const { rows } = await store.queryReadOnly("select id, output_tokens::int, cost_usd::varchar from requests order by id");
+    expect(rows).toEqual([
+      ["a", 46, expectedCost],
+      ["b", 46, expectedCost],
+    ]);
+    expect(writer.stats()).toMatchObject({ written: 2, stored: 2, journalFailures: 1 });
+    expect(errors.some((m) => m.includes("disk full"))).toBe(true);
+    await store.close();
+  });
+});
