@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 /**
  * Append-only journal of finished records, written synchronously before a
@@ -96,14 +96,24 @@ function frame(head: string, body: Uint8Array): Uint8Array {
 export function completeSegment(path: string, complete: (head: string, body: Uint8Array) => string): boolean {
   const bytes = readFileSync(path);
   if (bytes[0] !== AT && bytes.indexOf("\n@") < 0) return false;
-  const lines: string[] = [];
+  const next = `${path}.complete`;
+  const out = openSync(next, "w");
+  // Written out in pieces as it goes: a segment of thousands of calls is never held twice over.
+  let lines: string[] = [];
+  const push = (line: string) => {
+    lines.push(line);
+    if (lines.length === 256) {
+      writeSync(out, `${lines.join("\n")}\n`);
+      lines = [];
+    }
+  };
   let at = 0;
   while (at < bytes.length) {
     const end = bytes.indexOf(NEWLINE, at);
     if (end < 0) break; // a torn last line
     if (bytes[at] !== AT) {
       const line = decoder.decode(bytes.subarray(at, end));
-      if (isWholeJson(line)) lines.push(line);
+      if (isWholeJson(line)) push(line);
       at = end + 1;
       continue;
     }
@@ -113,11 +123,11 @@ export function completeSegment(path: string, complete: (head: string, body: Uin
     const bodyEnd = end + 1 + length;
     if (space <= 0 || !Number.isInteger(length) || bodyEnd >= bytes.length || bytes[bodyEnd] !== NEWLINE) break; // torn
     const line = complete(head.slice(space + 1), bytes.subarray(end + 1, bodyEnd));
-    if (line) lines.push(line);
+    if (line) push(line);
     at = bodyEnd + 1;
   }
-  const next = `${path}.complete`;
-  writeFileSync(next, lines.length ? `${lines.join("\n")}\n` : "");
+  if (lines.length) writeSync(out, `${lines.join("\n")}\n`);
+  closeSync(out);
   renameSync(next, path);
   return true;
 }
