@@ -4,6 +4,7 @@ import { LoupeError, renderError } from "./errors.ts";
 import { sameSecret } from "./same-secret.ts";
 import { matchRoute, type RouteMatch } from "./providers/registry.ts";
 import { proxyCall, type ProxyDeps } from "./proxy/proxy-call.ts";
+import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 import type { RequestRecord } from "./record.ts";
 
 /** Errors in the query itself, not in Loupe. */
@@ -20,7 +21,7 @@ export interface GatewayState {
   internalErrors: number;
 }
 
-export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater"> {
+export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines"> {
   state: GatewayState;
   writeRecord(record: RequestRecord, telemetry?: CallTelemetry): void;
   /** Journals a call whose record the store completes from its response body. */
@@ -46,6 +47,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     priceBook: deps.priceBook,
     onInternalError: deps.onInternalError,
     tracer: deps.tracer,
+    deadlines: createUpstreamDeadlines(deps.config.limits.upstreamTimeoutMs),
     record(record, telemetry) {
       state.inflight--;
       deps.writeRecord(record, telemetry);

@@ -17,9 +17,11 @@ const HOP_BY_HOP = new Set([
 
 const NONE: ReadonlySet<string> = new Set();
 
+const connectionTokens = (value: string): ReadonlySet<string> => new Set(value.split(",").map((h) => h.trim().toLowerCase()));
+
 function connectionListed(headers: Headers): ReadonlySet<string> {
   const listed = headers.get("connection");
-  return listed ? new Set(listed.split(",").map((h) => h.trim().toLowerCase())) : NONE;
+  return listed ? connectionTokens(listed) : NONE;
 }
 
 /** Header name → value (only `set-cookie` may be a list). */
@@ -47,7 +49,8 @@ export function headerObject(headers: Headers): HeaderObject {
  */
 export function forwardRequestHeaders(all: HeaderObject): Record<string, string> {
   const connection = all.connection;
-  const listed = typeof connection === "string" ? new Set(connection.split(",").map((h) => h.trim().toLowerCase())) : NONE;
+  // Usually just "keep-alive" or "close", which name no header to drop beyond the hop-by-hop ones.
+  const listed = typeof connection === "string" && connection !== "keep-alive" && connection !== "close" ? connectionTokens(connection) : NONE;
   const out: Record<string, string> = {};
   for (const name in all) {
     if (HOP_BY_HOP.has(name) || listed.has(name) || name === "host" || name === "content-length" || name.startsWith("x-loupe-")) continue;

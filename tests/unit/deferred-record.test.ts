@@ -102,8 +102,10 @@ describe("records made later from a journaled response body", () => {
     const journal = openJournal(join(dir, "journal"));
     const plain = JSON.stringify({ id: "plain-1" });
     journal.append(plain);
-    journal.appendWithBody(JSON.stringify(call({ id: "later-1" })), body);
-    journal.appendWithBody(JSON.stringify(call({ id: "later-2" })), body);
+    journal.appendWithBodies([
+      { head: JSON.stringify(call({ id: "later-1" })), body },
+      { head: JSON.stringify(call({ id: "later-2" })), body },
+    ]);
     const segment = journal.seal()!;
     expect(segment.rows).toBe(3);
     // A crash in the middle of a last entry's write.
@@ -126,12 +128,14 @@ describe("records made later from a journaled response body", () => {
     const store = await openDuckDBStore(join(dir, "db.duckdb"));
     const real = openJournal(join(dir, "journal"));
     let refuse = false;
+    const writes: number[] = [];
     const journal: Journal = {
       ...real,
       append: (line) => real.append(line),
-      appendWithBody(head, bytes) {
+      appendWithBodies(entries) {
         if (refuse) throw new Error("disk full (injected)");
-        real.appendWithBody(head, bytes);
+        writes.push(entries.length);
+        real.appendWithBodies(entries);
       },
       seal: () => real.seal(),
       release: (segment) => real.release(segment),
@@ -146,16 +150,23 @@ describe("records made later from a journaled response body", () => {
     const errors: string[] = [];
     const complete = createRecordCompleter(priceBook, (m) => errors.push(m));
     const writer = createRecordWriter({ journal, sink: store, intervalMs: 10, batchRows: 100, onError: (m) => errors.push(m), complete });
-    writer.writeWithBody(JSON.stringify(call({ id: "a" })), body);
+    // Calls finished in one turn go to the journal in one write, before the turn's microtasks end.
+    for (const id of ["a1", "a2", "a3"]) writer.writeWithBody(JSON.stringify(call({ id })), body);
+    expect(real.activeRows).toBe(0);
+    await Promise.resolve();
+    expect(writes).toEqual([3]);
+    expect(real.activeRows).toBe(3);
     refuse = true;
     writer.writeWithBody(JSON.stringify(call({ id: "b" })), body);
     await writer.flush();
     const { rows } = await store.queryReadOnly("select id, output_tokens::int, cost_usd::varchar from requests order by id");
     expect(rows).toEqual([
-      ["a", 46, expectedCost],
+      ["a1", 46, expectedCost],
+      ["a2", 46, expectedCost],
+      ["a3", 46, expectedCost],
       ["b", 46, expectedCost],
     ]);
-    expect(writer.stats()).toMatchObject({ written: 2, stored: 2, journalFailures: 1 });
+    expect(writer.stats()).toMatchObject({ written: 4, stored: 4, journalFailures: 1 });
     expect(errors.some((m) => m.includes("disk full"))).toBe(true);
     await store.close();
   });
