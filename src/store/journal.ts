@@ -17,8 +17,8 @@ import { join } from "node:path";
 export interface Journal {
   /** Writes one record (a JSON line without its newline); returns once it is in the OS's hands. Throws on failure. */
   append(line: string): void;
-  /** Writes entries of a JSON head (one line) and the raw bytes a record will be made from, all in one write. Throws on failure. */
-  appendWithBodies(entries: readonly BodyEntry[]): void;
+  /** Writes one entry of a JSON head (one line) and the raw bytes its record will be made from, in one write. Throws on failure. */
+  appendWithBody(head: string, body: Uint8Array): void;
   /** Closes the active segment, if it holds any record, and starts the next one. */
   seal(): JournalSegment | undefined;
   /** Records in the active segment. */
@@ -28,11 +28,6 @@ export interface Journal {
   /** Records written and not yet released. */
   readonly pending: number;
   close(): void;
-}
-
-export interface BodyEntry {
-  head: string;
-  body: Uint8Array;
 }
 
 export interface JournalSegment {
@@ -74,23 +69,20 @@ const NEWLINE = 0x0a;
 const AT = 0x40;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-// One buffer for all entries with a body: they are framed and written synchronously.
-let scratch = new Uint8Array(256 * 1024);
+// One buffer for every entry with a body: entries are framed and written one at a time, synchronously.
+let scratch = new Uint8Array(64 * 1024);
 
-/** The entries as journal bytes: `@<body length> <head>\n<body>\n` each. */
-function frame(entries: readonly BodyEntry[]): Uint8Array {
-  let most = 0;
-  for (const { head, body } of entries) most += 24 + head.length * 3 + body.byteLength;
+/** The entry as journal bytes: `@<body length> <head>\n<body>\n`. */
+function frame(head: string, body: Uint8Array): Uint8Array {
+  const prefix = `@${body.byteLength} `;
+  const most = prefix.length + head.length * 3 + body.byteLength + 2;
   if (most > scratch.byteLength) scratch = new Uint8Array(Math.max(most, scratch.byteLength * 2));
-  let n = 0;
-  for (const { head, body } of entries) {
-    n += encoder.encodeInto(`@${body.byteLength} `, scratch.subarray(n)).written;
-    n += encoder.encodeInto(head, scratch.subarray(n)).written;
-    scratch[n++] = NEWLINE;
-    scratch.set(body, n);
-    n += body.byteLength;
-    scratch[n++] = NEWLINE;
-  }
+  let n = encoder.encodeInto(prefix, scratch).written;
+  n += encoder.encodeInto(head, scratch.subarray(n)).written;
+  scratch[n++] = NEWLINE;
+  scratch.set(body, n);
+  n += body.byteLength;
+  scratch[n++] = NEWLINE;
   return scratch.subarray(0, n);
 }
 
@@ -180,14 +172,14 @@ export function openJournal(dir: string): Journal {
       }
       active.rows++;
     },
-    appendWithBodies(entries) {
+    appendWithBody(head, body) {
       try {
-        writeSync(fd, frame(entries));
+        writeSync(fd, frame(head, body));
       } catch (error) {
         active.suspect = true;
         throw error;
       }
-      active.rows += entries.length;
+      active.rows++;
     },
     seal() {
       if (active.rows === 0 && !active.suspect) return undefined;

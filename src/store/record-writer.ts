@@ -1,6 +1,6 @@
 import type { RequestRecord } from "../record.ts";
 import type { CallTelemetry } from "../telemetry/call-tracer.ts";
-import type { BodyEntry, Journal, JournalSegment } from "./journal.ts";
+import type { Journal, JournalSegment } from "./journal.ts";
 
 /** Where records go: DuckDB now, ClickHouse later. */
 export interface RecordSink {
@@ -28,10 +28,7 @@ export interface RecordWriter {
   write(record: RequestRecord, telemetry?: CallTelemetry): void;
   /**
    * Journals a call whose record the store makes later from `head` (JSON, one
-   * line) and `body` (deferred-record.ts). The calls finished in one turn of
-   * the event loop go to the journal in one write, in a microtask: it runs
-   * before any of their responses goes out (a response is sent when its
-   * handler's promise settles, which is queued after it). Never throws.
+   * line) and `body` (deferred-record.ts). Never throws.
    */
   writeWithBody(head: string, body: Uint8Array): void;
   /** Stores every record written before the call; resolves when they are stored or the sink failed. */
@@ -187,29 +184,6 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     seal();
   }
 
-  let entries: BodyEntry[] = [];
-  /** Writes the entries of this turn; any the journal refuses have their records made now and kept until stored. */
-  function writeEntries() {
-    const batch = entries;
-    if (batch.length === 0) return;
-    entries = [];
-    try {
-      journal.appendWithBodies(batch);
-    } catch (error) {
-      for (const { head, body } of batch) {
-        let line = "";
-        try {
-          line = options.complete?.(head, body) ?? "";
-        } catch (failure) {
-          report(`record cannot be made: ${(failure as Error).message}`);
-        }
-        if (line) refused(error, line);
-        else unserialisable++;
-      }
-    }
-    written();
-  }
-
   /** After each write: a full segment is sealed and stored now, else within `intervalMs`. */
   function written() {
     if (journal.activeRows >= batchRows) {
@@ -244,10 +218,22 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     },
     writeWithBody(head, body) {
       stats.written++;
-      if (entries.push({ head, body }) === 1) queueMicrotask(writeEntries);
+      try {
+        journal.appendWithBody(head, body);
+      } catch (error) {
+        // Refused (disk full, say): the record is made here and now, and kept until stored.
+        let line = "";
+        try {
+          line = options.complete?.(head, body) ?? "";
+        } catch (failure) {
+          report(`record cannot be made: ${(failure as Error).message}`);
+        }
+        if (line) refused(error, line);
+        else unserialisable++;
+      }
+      written();
     },
     flush() {
-      writeEntries();
       const target = stats.written - unserialisable;
       if (stats.stored >= target) return Promise.resolve();
       const stored = new Promise<void>((resolve) => waiters.push({ target, resolve }));
@@ -258,6 +244,6 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
       }
       return stored;
     },
-    stats: () => ({ ...stats, queued: journal.pending + unjournaled.length + entries.length }),
+    stats: () => ({ ...stats, queued: journal.pending + unjournaled.length }),
   };
 }
