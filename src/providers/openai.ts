@@ -108,7 +108,7 @@ function readModelFields(body: Record<string, unknown>) {
     model: str(body.model),
     streamed: body.stream === true,
     userId: str(body.user) ?? str(body.safety_identifier),
-    params: params || stops ? { ...params, ...stops } : undefined,
+    params: stops ? { ...params, ...stops } : params,
   };
 }
 

@@ -56,11 +56,13 @@ export function pickParams(
   names: Record<string, string>,
 ): Record<string, string | number | string[]> | undefined {
   if (!source) return undefined;
-  const out: Record<string, string | number | string[]> = {};
-  for (const [from, to] of Object.entries(names)) {
+  // Runs on every call: no per-call arrays (for…in over the table, a flag for "any").
+  let out: Record<string, string | number | string[]> | undefined;
+  for (const from in names) {
     const value = source[from];
-    if (typeof value === "number" || typeof value === "string") out[to] = value;
-    else if (Array.isArray(value) && value.every((v) => typeof v === "string")) out[to] = value as string[];
+    if (value === undefined) continue;
+    if (typeof value === "number" || typeof value === "string") (out ??= {})[names[from]!] = value;
+    else if (Array.isArray(value) && value.every((v) => typeof v === "string")) (out ??= {})[names[from]!] = value as string[];
   }
-  return Object.keys(out).length > 0 ? out : undefined;
+  return out;
 }
