@@ -65,9 +65,9 @@ export function forwardRequestHeaders(all: HeaderObject): Record<string, string>
  * Usually there is nothing to remove, and the upstream's own (mutable) Headers
  * are handed on: no copy on the hot path.
  */
-export function forwardResponseHeaders(upstream: Headers): Headers {
+export function forwardResponseHeaders(upstream: Headers, all: HeaderObject = headerObject(upstream)): Headers {
   let clean = true;
-  for (const name of upstream.keys()) {
+  for (const name in all) {
     if (HOP_BY_HOP.has(name)) {
       clean = false;
       break;

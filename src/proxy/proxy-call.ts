@@ -10,7 +10,7 @@ import type { GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
 import { buildRecord, callError, priceCall, type CallSummary } from "./build-record.ts";
 import type { DeferredCall } from "./deferred-record.ts";
-import { forwardRequestHeaders, forwardResponseHeaders, headerObject, headerText } from "./headers.ts";
+import { forwardRequestHeaders, forwardResponseHeaders, headerObject, headerText, type HeaderObject } from "./headers.ts";
 import { observeBody, type BodyOutcome } from "./observe-body.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
 import { createResponseObserver, type BodyKind } from "./response-observer.ts";
@@ -64,9 +64,9 @@ function hostOf(base: string): { hostname: string; port: number } {
   return host;
 }
 
-function firstHeader(headers: Headers, names: readonly string[]): string | undefined {
+function firstHeader(headers: HeaderObject, names: readonly string[]): string | undefined {
   for (const name of names) {
-    const value = headers.get(name);
+    const value = headerText(headers[name]);
     if (value) return value;
   }
   return undefined;
@@ -109,7 +109,6 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const captureContent = deps.tracer?.captureContent === true && tags.logBody !== "meta" && tags.logBody !== "none";
   let requestJson: Record<string, unknown> | undefined;
   const base = config.upstreams[adapter.id as keyof typeof config.upstreams] ?? adapter.defaultBaseUrl;
-  const upstreamHost = hostOf(base);
   let facts: RequestFacts = { streamed: false, sessionId: fromHeaders?.sessionId };
   let requestBytes = 0;
   let requestBody: string | undefined;
@@ -144,8 +143,8 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
       const telemetry = trace?.finish(
         {
           genAiProvider: adapter.genAiProvider,
-          serverAddress: upstreamHost.hostname,
-          serverPort: upstreamHost.port,
+          serverAddress: hostOf(base).hostname,
+          serverPort: hostOf(base).port,
           params: facts.params,
           responseId: summary.response.responseId,
           requestContent: captureContent && requestJson ? endpoint?.content?.readRequestContent?.(requestJson) : undefined,
@@ -248,12 +247,13 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
 
   // 3. The response: handed on as it arrives, observed on the side, recorded once.
   const received = upstream.headers;
-  const upstreamRequestId = firstHeader(received, adapter.requestIdHeaders);
-  const contentType = received.get("content-type");
-  const encoding = received.get("content-encoding");
-  const declared = received.get("content-length");
-  // Read everything above first: these may be the very same Headers object.
-  const headers = forwardResponseHeaders(received);
+  // One native call for all of them, then property reads.
+  const answered = headerObject(received);
+  const upstreamRequestId = firstHeader(answered, adapter.requestIdHeaders);
+  const contentType = headerText(answered["content-type"]);
+  const encoding = headerText(answered["content-encoding"]);
+  const declared = headerText(answered["content-length"]);
+  const headers = forwardResponseHeaders(received, answered);
   headers.set("x-loupe-request-id", id);
   const status = upstream.status;
   // An error body is JSON whatever its content-type says (Gemini answers a failed stream with JSON as text/event-stream).
@@ -300,7 +300,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     if (abort) request.signal.removeEventListener("abort", onClientAbort);
     try {
       const otel = trace?.finish(
-        { genAiProvider: adapter.genAiProvider, serverAddress: upstreamHost.hostname, serverPort: upstreamHost.port, params: facts.params },
+        { genAiProvider: adapter.genAiProvider, serverAddress: hostOf(base).hostname, serverPort: hostOf(base).port, params: facts.params },
         Date.now(),
       );
       // Spelled out, not spread from a summary: this runs for most calls.

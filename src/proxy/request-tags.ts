@@ -12,7 +12,19 @@ export interface RequestTags {
 
 const LOG_BODY_MODES = new Set<string>(["full", "meta", "none"]);
 
+const NO_TAGS: RequestTags = Object.freeze({});
+
 export function readRequestTags(headers: HeaderObject): RequestTags {
+  // Most calls carry none: no object to make.
+  if (
+    headers["x-loupe-session"] === undefined &&
+    headers["x-loupe-user"] === undefined &&
+    headers["x-loupe-project"] === undefined &&
+    headers["x-loupe-tags"] === undefined &&
+    headers["x-loupe-log-body"] === undefined
+  ) {
+    return NO_TAGS;
+  }
   const text = (name: string) => {
     const value = headers[name];
     return (typeof value === "string" && value.trim()) || undefined;
