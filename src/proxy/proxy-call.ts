@@ -72,14 +72,6 @@ function firstHeader(headers: HeaderObject, names: readonly string[]): string | 
   return undefined;
 }
 
-/** Reads the request body, refusing it past the configured limit. */
-async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) throw new LoupeError("payload_too_large", `request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
-  const body = new Uint8Array(await request.arrayBuffer());
-  if (body.byteLength > limit) throw new LoupeError("payload_too_large", `request body exceeds the limit of ${limit} bytes`);
-  return body;
-}
 
 /**
  * Proxies one call: forwards the request untouched (unless an adapter hook
@@ -92,7 +84,8 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   const id = newCallId();
   const { adapter } = route;
   const { config } = deps;
-  const method = request.method.toUpperCase();
+  const given = request.method;
+  const method = given === "POST" || given === "GET" ? given : given.toUpperCase();
   const incoming = request.headers;
   const rawPath = rawPathAndQuery(request.url);
   const query = rawPath.includes("?") ? rawPath.slice(rawPath.indexOf("?")) : "";
@@ -163,12 +156,18 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   };
 
   // 1. The request: read it, learn what we can, never change it unless a hook must.
+  // Read here, not in a helper: one async frame less per call. Refused past the configured limit.
   let body: Uint8Array | undefined;
-  try {
-    body = BODYLESS.has(method) ? undefined : await readBody(request, config.limits.maxBodyBytes);
-  } catch (error) {
-    if (error instanceof LoupeError) return fail(error);
-    return fail(new LoupeError("invalid_request", `could not read the request body: ${(error as Error).message}`), { truncated: true });
+  if (!BODYLESS.has(method)) {
+    const limit = config.limits.maxBodyBytes;
+    const declared = Number(headerText(incomingAll["content-length"]) ?? "0");
+    if (declared > limit) return fail(new LoupeError("payload_too_large", `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+    try {
+      body = await request.bytes();
+    } catch (error) {
+      return fail(new LoupeError("invalid_request", `could not read the request body: ${(error as Error).message}`), { truncated: true });
+    }
+    if (body.byteLength > limit) return fail(new LoupeError("payload_too_large", `request body exceeds the limit of ${limit} bytes`));
   }
   requestBytes = body?.byteLength ?? 0;
   let upstreamBody = body;
@@ -345,7 +344,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   if (kind === "json" && declared !== null && Number(declared) <= SMALL_BODY_BYTES) {
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await upstream.arrayBuffer());
+      bytes = await upstream.bytes();
     } catch (error) {
       if (abort) request.signal.removeEventListener("abort", onClientAbort);
       return fail(new LoupeError("upstream_unreachable", `${adapter.id} upstream failed mid-body: ${(error as Error).message}`), { ttfbMs, upstreamRequestId, truncated: true });
