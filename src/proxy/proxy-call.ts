@@ -201,12 +201,13 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
 
   // 2. Upstream: a timeout covers the wait for response headers only; a stream may then run as long as it runs.
   const upstreamUrl = base + upstreamPath;
-  // Streams get an abort signal, so a client that leaves stops a generation it
-  // would pay for. Plain calls go without: a signal costs ~9 µs of CPU per fetch
-  // in Bun 1.4 (measured for bench/), and there the timeout need only stop waiting.
-  const abort = facts.streamed || !endpoint ? new AbortController() : undefined;
-  const onClientAbort = () => abort?.abort();
-  if (abort) request.signal.addEventListener("abort", onClientAbort, { once: true });
+  // Every fetch can be aborted: by its deadline (waiting for response headers),
+  // and for streams (and unknown endpoints) by a client that leaves, which stops
+  // a generation it would pay for. Plain calls do not watch the client: see below.
+  const abort = new AbortController();
+  const watchesClient = facts.streamed || !endpoint;
+  const onClientAbort = () => abort.abort();
+  if (watchesClient) request.signal.addEventListener("abort", onClientAbort, { once: true });
 
   let upstream: Response;
   try {
@@ -218,24 +219,23 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
       const context = trace.startUpstream(Date.now());
       for (const name in context) upstreamHeaders[name] = context[name]!;
     }
-    const init: RequestInit & { decompress: boolean } = {
-      method,
-      headers: upstreamHeaders,
-      body: upstreamBody,
-      redirect: "manual",
-      // Forward the bytes as they are encoded; the observer decodes its own copy.
-      decompress: false,
-    };
-    if (abort) init.signal = abort.signal;
-    const pending = fetch(upstreamUrl, init);
-    upstream = await deps.deadlines.race(pending, () => {
-      abort?.abort();
-      // We stop waiting: whatever arrives later is dropped.
-      pending.then((late) => late.body?.cancel(), () => {});
-    });
+    const deadline = deps.deadlines.arm(abort);
+    try {
+      upstream = await fetch(upstreamUrl, {
+        method,
+        headers: upstreamHeaders,
+        body: upstreamBody,
+        redirect: "manual",
+        signal: abort.signal,
+        // Forward the bytes as they are encoded; the observer decodes its own copy.
+        decompress: false,
+      } as RequestInit);
+    } finally {
+      deadline.clear();
+    }
   } catch (error) {
-    if (abort) request.signal.removeEventListener("abort", onClientAbort);
-    if (error instanceof UpstreamTimeoutError) return fail(new LoupeError("upstream_timeout", `${adapter.id} did not answer within ${config.limits.upstreamTimeoutMs} ms`));
+    if (watchesClient) request.signal.removeEventListener("abort", onClientAbort);
+    if (abort.signal.reason instanceof UpstreamTimeoutError) return fail(new LoupeError("upstream_timeout", `${adapter.id} did not answer within ${config.limits.upstreamTimeoutMs} ms`));
     if (request.signal.aborted) {
       finish(summarize({ status: 499, truncated: true, errorType: "client_disconnected", errorMessage: "client closed the connection before the upstream answered" }));
       return new Response(null, { status: 499 });
@@ -271,7 +271,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
   if (rewriting) headers.delete("content-length");
 
   const settle = (outcome: BodyOutcome, responseBytes: number) => {
-    if (abort) request.signal.removeEventListener("abort", onClientAbort);
+    if (watchesClient) request.signal.removeEventListener("abort", onClientAbort);
     const observed = observing().finish();
     const response: ResponseFacts = observed.facts;
     if (observed.problems.length) deps.onInternalError(`response ${id}: ${observed.problems.join("; ")}`);
@@ -296,7 +296,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
    * messages with the request's, so those calls are recorded at once.
    */
   const settleLater = (bytes: Uint8Array) => {
-    if (abort) request.signal.removeEventListener("abort", onClientAbort);
+    if (watchesClient) request.signal.removeEventListener("abort", onClientAbort);
     try {
       const otel = trace?.finish(
         { genAiProvider: adapter.genAiProvider, serverAddress: hostOf(base).hostname, serverPort: hostOf(base).port, params: facts.params },
@@ -346,7 +346,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     try {
       bytes = await upstream.bytes();
     } catch (error) {
-      if (abort) request.signal.removeEventListener("abort", onClientAbort);
+      if (watchesClient) request.signal.removeEventListener("abort", onClientAbort);
       return fail(new LoupeError("upstream_unreachable", `${adapter.id} upstream failed mid-body: ${(error as Error).message}`), { ttfbMs, upstreamRequestId, truncated: true });
     }
     if (captureContent) {
