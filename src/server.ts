@@ -21,7 +21,7 @@ export interface GatewayState {
   internalErrors: number;
 }
 
-export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines"> {
+export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure"> {
   state: GatewayState;
   writeRecord(record: RequestRecord, telemetry?: CallTelemetry): void;
   /** Journals a call whose record the store completes from its response body. */
@@ -55,6 +55,11 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     recordLater(call, body) {
       state.inflight--;
       deps.writeDeferred(call, body);
+    },
+    onFailure(error) {
+      // proxyCall records every outcome it handles; reaching here is a bug.
+      state.inflight--;
+      deps.onInternalError(`proxy failure: ${(error as Error).stack ?? error}`);
     },
   };
 
@@ -110,12 +115,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   function proxy(request: Request, route: RouteMatch): Response | Promise<Response> {
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);
     state.inflight++;
-    return proxyCall(request, route, proxyDeps).catch((error: unknown) => {
-      // proxyCall records every outcome it handles; reaching here is a bug, still answered in dialect.
-      state.inflight--;
-      deps.onInternalError(`proxy failure: ${(error as Error).stack ?? error}`);
-      return renderError(new LoupeError("internal", "internal gateway error"), route.adapter.dialect);
-    });
+    return proxyCall(request, route, proxyDeps);
   }
 
   /**
