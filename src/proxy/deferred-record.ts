@@ -40,30 +40,7 @@ export function completeRecord(call: DeferredCall, body: Uint8Array, priceBook: 
   observer.feed(body);
   const observed = observer.finish();
   const response = observed.facts;
-  const summary: CallSummary = {
-    id: call.id,
-    startedAt: call.startedAt,
-    durationMs: call.durationMs,
-    ttfbMs: call.ttfbMs,
-    provider: call.provider,
-    pricingProvider: call.pricingProvider,
-    endpoint,
-    method: call.method,
-    path: call.path,
-    status: call.status,
-    request: call.request,
-    tags: call.tags,
-    client: call.client,
-    response,
-    logBody: call.logBody,
-    requestBody: call.requestBody,
-    responseBody: observed.body,
-    requestBytes: call.requestBytes,
-    responseBytes: call.responseBytes,
-    upstreamRequestId: call.upstreamRequestId,
-    truncated: call.truncated,
-    ...callError({ kind: "complete" }, call.status, response),
-  };
+  const summary: CallSummary = { ...call, endpoint, response, responseBody: observed.body, ...callError({ kind: "complete" }, call.status, response) };
   const record = buildRecord(summary, priceCall(summary, priceBook), call.traceId);
   if (call.otel) call.otel.details.responseId = response.responseId;
   return { line: recordLine(record, call.otel), problems: observed.problems };

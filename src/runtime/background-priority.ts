@@ -5,9 +5,10 @@
 // work on ("Bun Pool N" threads), and DuckDB's own worker threads, started
 // from there, carry the same name. On Linux the nice value is per thread, so
 // those threads, and the storage worker's own JS thread, are given nice 19
-// and the SCHED_IDLE policy: when the gateway is busy they get a sliver of a
-// core (nice 19 alone left them ~5 µs per call under a burst, bench/) and
-// finish the backlog when it is not; when the CPU is idle they run at full speed. New pool
+// and the SCHED_IDLE policy (nice 19 alone still let them take ~5 µs of CPU per
+// call during a burst, bench/): when the gateway is busy they get a sliver of
+// a core and finish the backlog when it is not; when the CPU is idle they run
+// at full speed. New pool
 // threads can appear at any time, so every call looks again (reading
 // /proc/self/task costs ~0.1 ms, once per stored batch).
 //
@@ -20,6 +21,7 @@ const NICE = 19;
 const SCHED_IDLE = 5;
 const POOL_THREAD = /^Bun Pool/;
 
+/** setpriority(2), followed by sched_setscheduler(2) to SCHED_IDLE where libc has it. */
 type SetPriority = (which: number, who: number, prio: number) => number;
 let setpriority: SetPriority | null | undefined;
 let enabled = true;

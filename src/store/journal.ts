@@ -89,10 +89,9 @@ function frame(head: string, body: Uint8Array): Uint8Array {
 /**
  * Rewrites a segment so that it holds only record lines: each entry with a
  * body becomes the record line `complete` makes of it (none if it returns
- * ""); a line or entry cut short
- * by a crash is dropped. The new file replaces the old one at once (rename),
- * so a crash meanwhile leaves one or the other whole. Returns whether the
- * file changed.
+ * ""); a line or entry cut short by a crash is dropped. The new file replaces
+ * the old one at once (rename), so a crash meanwhile leaves one or the other
+ * whole. Returns whether the file changed.
  */
 export function completeSegment(path: string, complete: (head: string, body: Uint8Array) => string): boolean {
   const bytes = readFileSync(path);

@@ -44,30 +44,31 @@ export interface RecordWriterOptions {
   /** A segment this full is sealed at once. */
   batchRows: number;
   onError?: (message: string) => void;
-  /** Makes the record line of a head and body here and now, when the journal refuses them. */
-  complete?(head: string, body: Uint8Array): string;
+  /** Makes the record line of a head and body here and now, when the journal refuses them (deferred-record.ts). */
+  complete(head: string, body: Uint8Array): string;
   /** Past this many records waiting in the journal, say so through `onWarning` (at most once a minute). */
   backlogWarningRows?: number;
   onWarning?: (message: string) => void;
 }
 
-/** A backlog is stored in batches of at most this many segments. */
-const MAX_SEGMENTS_PER_BATCH = 64;
-
-/**
- * Stores records off the request path. A call pays for one JSON line written
- * to the journal; the journal's active segment is sealed every `intervalMs`
- * (or when `batchRows` full) and the sink loads the sealed files as they are,
- * so records never pile up in memory. While the sink is busy, sealed
- * segments queue up on disk, and a backlog goes in bigger batches. A
- * failed batch stays on disk, in order, and is retried with backoff.
- */
 /** A record's journal line: its JSON, with what its telemetry needs under `otel` (a key storage ignores). */
 export function recordLine(record: RequestRecord, telemetry: CallTelemetry | undefined): string {
   const line = JSON.stringify(record);
   return telemetry ? `${line.slice(0, -1)},"otel":${JSON.stringify(telemetry)}}` : line;
 }
 
+/** A backlog is stored in batches of at most this many segments. */
+const MAX_SEGMENTS_PER_BATCH = 64;
+
+/**
+ * Stores records off the request path. A call pays for one journal write (a
+ * record line, or a head and response body the store makes the record of);
+ * the journal's active segment is sealed every `intervalMs` (or when
+ * `batchRows` full) and the sink loads the sealed files as they are, so
+ * records never pile up in memory. While the sink is busy, sealed
+ * segments queue up on disk, and a backlog goes in bigger batches. A
+ * failed batch stays on disk, in order, and is retried with backoff.
+ */
 export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   const { journal, sink, intervalMs, batchRows, backlogWarningRows = 100_000 } = options;
   let backlogWarnedAt = 0;
@@ -224,7 +225,7 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
         // Refused (disk full, say): the record is made here and now, and kept until stored.
         let line = "";
         try {
-          line = options.complete?.(head, body) ?? "";
+          line = options.complete(head, body);
         } catch (failure) {
           report(`record cannot be made: ${(failure as Error).message}`);
         }

@@ -56,7 +56,7 @@ export function pickParams(
   names: Record<string, string>,
 ): Record<string, string | number | string[]> | undefined {
   if (!source) return undefined;
-  // Runs on every call: no per-call arrays (for…in over the table, a flag for "any").
+  // Runs on every call: no per-call arrays (for…in over the table; the object only when something is found).
   let out: Record<string, string | number | string[]> | undefined;
   for (const from in names) {
     const value = source[from];

@@ -129,6 +129,21 @@ describe("GenAI spans and metrics over OTLP (protobuf, gzip)", () => {
     expect(span.attributes["gen_ai.input.messages"]).toBeUndefined();
   });
 
+  test("a plain call whose record the store makes later still gets its response id and usage on the span", async () => {
+    // log-body meta: no content capture, so the record (and the span's response facts) are made from the journaled body.
+    const client = new Anthropic({ apiKey: "k", baseURL: `${gw.url}/anthropic`, maxRetries: 0 });
+    const { data: message, response } = await client.messages
+      .create({ model: "claude-opus-4-8", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }, { headers: { "x-loupe-log-body": "meta" } })
+      .withResponse();
+    const id = response.headers.get("x-loupe-request-id")!;
+    const spans = await receiver.waitForSpans((all) => clientSpanFor(all, id) !== undefined);
+    expect(clientSpanFor(spans, id)!.attributes).toMatchObject({
+      "gen_ai.response.id": message.id,
+      "gen_ai.usage.input_tokens": message.usage.input_tokens + (message.usage.cache_read_input_tokens ?? 0) + (message.usage.cache_creation_input_tokens ?? 0),
+      "gen_ai.usage.output_tokens": message.usage.output_tokens,
+    });
+  });
+
   test("metrics: duration, token usage by type, time to first chunk — agreeing with the records", async () => {
     const [totals] = await gw.sql(`select count(*)::int as calls, sum(input_tokens)::int as input, sum(output_tokens)::int as output, count(*) filter (where streamed)::int as streams from requests`);
     const points = await receiver.waitForMetrics((all) => {
