@@ -14,6 +14,7 @@ import { loadPriceBook } from "./src/pricing/load-prices.ts";
 import { createRecordCompleter } from "./src/proxy/deferred-record.ts";
 import { createApp, type GatewayState } from "./src/server.ts";
 import { openJournal } from "./src/store/journal.ts";
+import { loadFileMapping } from "./src/store/file-mapping.ts";
 import { createRecordWriter } from "./src/store/record-writer.ts";
 import { replayJournal } from "./src/store/replay-journal.ts";
 import { openWorkerStore } from "./src/store/worker-store.ts";
@@ -90,7 +91,10 @@ async function serve(flags: Record<string, string>): Promise<void> {
   });
   const replayed = await replayJournal(journalDir, store);
   if (replayed.files > 0) log(config, `journal: ${replayed.added} record(s) recovered from a previous run`);
-  const journal = openJournal(journalDir);
+  const journal = openJournal(journalDir, {
+    mapping: await loadFileMapping(),
+    onError: (message) => log(config, message),
+  });
   const writer = createRecordWriter({
     journal,
     sink: store,

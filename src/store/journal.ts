@@ -1,5 +1,6 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import type { FileMapping } from "./file-mapping.ts";
 /**
  * Append-only journal of finished records, written synchronously before a
  * call's last bytes reach its client, so a record survives `kill -9` of the
@@ -7,6 +8,11 @@ import { join } from "node:path";
  * when the process dies). The journal is also the queue to the store: the
  * active segment is sealed, the store loads the sealed file as it is, and
  * the file goes once the store has it. Records wait on disk, not in memory.
+ *
+ * Each call's line (or entry) is copied into a shared memory mapping of the
+ * segment file where the platform allows (file-mapping.ts): no system call
+ * per call. Elsewhere, or when a segment cannot be mapped, it is written
+ * with one write(2).
  *
  * Layout: numbered segment files `NNNNNNNN.ndjson` in one folder, one JSON
  * record per line. A call whose record is made later (its response body
@@ -69,33 +75,37 @@ const NEWLINE = 0x0a;
 const AT = 0x40;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-// One buffer for every entry with a body: entries are framed and written one at a time, synchronously.
-let scratch = new Uint8Array(64 * 1024);
 
-/** The entry as journal bytes: `@<body length> <head>\n<body>\n`. */
-function frame(head: string, body: Uint8Array): Uint8Array {
-  const prefix = `@${body.byteLength} `;
-  const most = prefix.length + head.length * 3 + body.byteLength + 2;
-  if (most > scratch.byteLength) scratch = new Uint8Array(Math.max(most, scratch.byteLength * 2));
-  let n = encoder.encodeInto(prefix, scratch).written;
-  n += encoder.encodeInto(head, scratch.subarray(n)).written;
-  scratch[n++] = NEWLINE;
-  scratch.set(body, n);
+/** The most bytes an entry of `head` and `body` can take (a UTF-16 unit is at most 3 bytes of UTF-8). */
+const entryRoom = (head: string, body: Uint8Array) => 24 + head.length * 3 + body.byteLength;
+
+/** Writes the entry `@<body length> <head>\n<body>\n` into `target` at `at` (which has `entryRoom` bytes); returns where it ends. */
+function frameInto(target: Uint8Array, at: number, head: string, body: Uint8Array): number {
+  let n = at + encoder.encodeInto(`@${body.byteLength} `, target.subarray(at)).written;
+  n += encoder.encodeInto(head, target.subarray(n)).written;
+  target[n++] = NEWLINE;
+  target.set(body, n);
   n += body.byteLength;
-  scratch[n++] = NEWLINE;
-  return scratch.subarray(0, n);
+  target[n++] = NEWLINE;
+  return n;
 }
 
 /**
  * Rewrites a segment so that it holds only record lines: each entry with a
  * body becomes the record line `complete` makes of it (none if it returns
- * ""); a line or entry cut short by a crash is dropped. The new file replaces
+ * ""); a line or entry cut short by a crash is dropped, and so are the zero
+ * bytes a crash leaves after the last entry of a mapped segment. The new file replaces
  * the old one at once (rename), so a crash meanwhile leaves one or the other
  * whole. Returns whether the file changed.
  */
 export function completeSegment(path: string, complete: (head: string, body: Uint8Array) => string): boolean {
   const bytes = readFileSync(path);
-  if (bytes[0] !== AT && bytes.indexOf("\n@") < 0) return false;
+  if (bytes[0] !== AT && bytes.indexOf("\n@") < 0) {
+    // A mapped segment a crash left: its reserved rest is zero bytes after its last whole line.
+    if (bytes.at(-1) !== 0) return false;
+    truncateSync(path, bytes.lastIndexOf(NEWLINE) + 1);
+    return true;
+  }
   const next = `${path}.complete`;
   const out = openSync(next, "w");
   // Written out in pieces as it goes: a segment of thousands of calls is never held twice over.
@@ -142,29 +152,127 @@ function isWholeJson(line: string): boolean {
   }
 }
 
+/** The open file of the active segment. */
+interface SegmentFile {
+  /** Appends one line (without its newline) or one entry; throws, with nothing or part of it written, on failure. */
+  append(line: string): void;
+  appendWithBody(head: string, body: Uint8Array): void;
+  /** Bytes written. */
+  readonly length: number;
+  /** Closes the file, deleting it if `keep` is false. */
+  close(keep: boolean): void;
+}
+
+// One buffer for every entry with a body: entries are framed and written one at a time, synchronously.
+let scratch = new Uint8Array(64 * 1024);
+
+/** A segment appended to with write(2), one call per line or entry. */
+function writtenSegment(path: string): SegmentFile {
+  const fd = openSync(path, "a");
+  let length = 0;
+  return {
+    append(line) {
+      length += writeSync(fd, `${line}\n`);
+    },
+    appendWithBody(head, body) {
+      const most = entryRoom(head, body);
+      if (most > scratch.byteLength) scratch = new Uint8Array(Math.max(most, scratch.byteLength * 2));
+      length += writeSync(fd, scratch.subarray(0, frameInto(scratch, 0, head, body)));
+    },
+    get length() {
+      return length;
+    },
+    close(keep) {
+      closeSync(fd);
+      if (!keep) unlinkSync(path);
+    },
+  };
+}
+
+const MiB = 1 << 20;
+
+/**
+ * A segment written through a shared mapping of the file (file-mapping.ts):
+ * an append is a copy into memory, no system call. The file has room
+ * reserved ahead; it grows (doubling) when an entry would not fit, and is
+ * cut to what was written when it closes. A crash leaves the reserved rest
+ * as zero bytes after the last entry: `completeSegment` drops them.
+ */
+function mappedSegment(path: string, mapping: FileMapping, reserve: number): SegmentFile {
+  const file = mapping.create(path, reserve);
+  let length = 0;
+  const room = (most: number) => {
+    if (length + most > file.bytes.byteLength) file.reserve(Math.max(file.bytes.byteLength * 2, Math.ceil((length + most) / MiB) * MiB));
+  };
+  return {
+    append(line) {
+      room(line.length * 3 + 1);
+      const bytes = file.bytes;
+      const end = length + encoder.encodeInto(line, bytes.subarray(length)).written;
+      bytes[end] = NEWLINE;
+      length = end + 1;
+    },
+    appendWithBody(head, body) {
+      room(entryRoom(head, body));
+      length = frameInto(file.bytes, length, head, body);
+    },
+    get length() {
+      return length;
+    },
+    close(keep) {
+      file.close(keep ? length : 0);
+    },
+  };
+}
+
+export interface JournalOptions {
+  /** Write segments through shared memory mappings (file-mapping.ts), else with write(2). */
+  mapping?: FileMapping | null | undefined;
+  /** Reports a segment that could not be mapped (it is written with write(2) instead). */
+  onError?: (message: string) => void;
+}
+
 /** Opens a fresh journal in `dir` (replay and remove old segments first). */
-export function openJournal(dir: string): Journal {
+export function openJournal(dir: string, options: JournalOptions = {}): Journal {
   mkdirSync(dir, { recursive: true });
   const existing = journalFiles(dir);
   if (existing.length > 0) throw new Error(`journal ${dir} still holds ${existing.length} segment(s): replay it first`);
+  const { mapping } = options;
 
   let nextIndex = 1;
   let sealedRows = 0;
-  let active = { path: "", rows: 0, suspect: false };
-  let fd = -1;
+  // Room reserved for a mapped segment: what the last one took, so a steady load rarely grows one.
+  let reserve = MiB;
 
-  function start() {
-    const path = join(dir, segmentName(nextIndex));
-    fd = openSync(path, "a");
-    nextIndex++;
-    active = { path, rows: 0, suspect: false };
+  function open(path: string): SegmentFile {
+    if (mapping) {
+      try {
+        return mappedSegment(path, mapping, reserve);
+      } catch (error) {
+        // No room to reserve, say: write(2) needs only what each line takes.
+        options.onError?.(`journal segment ${path} cannot be mapped, written instead: ${(error as Error).message}`);
+      }
+    }
+    return writtenSegment(path);
   }
-  start();
+
+  /** The next segment, opened. Throws if it cannot be. */
+  function next() {
+    const path = join(dir, segmentName(nextIndex));
+    const opened = { path, rows: 0, suspect: false, file: open(path) };
+    nextIndex++;
+    return opened;
+  }
+
+  const closeFile = (segment: typeof active) => segment.file.close(segment.rows > 0 || segment.suspect);
+
+  let active = next();
+  let closed = false;
 
   return {
     append(line) {
       try {
-        writeSync(fd, `${line}\n`);
+        active.file.append(line);
       } catch (error) {
         active.suspect = true;
         throw error;
@@ -173,7 +281,7 @@ export function openJournal(dir: string): Journal {
     },
     appendWithBody(head, body) {
       try {
-        writeSync(fd, frame(head, body));
+        active.file.appendWithBody(head, body);
       } catch (error) {
         active.suspect = true;
         throw error;
@@ -182,12 +290,12 @@ export function openJournal(dir: string): Journal {
     },
     seal() {
       if (active.rows === 0 && !active.suspect) return undefined;
-      const sealed: JournalSegment = active;
-      const sealedFd = fd;
-      start(); // throws before anything changed if the next file cannot be opened
-      closeSync(sealedFd);
+      const sealed = active;
+      reserve = Math.min(64 * MiB, Math.max(MiB, Math.ceil(sealed.file.length / MiB) * MiB));
+      active = next(); // throws before anything changed if the next file cannot be opened
+      closeFile(sealed);
       sealedRows += sealed.rows;
-      return sealed;
+      return { path: sealed.path, rows: sealed.rows, suspect: sealed.suspect };
     },
     get activeRows() {
       return active.rows;
@@ -201,9 +309,9 @@ export function openJournal(dir: string): Journal {
       return sealedRows + active.rows;
     },
     close() {
-      if (fd >= 0) closeSync(fd);
-      fd = -1;
-      if (active.rows === 0 && !active.suspect) unlinkSync(active.path);
+      if (closed) return;
+      closed = true;
+      closeFile(active);
     },
   };
 }
