@@ -7,12 +7,17 @@
 // Each file's blocks are reserved with posix_fallocate(3) before it is
 // mapped: a store into a mapped page the disk cannot back would kill the
 // process with SIGBUS, while a failed reservation is an ordinary error the
-// journal reports (and the record is kept in memory).
+// journal reports (and the record is kept in memory). The reserved bytes are
+// then written as zeros, a MiB per write(2): the pages are in the page cache
+// before the first call lands on them. The first store into a page that is
+// not costs a page fault of ~3.4 µs here (the filesystem's work for a new
+// page); the zeros cost ~0.5 µs a page in bulk, and throughput rose 4.5%
+// (paired A/B, bench/).
 //
 // Linux with bun:ffi only; elsewhere `loadFileMapping` gives null and the
 // journal writes with write(2).
 
-import { closeSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
+import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
 
 export interface MappedFile {
   /** The mapped bytes, `size` long; replaced by `reserve`, invalid after `close`. */
@@ -31,6 +36,7 @@ export interface FileMapping {
 const PROT_READ_WRITE = 0x1 | 0x2;
 const MAP_SHARED = 0x1;
 const MREMAP_MAYMOVE = 0x1;
+const ZEROS = new Uint8Array(1 << 20);
 
 /** The mapping functions of libc, or null where they cannot be had. */
 export async function loadFileMapping(): Promise<FileMapping | null> {
@@ -50,9 +56,11 @@ export async function loadFileMapping(): Promise<FileMapping | null> {
       return { address, bytes: new Uint8Array(toArrayBuffer(address as never, 0, size)) };
     }
 
-    function allocate(fd: number, path: string, size: number) {
+    /** Reserves the file's blocks up to `size`, and writes zeros over them from `from` (see above). */
+    function allocate(fd: number, path: string, from: number, size: number) {
       const errno = libc.posix_fallocate(fd, 0, size);
       if (errno !== 0) throw new Error(`cannot reserve ${size} bytes for ${path} (errno ${errno}${errno === 28 ? ": no space left on device" : ""})`);
+      for (let at = from; at < size; at += ZEROS.byteLength) writeSync(fd, ZEROS, 0, Math.min(ZEROS.byteLength, size - at), at);
     }
 
     return {
@@ -60,7 +68,7 @@ export async function loadFileMapping(): Promise<FileMapping | null> {
         const fd = openSync(path, "wx+");
         let map: { address: number; bytes: Uint8Array };
         try {
-          allocate(fd, path, size);
+          allocate(fd, path, 0, size);
           map = mapped(libc.mmap(null, size, PROT_READ_WRITE, MAP_SHARED, fd, 0), size, path);
         } catch (error) {
           closeSync(fd);
@@ -74,7 +82,7 @@ export async function loadFileMapping(): Promise<FileMapping | null> {
           },
           reserve(wanted) {
             if (wanted <= mappedSize) return;
-            allocate(fd, path, wanted);
+            allocate(fd, path, mappedSize, wanted);
             // Moved if need be, pages and all (no page is faulted in again); the old mapping stays if this fails.
             map = mapped(libc.mremap(map.address as never, mappedSize, wanted, MREMAP_MAYMOVE), wanted, path);
             mappedSize = wanted;
