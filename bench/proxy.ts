@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { CHAT_JSON, STREAM_SSE } from "./mock-upstream.ts";
 import type { SeqJob, SeqTargetResult } from "./seq-client.ts";
 import type { SinkPathStats } from "./otlp-sink.ts";
+import { START_ENVIRONMENT } from "../src/runtime/fetch-concurrency.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;
@@ -335,7 +336,7 @@ async function startLoupe(name: LoupeName, mockUrl: string, extraEnv: Record<str
     LOUPE_ANTHROPIC_BASE_URL: mockUrl,
     // What Loupe would set itself by re-executing at start-up (src/runtime/fetch-concurrency.ts); set here so it
     // starts once: the re-exec under \`--cpu-prof\` sometimes hung Loupe's start (2 of 4 tries).
-    BUN_CONFIG_MAX_HTTP_REQUESTS: "65535",
+    ...START_ENVIRONMENT,
     // `normal` makes DuckDB compete for the core during the runs (README: "Reading it").
     ...(process.env.LOUPE_STORAGE_PRIORITY ? { LOUPE_STORAGE_PRIORITY: process.env.LOUPE_STORAGE_PRIORITY } : {}),
     ...extraEnv,

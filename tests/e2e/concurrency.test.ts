@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, startGateway, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
@@ -30,3 +31,15 @@ test("400 simultaneous slow calls are not queued behind Bun's 256 outgoing-fetch
   expect(await burst(capped)).toBeGreaterThan(3000);
   await capped.stop();
 }, 30_000);
+
+test.skipIf(process.platform !== "linux")("the gateway starts with its start-only settings (mimalloc keeps freed memory 10 s), a value the user gives wins", async () => {
+  const environ = (gw: Gateway) => new Map(readFileSync(`/proc/${gw.proc.pid}/environ`, "utf8").split("\0").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  const plain = await startGateway({ env: { LOUPE_OPENAI_BASE_URL: mock.url } });
+  expect(environ(plain).get("MIMALLOC_PURGE_DELAY")).toBe("10000");
+  expect(environ(plain).get("BUN_CONFIG_MAX_HTTP_REQUESTS")).toBe("65535");
+  await plain.stop();
+  const given = await startGateway({ env: { LOUPE_OPENAI_BASE_URL: mock.url, MIMALLOC_PURGE_DELAY: "250" } });
+  expect(environ(given).get("MIMALLOC_PURGE_DELAY")).toBe("250");
+  expect(environ(given).get("BUN_CONFIG_MAX_HTTP_REQUESTS")).toBe("65535");
+  await given.stop();
+});
