@@ -110,27 +110,35 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     let requestBytes = 0;
     let requestBody: string | undefined;
 
-    const summarize = (part: Partial<CallSummary> & { status: number }): CallSummary => ({
+    /**
+     * The call as known before its response body is read: what a record made
+     * now starts from (`summarize`), and the head of one made later (`settleLater`).
+     */
+    const known = (status: number, ttfbMs: number | undefined, responseBytes: number, upstreamRequestId: string | undefined) => ({
       id,
       startedAt,
       durationMs: performance.now() - t0,
-      ttfbMs: undefined,
+      ttfbMs,
       provider: adapter.id,
       pricingProvider: adapter.pricingId ?? adapter.id,
-      endpoint,
       method,
       path: rawPath,
+      status,
       request: facts,
       tags,
       client,
-      response: {},
       logBody,
       requestBody,
-      responseBody: undefined,
       requestBytes,
-      responseBytes: 0,
-      upstreamRequestId: undefined,
+      responseBytes,
+      upstreamRequestId,
       truncated: false,
+    });
+    const summarize = (part: Partial<CallSummary> & { status: number }): CallSummary => ({
+      ...known(part.status, undefined, 0, undefined),
+      endpoint,
+      response: {},
+      responseBody: undefined,
       ...part,
     });
     /** What the call's spans and metrics need beyond its record (when export is on). */
@@ -296,17 +304,15 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     const settleLater = (bytes: Uint8Array) => {
       if (watchesClient) request.signal.removeEventListener("abort", onClientAbort);
       try {
-        // The summary without what only the body can tell (the store reads it: deferred-record.ts).
-        const { endpoint: _endpoint, response: _response, responseBody: _responseBody, ...known } = summarize({ status, ttfbMs, responseBytes: bytes.byteLength, upstreamRequestId });
-        const call: DeferredCall = {
-          ...known,
+        // What only the body can tell, the store reads (deferred-record.ts). No spread: this runs for most calls.
+        const call: DeferredCall = Object.assign(known(status, ttfbMs, bytes.byteLength, upstreamRequestId), {
           upstreamPath: pathOnly,
           encoding,
           captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
           traceId,
           // The response id is filled in when the record is made.
           otel: trace && telemetryOf(trace, undefined),
-        };
+        });
         deps.recordLater(call, bytes);
       } catch (error) {
         deps.onInternalError(`recording ${id} failed: ${(error as Error).message}`);
