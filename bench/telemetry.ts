@@ -71,8 +71,8 @@ const details: CallDetails = {
   params: { max_tokens: 50, temperature: 0.7 },
   responseId: "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG",
 };
-const withParent = new Headers({ "content-type": "application/json", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" });
-const withoutParent = new Headers({ "content-type": "application/json" });
+// Every other call continues a caller's trace.
+const CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 interface Variant {
   label: string;
@@ -95,7 +95,7 @@ async function measure(variant: Variant) {
   const telemetry = createTelemetry(config, "0.0.0", (message) => errors.push(message));
   const call = (i: number) => {
     const now = Date.now();
-    const trace = telemetry.tracer.begin({ method: "POST", path: "/openai/v1/chat/completions", headers: i & 1 ? withParent : withoutParent, startTime: now });
+    const trace = telemetry.tracer.begin({ method: "POST", path: "/openai/v1/chat/completions", traceparent: i & 1 ? CALLER : null, tracestate: null, startTime: now });
     trace.startUpstream(now);
     telemetry.emit(records[i & 1023]!, trace.finish(details, now + 1));
   };

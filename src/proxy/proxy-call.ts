@@ -100,7 +100,13 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     const fromHeaders = adapter.readHeaders?.(incoming);
     const client: ClientMeta | undefined = fromHeaders?.client;
     const logBody = tags.logBody ?? config.logBody;
-    const trace: CallTrace | undefined = deps.tracer?.begin({ method, path: rawPath, headers: incoming, startTime: startedAt });
+    const trace: CallTrace | undefined = deps.tracer?.begin({
+      method,
+      path: rawPath,
+      traceparent: headerText(incomingAll.traceparent),
+      tracestate: headerText(incomingAll.tracestate),
+      startTime: startedAt,
+    });
     // Content goes on spans only when asked for, and never against an explicit meta/none.
     const captureContent = deps.tracer?.captureContent === true && tags.logBody !== "meta" && tags.logBody !== "none";
     let requestJson: Record<string, unknown> | undefined;

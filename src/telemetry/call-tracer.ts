@@ -10,7 +10,8 @@ import { parseTraceparent } from "./trace-context.ts";
 export interface CallTracer {
   /** Whether message content may be captured (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). */
   readonly captureContent: boolean;
-  begin(request: { method: string; path: string; headers: Headers; startTime: number }): CallTrace;
+  /** `traceparent` and `tracestate` are the caller's headers (null when not sent). */
+  begin(request: { method: string; path: string; traceparent: string | null; tracestate: string | null; startTime: number }): CallTrace;
 }
 
 export interface CallTrace {

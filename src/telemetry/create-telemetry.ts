@@ -51,11 +51,11 @@ export function createCallTracer(config: TelemetryConfig): CallTracer {
   const sample = createSampler(config.sampler.kind, config.sampler.ratio);
   return {
     captureContent: config.captureContent,
-    begin({ method, path, headers, startTime }): CallTrace {
-      const parent = parseTraceparent(headers.get("traceparent"));
+    begin({ method, path, traceparent, tracestate: givenState, startTime }): CallTrace {
+      const parent = parseTraceparent(traceparent);
       if (!config.traces) return new UntracedCall(parent?.traceId);
       const traceId = parent?.traceId ?? ids.traceId();
-      const tracestate = parent ? (headers.get("tracestate")?.trim() ?? "") : "";
+      const tracestate = parent ? (givenState?.trim() ?? "") : "";
       return new TracedCall(ids, {
         traceId,
         parent,

@@ -73,7 +73,7 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
 });
 const details: CallDetails = { genAiProvider: "openai", serverAddress: "api.openai.com", serverPort: 443 };
 const begin = (telemetry: ReturnType<typeof createTelemetry>, headers: Record<string, string> = {}) =>
-  telemetry.tracer.begin({ method: "POST", path: "/openai/v1/chat/completions?x=1", headers: new Headers(headers), startTime: T0 });
+  telemetry.tracer.begin({ method: "POST", path: "/openai/v1/chat/completions?x=1", traceparent: headers.traceparent ?? null, tracestate: headers.tracestate ?? null, startTime: T0 });
 
 describe("spans of a call", () => {
   test("the SERVER span continues the caller's trace, the CLIENT span is its child and is what the upstream sees", async () => {
