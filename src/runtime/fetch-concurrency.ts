@@ -36,8 +36,9 @@ export const MAX_FETCH_CONCURRENCY = "65535";
  * after it is freed, and a busy gateway reuses the same memory soon after:
  * each such page then costs a page fault again, and mimalloc's scavenger
  * thread a madvise(2) per page. Under a burst that was ~1 madvise per call
- * (strace), and a 2-3% throughput gain without it (bench/, paired A/Bs); a 10 s delay keeps that
- * memory for the next burst and still gives it back when the gateway idles.
+ * (strace); a 10 s delay gained 2-3% throughput (paired A/Bs under
+ * bench/proxy.ts's load), keeps that memory for the next burst, and still
+ * gives it back when the gateway idles.
  */
 export const START_ENVIRONMENT: Readonly<Record<string, string>> = {
   BUN_CONFIG_MAX_HTTP_REQUESTS: MAX_FETCH_CONCURRENCY,

@@ -2,7 +2,7 @@
 // a store into the mapping is in the OS's page cache at once, so it survives
 // `kill -9` of the process exactly as a write(2) would, without a system call
 // per write. The journal appends each call through one (journal.ts); on this
-// VM a write(2) per call cost ~12% of the gateway's throughput (bench/).
+// VM a write(2) per call cost ~12% of the gateway's throughput (under bench/proxy.ts's load).
 //
 // Each file's blocks are reserved with posix_fallocate(3) before it is
 // mapped: a store into a mapped page the disk cannot back would kill the
@@ -12,7 +12,7 @@
 // before the first call lands on them. The first store into a page that is
 // not costs a page fault of ~3.4 µs here (the filesystem's work for a new
 // page); the zeros cost ~0.5 µs a page in bulk, and throughput rose 4.5%
-// (paired A/B, bench/).
+// (paired A/B under bench/proxy.ts's load).
 //
 // Linux with bun:ffi only; elsewhere `loadFileMapping` gives null and the
 // journal writes with write(2).
