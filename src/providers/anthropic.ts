@@ -1,6 +1,7 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import { anthropicMessagesContent } from "./anthropic-content.ts";
 import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
+import { headerText } from "../proxy/headers.ts";
 
 /**
  * Anthropic Messages API. `usage.input_tokens` excludes cache reads and writes
@@ -153,15 +154,14 @@ export const anthropic = {
     return undefined;
   },
   readHeaders(headers) {
+    const text = (name: string) => headerText(headers[name]) ?? undefined;
     return {
-      sessionId: headers.get("x-claude-code-session-id") ?? undefined,
+      sessionId: text("x-claude-code-session-id"),
       client: {
-        agentId: headers.get("x-claude-code-agent-id") ?? undefined,
-        parentAgentId: headers.get("x-claude-code-parent-agent-id") ?? undefined,
-        requestClass:
-          headers.get("x-claude-code-request-class") ??
-          (headers.get("x-claude-code-compaction") ? "compaction" : undefined),
-        agentType: headers.get("x-claude-code-agent-type") ?? undefined,
+        agentId: text("x-claude-code-agent-id"),
+        parentAgentId: text("x-claude-code-parent-agent-id"),
+        requestClass: text("x-claude-code-request-class") ?? (text("x-claude-code-compaction") ? "compaction" : undefined),
+        agentType: text("x-claude-code-agent-type"),
       },
     };
   },

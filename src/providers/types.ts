@@ -1,5 +1,6 @@
 import type { ContentHooks } from "../telemetry/genai-content.ts";
 import type { Usage } from "../usage/usage.ts";
+import type { HeaderObject } from "../proxy/headers.ts";
 
 /** The error format a route speaks (DESIGN.md, "Errors"). */
 export type Dialect = "anthropic" | "openai" | "gemini";
@@ -74,8 +75,8 @@ export interface ProviderAdapter<Id extends string = string> {
   claimsDropIn?(method: string, path: string, headers: Headers): boolean;
   /** The known endpoint for a method and upstream path, if any. */
   endpoint(method: string, path: string): Endpoint | undefined;
-  /** Session and user from provider-specific request headers. */
-  readHeaders?(headers: Headers): Partial<RequestFacts> & { client?: ClientMeta };
+  /** Session and user from provider-specific request headers (as `headerObject` gives them: read once per call). */
+  readHeaders?(headers: HeaderObject): Partial<RequestFacts> & { client?: ClientMeta };
 }
 
 /** Agent metadata a client announces (Claude Code's `x-claude-code-*` headers). */

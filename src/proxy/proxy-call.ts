@@ -89,15 +89,14 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     const { config } = deps;
     const given = request.method;
     const method = given === "POST" || given === "GET" ? given : given.toUpperCase();
-    const incoming = request.headers;
     const rawPath = rawPathAndQuery(request.url);
     const query = rawPath.includes("?") ? rawPath.slice(rawPath.indexOf("?")) : "";
     const upstreamPath = route.upstreamPath + query;
     const pathOnly = route.upstreamPath;
     const endpoint: Endpoint | undefined = adapter.endpoint(method, pathOnly);
-    const incomingAll = headerObject(incoming);
+    const incomingAll = headerObject(request.headers);
     const tags: RequestTags = readRequestTags(incomingAll);
-    const fromHeaders = adapter.readHeaders?.(incoming);
+    const fromHeaders = adapter.readHeaders?.(incomingAll);
     const client: ClientMeta | undefined = fromHeaders?.client;
     const logBody = tags.logBody ?? config.logBody;
     const trace: CallTrace | undefined = deps.tracer?.begin({
