@@ -37,6 +37,7 @@ export function createUpstreamDeadlines(timeoutMs: number): UpstreamDeadlines {
     if (timer !== undefined) return;
     for (const oldest of waiting) {
       timer = setTimeout(expireDue, Math.max(0, oldest.due - performance.now()));
+      timer.unref?.(); // a deadline alone never keeps the process running
       return;
     }
   }

@@ -292,7 +292,7 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
       if (active.rows === 0 && !active.suspect) return undefined;
       const sealed = active;
       reserve = Math.min(64 * MiB, Math.max(MiB, Math.ceil(sealed.file.length / MiB) * MiB));
-      active = next(); // throws before anything changed if the next file cannot be opened
+      active = next(); // if the next file cannot be opened, this throws and the active segment stays as it was
       closeFile(sealed);
       sealedRows += sealed.rows;
       return { path: sealed.path, rows: sealed.rows, suspect: sealed.suspect };
