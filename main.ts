@@ -11,15 +11,15 @@ import { runExport, runSql } from "./src/cli/db-commands.ts";
 import { join, resolve } from "node:path";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./src/config.ts";
 import { loadPriceBook } from "./src/pricing/load-prices.ts";
-import { createRecordCompleter } from "./src/proxy/deferred-record.ts";
+import { createRecordCompleter } from "./src/recording/recorder.ts";
 import { createApp, type GatewayState } from "./src/server.ts";
-import { openJournal } from "./src/store/journal.ts";
-import { loadFileMapping } from "./src/store/file-mapping.ts";
-import { createRecordWriter } from "./src/store/record-writer.ts";
-import { replayJournal } from "./src/store/replay-journal.ts";
-import { openWorkerStore } from "./src/store/worker-store.ts";
+import { openJournal } from "./src/recording/journal.ts";
+import { loadFileMapping } from "./src/runtime/file-mapping.ts";
+import { createRecordWriter } from "./src/recording/journal-writer.ts";
+import { replayJournal } from "./src/recording/replay.ts";
+import { openWorkerStore } from "./src/recording/worker-client.ts";
 import { ensureFetchConcurrency } from "./src/runtime/fetch-concurrency.ts";
-import { createCallTracer } from "./src/telemetry/create-telemetry.ts";
+import { createCallTracer } from "./src/sinks/otlp/create-telemetry.ts";
 import manifest from "./package.json" with { type: "json" };
 
 const HELP = `loupe ${manifest.version} — a self-hosted LLM API gateway that records every call

@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { RequestRecord } from "../src/record.ts";
-import { openDuckDBStore } from "../src/store/duckdb-store.ts";
+import { openDuckDBStore } from "../src/sinks/duckdb/duckdb-store.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;

@@ -8,8 +8,8 @@
  */
 import { join } from "node:path";
 import type { RequestRecord } from "../src/record.ts";
-import { createTelemetry } from "../src/telemetry/create-telemetry.ts";
-import type { CallDetails } from "../src/telemetry/genai-span.ts";
+import { createTelemetry } from "../src/sinks/otlp/create-telemetry.ts";
+import type { CallDetails } from "../src/sinks/otlp/genai-span.ts";
 import type { OtlpTarget, TelemetryConfig } from "../src/telemetry/otel-config.ts";
 import type { SinkPathStats } from "./otlp-sink.ts";
 

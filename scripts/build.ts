@@ -6,7 +6,7 @@
 // DuckDB: the addon duckdb.node is embedded by Bun itself (it is `require`d by
 // @duckdb/node-bindings), but the library it links against, libduckdb.so, is not
 // seen by the bundler; we add it as an extra entry point so it is embedded as an
-// asset, and src/store/load-duckdb.ts extracts and preloads it at run time.
+// asset, and src/sinks/duckdb/load-duckdb.ts extracts and preloads it at run time.
 
 import type { BunPlugin } from "bun";
 import { existsSync, mkdirSync, statSync } from "node:fs";

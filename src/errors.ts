@@ -1,4 +1,4 @@
-import type { Dialect } from "./providers/types.ts";
+import type { Dialect } from "./providers/contract.ts";
 
 /** Every error Loupe itself raises, with its one HTTP status. */
 const STATUS = {

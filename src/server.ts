@@ -1,19 +1,19 @@
 import { Hono } from "hono";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { LoupeError, renderError } from "./errors.ts";
-import { sameSecret } from "./same-secret.ts";
+import { sameSecret } from "./http/same-secret.ts";
 import { matchRoute, type RouteMatch } from "./providers/registry.ts";
-import { proxyCall, type ProxyDeps } from "./proxy/proxy-call.ts";
+import { proxyCall, type ProxyDeps } from "./proxy/forward.ts";
 import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 import type { RequestRecord } from "./record.ts";
 
 /** Errors in the query itself, not in Loupe. */
 const USER_SQL_ERRORS = new Set(["UnsafeQueryError", "QueryTimeoutError"]);
 const LOCAL_SQL_MAX_ROWS = 100_000;
-import type { RecordWriterStats } from "./store/record-writer.ts";
-import type { TelemetryStats } from "./telemetry/create-telemetry.ts";
+import type { RecordWriterStats } from "./recording/journal-writer.ts";
+import type { TelemetryStats } from "./sinks/otlp/create-telemetry.ts";
 import type { CallTelemetry } from "./telemetry/call-tracer.ts";
-import type { DeferredCall } from "./proxy/deferred-record.ts";
+import type { DeferredCall } from "./recording/recorder.ts";
 
 export interface GatewayState {
   draining: boolean;

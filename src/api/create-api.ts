@@ -2,12 +2,12 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { stringify as toYaml } from "yaml";
 import { formatCsv } from "../cli/format-table.ts";
-import { sameSecret } from "../same-secret.ts";
+import { sameSecret } from "../http/same-secret.ts";
 import { computeCostNano, formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { PriceBook } from "../pricing/price-book.ts";
 import { providers } from "../providers/registry.ts";
-import type { ProviderAdapter } from "../providers/types.ts";
-import type { AnalyticsStore, RequestFilter } from "../store/analytics.ts";
+import type { ProviderAdapter } from "../providers/contract.ts";
+import type { AnalyticsStore, RequestFilter } from "../sinks/analytics.ts";
 import { renderReferencePage } from "./reference-page.ts";
 import * as s from "./schemas.ts";
 

@@ -1,5 +1,5 @@
-import { openDuckDBStore, type DuckDBStore, type QueryResult } from "../store/duckdb-store.ts";
-import { replayJournal } from "../store/replay-journal.ts";
+import { openDuckDBStore, type DuckDBStore, type QueryResult } from "../sinks/duckdb/duckdb-store.ts";
+import { replayJournal } from "../recording/replay.ts";
 import { journalPath, readDiscovery } from "./discovery.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { QueryResult } from "../store/duckdb-store.ts";
+import type { QueryResult } from "../sinks/duckdb/duckdb-store.ts";
 
 const cell = (value: unknown): string =>
   value === null || value === undefined ? "NULL" : typeof value === "object" ? JSON.stringify(value) : String(value);

@@ -1,7 +1,7 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import { anthropicMessagesContent } from "./anthropic-content.ts";
-import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
-import { headerText } from "../proxy/headers.ts";
+import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./contract.ts";
+import { headerText } from "../http/headers.ts";
 
 /**
  * Anthropic Messages API. `usage.input_tokens` excludes cache reads and writes

@@ -1,7 +1,7 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import { geminiGenerateContent } from "./gemini-content.ts";
 import { str } from "./json-readers.ts";
-import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./types.ts";
+import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./contract.ts";
 
 /**
  * Gemini `usageMetadata`: `promptTokenCount` already includes

@@ -1,7 +1,7 @@
 import { asObject, pickParams, readCount, type Usage } from "../usage/usage.ts";
 import { openAIChatContent, openAIResponsesContent } from "./openai-content.ts";
 import { str } from "./json-readers.ts";
-import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader, UpstreamBody } from "./types.ts";
+import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader, UpstreamBody } from "./contract.ts";
 
 /**
  * OpenAI usage, both shapes: Chat Completions (`prompt_tokens`,

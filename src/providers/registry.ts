@@ -1,7 +1,7 @@
 import { anthropic } from "./anthropic.ts";
 import { gemini } from "./gemini.ts";
 import { openai } from "./openai.ts";
-import type { ProviderAdapter } from "./types.ts";
+import type { ProviderAdapter } from "./contract.ts";
 
 /**
  * Every provider Loupe knows, keyed by id. Order matters for drop-in root

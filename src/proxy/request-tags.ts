@@ -1,5 +1,5 @@
 import type { LogBodyMode } from "../config.ts";
-import type { HeaderObject } from "./headers.ts";
+import type { HeaderObject } from "../http/headers.ts";
 
 /** What the caller tells Loupe about a call in `x-loupe-*` headers (stripped before forwarding). */
 export interface RequestTags {

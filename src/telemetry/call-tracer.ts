@@ -1,4 +1,4 @@
-import type { CallDetails } from "./genai-span.ts";
+import type { CallDetails } from "../sinks/otlp/genai-span.ts";
 import { parseTraceparent } from "./trace-context.ts";
 
 /**

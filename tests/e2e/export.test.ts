@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { loadDuckDB } from "../../src/store/load-duckdb.ts";
+import { loadDuckDB } from "../../src/sinks/duckdb/load-duckdb.ts";
 import { BUN, ROOT, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { seedRecords, writeSeedJournal } from "../support/seed.ts";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import type { RequestRecord } from "../../src/record.ts";
-import { createTelemetry } from "../../src/telemetry/create-telemetry.ts";
-import type { CallDetails } from "../../src/telemetry/genai-span.ts";
+import { createTelemetry } from "../../src/sinks/otlp/create-telemetry.ts";
+import type { CallDetails } from "../../src/sinks/otlp/genai-span.ts";
 import type { OtlpTarget, SamplerKind, TelemetryConfig } from "../../src/telemetry/otel-config.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "../support/otlp-receiver.ts";
 

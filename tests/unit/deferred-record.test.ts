@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { formatNanoUsd } from "../../src/pricing/compute-cost.ts";
 import { loadPriceBook } from "../../src/pricing/load-prices.ts";
-import { completeRecord, createRecordCompleter, type DeferredCall } from "../../src/proxy/deferred-record.ts";
+import { completeRecord, createRecordCompleter, type DeferredCall } from "../../src/recording/recorder.ts";
 import type { RequestRecord } from "../../src/record.ts";
-import { openDuckDBStore } from "../../src/store/duckdb-store.ts";
-import { completeSegment, openJournal, type Journal } from "../../src/store/journal.ts";
-import { createRecordWriter } from "../../src/store/record-writer.ts";
+import { openDuckDBStore } from "../../src/sinks/duckdb/duckdb-store.ts";
+import { completeSegment, openJournal, type Journal } from "../../src/recording/journal.ts";
+import { createRecordWriter } from "../../src/recording/journal-writer.ts";
 import { tempDir } from "../support/gateway.ts";
 
 const FIXTURE = join(import.meta.dir, "..", "fixtures", "openai", "chat-nonstream.json");

@@ -3,10 +3,10 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { REQUEST_COLUMNS, type RequestRecord } from "../../src/record.ts";
-import { openDuckDBStore } from "../../src/store/duckdb-store.ts";
-import { loadFileMapping, type FileMapping } from "../../src/store/file-mapping.ts";
-import { journalFiles, openJournal, readJournal } from "../../src/store/journal.ts";
-import { replayJournal } from "../../src/store/replay-journal.ts";
+import { openDuckDBStore } from "../../src/sinks/duckdb/duckdb-store.ts";
+import { loadFileMapping, type FileMapping } from "../../src/runtime/file-mapping.ts";
+import { journalFiles, openJournal, readJournal } from "../../src/recording/journal.ts";
+import { replayJournal } from "../../src/recording/replay.ts";
 import { tempDir } from "../support/gateway.ts";
 
 const mapping = (await loadFileMapping())!;
@@ -107,8 +107,8 @@ describe.skipIf(process.platform !== "linux")("journal segments written through 
       script,
       `
       import { readFileSync } from "node:fs";
-      import { loadFileMapping } from ${JSON.stringify(join(import.meta.dir, "../../src/store/file-mapping.ts"))};
-      import { openJournal } from ${JSON.stringify(join(import.meta.dir, "../../src/store/journal.ts"))};
+      import { loadFileMapping } from ${JSON.stringify(join(import.meta.dir, "../../src/runtime/file-mapping.ts"))};
+      import { openJournal } from ${JSON.stringify(join(import.meta.dir, "../../src/recording/journal.ts"))};
       const journal = openJournal(${JSON.stringify(journalDir)}, { mapping: await loadFileMapping() });
       const body = new Uint8Array(readFileSync(${JSON.stringify(FIXTURE)}));
       const line = ${JSON.stringify(line(0))};

@@ -2,11 +2,11 @@
 // (protobufjs over the official proto definitions, and the OTLP/JSON mapping).
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import type { OtlpTarget } from "../../src/telemetry/otel-config.ts";
-import { encodeOrigin, type Attributes, type OtlpProtocol } from "../../src/telemetry/otlp-common.ts";
-import { createPoint, encodeMetrics, recordValue, type Histogram } from "../../src/telemetry/otlp-metrics.ts";
-import { createOtlpPost } from "../../src/telemetry/otlp-post.ts";
-import { createSpanBatch, SPAN_KIND, type FinishedSpan } from "../../src/telemetry/otlp-spans.ts";
-import { ProtobufWriter } from "../../src/telemetry/protobuf-writer.ts";
+import { encodeOrigin, type Attributes, type OtlpProtocol } from "../../src/sinks/otlp/otlp-common.ts";
+import { createPoint, encodeMetrics, recordValue, type Histogram } from "../../src/sinks/otlp/otlp-metrics.ts";
+import { createOtlpPost } from "../../src/sinks/otlp/otlp-post.ts";
+import { createSpanBatch, SPAN_KIND, type FinishedSpan } from "../../src/sinks/otlp/otlp-spans.ts";
+import { ProtobufWriter } from "../../src/sinks/otlp/protobuf-writer.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "../support/otlp-receiver.ts";
 
 let receiver: OtlpReceiver;

@@ -2,10 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REQUEST_COLUMNS, type RequestRecord } from "../../src/record.ts";
-import { openDuckDBStore } from "../../src/store/duckdb-store.ts";
-import { openJournal, readJournal } from "../../src/store/journal.ts";
-import { createRecordWriter } from "../../src/store/record-writer.ts";
-import { replayJournal } from "../../src/store/replay-journal.ts";
+import { openDuckDBStore } from "../../src/sinks/duckdb/duckdb-store.ts";
+import { openJournal, readJournal } from "../../src/recording/journal.ts";
+import { createRecordWriter } from "../../src/recording/journal-writer.ts";
+import { replayJournal } from "../../src/recording/replay.ts";
 import { tempDir } from "../support/gateway.ts";
 
 // These writers get whole records only (no entries with a body to complete).

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { encodeOrigin } from "../../src/telemetry/otlp-common.ts";
-import { createSpanBatch, SPAN_KIND, type FinishedSpan } from "../../src/telemetry/otlp-spans.ts";
-import { createSpanExportQueue, type ExportCounters, type SpanExportOptions } from "../../src/telemetry/span-export-queue.ts";
-import { createOtlpPost, OtlpExportError } from "../../src/telemetry/otlp-post.ts";
+import { encodeOrigin } from "../../src/sinks/otlp/otlp-common.ts";
+import { createSpanBatch, SPAN_KIND, type FinishedSpan } from "../../src/sinks/otlp/otlp-spans.ts";
+import { createSpanExportQueue, type ExportCounters, type SpanExportOptions } from "../../src/sinks/otlp/span-export-queue.ts";
+import { createOtlpPost, OtlpExportError } from "../../src/sinks/otlp/otlp-post.ts";
 
 const span: FinishedSpan = {
   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { REQUEST_COLUMNS } from "../../src/record.ts";
-import { loadDuckDB } from "../../src/store/load-duckdb.ts";
-import { assertSafeQuery, QueryTimeoutError, runLimited, UnsafeQueryError } from "../../src/store/sql-guard.ts";
+import { loadDuckDB } from "../../src/sinks/duckdb/load-duckdb.ts";
+import { assertSafeQuery, QueryTimeoutError, runLimited, UnsafeQueryError } from "../../src/sinks/duckdb/sql-guard.ts";
 
 const allowedTables = ["requests", "daily_usage"] as const;
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { removeUsageChunk } from "../../src/providers/openai.ts";
-import { createSseRewriter } from "../../src/proxy/sse-rewriter.ts";
+import { createSseRewriter } from "../../src/observe/sse-rewriter.ts";
 import { fixtureText } from "../support/fixtures.ts";
 
 function rewrite(text: string, chunkSize: number): string {

@@ -3,9 +3,9 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REQUEST_COLUMNS, type RequestRecord } from "../../src/record.ts";
-import { exportParquet } from "../../src/store/parquet-export.ts";
-import { pruneOlderThan } from "../../src/store/retention.ts";
-import { createViews, VIEW_NAMES } from "../../src/store/views.ts";
+import { exportParquet } from "../../src/sinks/duckdb/parquet-export.ts";
+import { pruneOlderThan } from "../../src/sinks/duckdb/retention.ts";
+import { createViews, VIEW_NAMES } from "../../src/sinks/duckdb/views.ts";
 import { tempDir } from "../support/gateway.ts";
 
 // ---------------------------------------------------------------- data

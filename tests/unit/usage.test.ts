@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { anthropic } from "../../src/providers/anthropic.ts";
 import { gemini } from "../../src/providers/gemini.ts";
 import { openai } from "../../src/providers/openai.ts";
-import type { ProviderAdapter } from "../../src/providers/types.ts";
-import { createResponseObserver, type BodyKind } from "../../src/proxy/response-observer.ts";
+import type { ProviderAdapter } from "../../src/providers/contract.ts";
+import { createResponseObserver, type BodyKind } from "../../src/observe/response-observer.ts";
 import type { Usage } from "../../src/usage/usage.ts";
 import { fixtureText } from "../support/fixtures.ts";
 

@@ -1,6 +1,6 @@
 import type { ContentHooks } from "../telemetry/genai-content.ts";
 import type { Usage } from "../usage/usage.ts";
-import type { HeaderObject } from "../proxy/headers.ts";
+import type { HeaderObject } from "../http/headers.ts";
 
 /** The error format a route speaks (DESIGN.md, "Errors"). */
 export type Dialect = "anthropic" | "openai" | "gemini";

@@ -1,7 +1,7 @@
-import type { AnalyticsStore } from "./analytics.ts";
-import type { DuckDBStore, QueryResult } from "./duckdb-store.ts";
+import type { AnalyticsStore } from "../sinks/analytics.ts";
+import type { DuckDBStore, QueryResult } from "../sinks/duckdb/duckdb-store.ts";
 import type { TelemetryConfig } from "../telemetry/otel-config.ts";
-import type { TelemetryStats } from "../telemetry/create-telemetry.ts";
+import type { TelemetryStats } from "../sinks/otlp/create-telemetry.ts";
 import type { WorkerEvent, WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 type Op = WorkerRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
@@ -29,7 +29,7 @@ export interface WorkerStore extends DuckDBStore {
 
 /** The DuckDB store, running in a worker thread (see duckdb-worker.ts). */
 export async function openWorkerStore(path: string, options: WorkerStoreOptions): Promise<WorkerStore> {
-  const worker = new Worker(new URL("./duckdb-worker.ts", import.meta.url).href, { type: "module" });
+  const worker = new Worker(new URL("./recorder-worker.ts", import.meta.url).href, { type: "module" });
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;
   let closed = false;

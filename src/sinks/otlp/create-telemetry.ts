@@ -1,16 +1,16 @@
-import type { RequestRecord } from "../record.ts";
-import type { CallSpanIds, CallTelemetry, CallTrace, CallTracer } from "./call-tracer.ts";
+import type { RequestRecord } from "../../record.ts";
+import type { CallSpanIds, CallTelemetry, CallTrace, CallTracer } from "../../telemetry/call-tracer.ts";
 import { createGenAiMetrics, type GenAiMetrics } from "./genai-metrics.ts";
 import { describeClientSpan, type CallDetails } from "./genai-span.ts";
-import type { OtlpTarget, TelemetryConfig } from "./otel-config.ts";
+import type { OtlpTarget, TelemetryConfig } from "../../telemetry/otel-config.ts";
 import { CONTENT_TYPES, encodeOrigin, type Origin } from "./otlp-common.ts";
 import { encodeMetrics } from "./otlp-metrics.ts";
 import { createOtlpPost } from "./otlp-post.ts";
 import { createSpanBatch, SPAN_FLAGS_HAS_IS_REMOTE, SPAN_FLAGS_IS_REMOTE, SPAN_KIND } from "./otlp-spans.ts";
-import { createSampler } from "./sampler.ts";
+import { createSampler } from "../../telemetry/sampler.ts";
 import { createSpanExportQueue, type ExportCounters, type SpanExportQueue } from "./span-export-queue.ts";
-import { formatTraceparent, parseTraceparent, type TraceParent } from "./trace-context.ts";
-import { createIdGenerator, type IdGenerator } from "./trace-ids.ts";
+import { formatTraceparent, parseTraceparent, type TraceParent } from "../../telemetry/trace-context.ts";
+import { createIdGenerator, type IdGenerator } from "../../telemetry/trace-ids.ts";
 
 /** Export health, for `/livez` and the log. */
 export type TelemetryStats = ExportCounters;

@@ -26,7 +26,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { REQUEST_COLUMNS } from "../record.ts";
+import { REQUEST_COLUMNS } from "../../record.ts";
 
 export interface ParquetExportOptions {
   /** Target folder (created if missing). */

@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
-import type { AnalyticsStore, Bucket, GroupBy, Page, RequestFilter, Row, SortField, Totals } from "./analytics.ts";
+import type { AnalyticsStore, Bucket, GroupBy, Page, RequestFilter, Row, SortField, Totals } from "../analytics.ts";
 
 /** Operations that bill tokens: a call of these without a cost is unpriced. */
 const BILLABLE = "('chat', 'generate_content', 'embeddings', 'text_completion')";

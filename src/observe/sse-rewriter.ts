@@ -1,4 +1,4 @@
-import type { EventRewrite } from "../providers/types.ts";
+import type { EventRewrite } from "../providers/contract.ts";
 
 /**
  * Applies an adapter's per-event rewrite to an SSE byte stream on its way to

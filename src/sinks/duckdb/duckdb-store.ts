@@ -2,17 +2,17 @@ import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REQUEST_COLUMNS } from "../record.ts";
-import type { AnalyticsStore } from "./analytics.ts";
+import { REQUEST_COLUMNS } from "../../record.ts";
+import type { AnalyticsStore } from "../analytics.ts";
 import { createDuckDBAnalytics } from "./duckdb-analytics.ts";
 import { exportParquet, type ParquetExportResult } from "./parquet-export.ts";
 import { pruneOlderThan } from "./retention.ts";
 import { assertSafeQuery, runLimited } from "./sql-guard.ts";
 import { createViews, VIEW_NAMES } from "./views.ts";
 import { loadDuckDB } from "./load-duckdb.ts";
-import { completeSegment, wholeLines } from "./journal.ts";
-import { createRecordCompleter } from "../proxy/deferred-record.ts";
-import { loadPriceBook } from "../pricing/load-prices.ts";
+import { completeSegment, wholeLines } from "../../recording/journal.ts";
+import { createRecordCompleter } from "../../recording/recorder.ts";
+import { loadPriceBook } from "../../pricing/load-prices.ts";
 
 export interface QueryResult {
   columns: string[];

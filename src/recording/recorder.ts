@@ -1,10 +1,10 @@
 import type { PriceBook } from "../pricing/price-book.ts";
 import { providers } from "../providers/registry.ts";
-import type { ProviderAdapter } from "../providers/types.ts";
-import { recordLine } from "../store/record-writer.ts";
+import type { ProviderAdapter } from "../providers/contract.ts";
+import { recordLine } from "./journal-writer.ts";
 import type { CallTelemetry } from "../telemetry/call-tracer.ts";
 import { buildRecord, callError, priceCall, type CallSummary } from "./build-record.ts";
-import { createResponseObserver } from "./response-observer.ts";
+import { createResponseObserver } from "../observe/response-observer.ts";
 
 /**
  * A non-streamed call whose record is made later, off the request path: all

@@ -1,11 +1,11 @@
 import type { LogBodyMode } from "../config.ts";
 import type { Cost, PriceBook } from "../pricing/price-book.ts";
 import { formatNanoUsd } from "../pricing/compute-cost.ts";
-import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/types.ts";
+import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/contract.ts";
 import type { RequestRecord } from "../record.ts";
 import { isEmptyUsage } from "../usage/usage.ts";
-import type { BodyOutcome } from "./observe-body.ts";
-import type { RequestTags } from "./request-tags.ts";
+import type { BodyOutcome } from "../observe/observe-body.ts";
+import type { RequestTags } from "../proxy/request-tags.ts";
 
 /** Everything known about a call when it ends. */
 export interface CallSummary {

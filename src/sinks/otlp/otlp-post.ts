@@ -1,5 +1,5 @@
 import { gzip } from "node:zlib";
-import type { OtlpTarget } from "./otel-config.ts";
+import type { OtlpTarget } from "../../telemetry/otel-config.ts";
 
 /**
  * One OTLP/HTTP export request (opentelemetry.io/docs/specs/otlp/#otlphttp):

@@ -3,18 +3,18 @@ import type { Config } from "../config.ts";
 import { LoupeError, renderError } from "../errors.ts";
 import type { PriceBook } from "../pricing/price-book.ts";
 import type { RouteMatch } from "../providers/registry.ts";
-import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/types.ts";
+import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/contract.ts";
 import type { RequestRecord } from "../record.ts";
 import { readTraceId, type CallTelemetry, type CallTrace, type CallTracer } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
-import { buildRecord, callError, priceCall, type CallSummary } from "./build-record.ts";
-import type { DeferredCall } from "./deferred-record.ts";
-import { forwardRequestHeaders, forwardResponseHeaders, headerObject, headerText, type HeaderObject } from "./headers.ts";
-import { observeBody, type BodyOutcome } from "./observe-body.ts";
+import { buildRecord, callError, priceCall, type CallSummary } from "../recording/build-record.ts";
+import type { DeferredCall } from "../recording/recorder.ts";
+import { forwardRequestHeaders, forwardResponseHeaders, headerObject, headerText, type HeaderObject } from "../http/headers.ts";
+import { observeBody, type BodyOutcome } from "../observe/observe-body.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
-import { createResponseObserver, type BodyKind } from "./response-observer.ts";
-import { createSseRewriter } from "./sse-rewriter.ts";
+import { createResponseObserver, type BodyKind } from "../observe/response-observer.ts";
+import { createSseRewriter } from "../observe/sse-rewriter.ts";
 import { UpstreamTimeoutError, type UpstreamDeadlines } from "./upstream-deadline.ts";
 
 export interface ProxyDeps {

@@ -1,4 +1,4 @@
-import type { RequestRecord } from "../record.ts";
+import type { RequestRecord } from "../../record.ts";
 import { describeMetricAttributes, type CallDetails } from "./genai-span.ts";
 import type { Attributes } from "./otlp-common.ts";
 import { createPoint, recordValue, type Histogram, type HistogramPoint, type MetricsSnapshot } from "./otlp-metrics.ts";

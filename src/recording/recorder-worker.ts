@@ -14,9 +14,9 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:f
 import { basename, join } from "node:path";
 import { lowerStoragePriority } from "../runtime/background-priority.ts";
 import type { CallTelemetry } from "../telemetry/call-tracer.ts";
-import { createTelemetryExport, type TelemetryExport } from "../telemetry/create-telemetry.ts";
+import { createTelemetryExport, type TelemetryExport } from "../sinks/otlp/create-telemetry.ts";
 import type { RequestRecord } from "../record.ts";
-import { openDuckDBStore, type DuckDBStore } from "./duckdb-store.ts";
+import { openDuckDBStore, type DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import type { WorkerEvent, WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 declare const self: Worker;

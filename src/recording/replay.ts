@@ -1,5 +1,5 @@
 import { journalFiles } from "./journal.ts";
-import type { DuckDBStore } from "./duckdb-store.ts";
+import type { DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import { unlinkSync } from "node:fs";
 
 /**

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { FileMapping } from "./file-mapping.ts";
+import type { FileMapping } from "../runtime/file-mapping.ts";
 /**
  * Append-only journal of finished records, written synchronously before a
  * call's last bytes reach its client, so a record survives `kill -9` of the

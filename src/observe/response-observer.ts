@@ -1,6 +1,6 @@
 import { createParser } from "eventsource-parser";
 import { brotliDecompressSync, gunzipSync, inflateSync, zstdDecompressSync } from "node:zlib";
-import type { Endpoint, ResponseFacts, StreamReader } from "../providers/types.ts";
+import type { Endpoint, ResponseFacts, StreamReader } from "../providers/contract.ts";
 import type { ContentStreamReader, GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
 

@@ -1,5 +1,5 @@
-import type { RequestRecord } from "../record.ts";
-import type { GenAIOutputMessage, GenAIRequestContent } from "./genai-content.ts";
+import type { RequestRecord } from "../../record.ts";
+import type { GenAIOutputMessage, GenAIRequestContent } from "../../telemetry/genai-content.ts";
 
 /**
  * The GenAI client span of one call, as pure data: name, attributes and
