@@ -11,15 +11,13 @@ import { runExport, runSql } from "./src/cli/db-commands.ts";
 import { join, resolve } from "node:path";
 import { ConfigError, describeSettings, loadConfig, type Config } from "./src/config.ts";
 import { loadPriceBook } from "./src/pricing/load-prices.ts";
-import { createRecordCompleter } from "./src/recording/recorder.ts";
 import { createApp, type GatewayState } from "./src/server.ts";
 import { openJournal } from "./src/recording/journal.ts";
 import { loadFileMapping } from "./src/runtime/file-mapping.ts";
 import { createRecordWriter } from "./src/recording/journal-writer.ts";
-import { replayJournal } from "./src/recording/replay.ts";
-import { openWorkerStore } from "./src/recording/worker-client.ts";
+import { startRecordingWorker } from "./src/recording/worker-client.ts";
 import { ensureFetchConcurrency } from "./src/runtime/fetch-concurrency.ts";
-import { createCallTracer } from "./src/sinks/otlp/create-telemetry.ts";
+import { createCallTracer } from "./src/telemetry/create-call-tracer.ts";
 import manifest from "./package.json" with { type: "json" };
 
 const HELP = `loupe ${manifest.version} — a self-hosted LLM API gateway that records every call
@@ -77,20 +75,26 @@ async function serve(flags: Record<string, string>): Promise<void> {
   const journalDir = onDisk ? journalPath(config.db) : `${process.env.TMPDIR ?? "/tmp"}/loupe-memory-${process.pid}.journal`;
   // Telemetry failures are counted and logged once a minute at most, never thrown.
   let lastTelemetryLog = 0;
-  const store = await openWorkerStore(config.db, {
-    backgroundPriority: config.storagePriority === "background",
-    pricesFile: config.pricesFile,
-    onProblem: onInternalError,
-    // Spans and metrics are encoded and sent beside storage, from the journal (create-telemetry.ts).
-    telemetry: config.telemetry && { config: config.telemetry, version: manifest.version, spoolDir: join(journalDir, "telemetry") },
-    onLog(message) {
-      if (Date.now() - lastTelemetryLog < 60_000) return;
-      lastTelemetryLog = Date.now();
-      log(config, message);
+  // The recorder, the sinks and DuckDB's file live in the recording worker; it
+  // first records what a previous run left in the journal (with that run's prices).
+  const store = await startRecordingWorker(
+    {
+      db: config.db,
+      journalDir,
+      backgroundPriority: config.storagePriority === "background",
+      pricesFile: config.pricesFile,
+      telemetry: config.telemetry && { config: config.telemetry, version: manifest.version },
     },
-  });
-  const replayed = await replayJournal(journalDir, store);
-  if (replayed.files > 0) log(config, `journal: ${replayed.added} record(s) recovered from a previous run`);
+    {
+      onProblem: onInternalError,
+      onLog(message) {
+        if (Date.now() - lastTelemetryLog < 60_000) return;
+        lastTelemetryLog = Date.now();
+        log(config, message);
+      },
+    },
+  );
+  if (store.recovered > 0) log(config, `journal: ${store.recovered} record(s) recovered from a previous run`);
   const journal = openJournal(journalDir, {
     mapping: await loadFileMapping(),
     onError: (message) => log(config, message),
@@ -102,8 +106,6 @@ async function serve(flags: Record<string, string>): Promise<void> {
     batchRows: config.flush.batchRows,
     onError: onInternalError,
     onWarning: (message) => log(config, message),
-    // Used only when the journal refuses a call: its record is then made here.
-    complete: createRecordCompleter(priceBook, onInternalError),
   });
   const localKey = randomBytes(24).toString("base64url");
   const tracer = config.telemetry && createCallTracer(config.telemetry);
@@ -117,8 +119,8 @@ async function serve(flags: Record<string, string>): Promise<void> {
     priceBook,
     state,
     onInternalError,
-    writeRecord: writer.write,
-    writeDeferred: (call, body) => writer.writeWithBody(JSON.stringify(call), body),
+    writeEvent: writer.write,
+    writeEventWithBody: writer.writeWithBody,
     writerStats: writer.stats,
     flushRecords: writer.flush,
     localKey,
@@ -195,7 +197,7 @@ async function sql(args: string[]): Promise<void> {
   const query = positionals.join(" ").trim();
   if (!query) throw new ConfigError('usage: loupe sql "<query>" [--json|--csv]');
   const config = loadConfig({ flags });
-  const result = await runSql(query, config.db, config.pricesFile);
+  const result = await runSql(query, config.db);
   const out = format === "json" ? formatJson(result) : format === "csv" ? formatCsv(result) : formatTable(result);
   process.stdout.write(out.endsWith("\n") ? out : `${out}\n`);
 }
@@ -209,7 +211,7 @@ async function exportCommand(args: string[]): Promise<void> {
   if (!dir || positionals.length > 0) throw new ConfigError("usage: loupe export --parquet DIR [--since YYYY-MM-DD]");
   if (since !== undefined && Number.isNaN(Date.parse(since))) throw new ConfigError(`--since: "${since}" is not a date (YYYY-MM-DD)`);
   const config = loadConfig({ flags });
-  const result = await runExport(config.db, resolve(dir), since && new Date(since).toISOString(), config.pricesFile);
+  const result = await runExport(config.db, resolve(dir), since && new Date(since).toISOString());
   console.log(JSON.stringify(result));
 }
 

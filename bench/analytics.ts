@@ -382,6 +382,7 @@ function makeRecord(i: number, p: Plan, rng: Rng, seen: Set<number>): RequestRec
   return {
     id: uuidV7(startedAt, rng),
     started_at: new Date(startedAt).toISOString(),
+    billable: true,
     duration_ms: Math.round(duration * 1000) / 1000,
     ttfb_ms: Math.round(ttfb * 1000) / 1000,
     provider: m.provider,

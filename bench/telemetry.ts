@@ -28,6 +28,7 @@ const record = (i: number): RequestRecord => ({
   ttfb_ms: null,
   provider: "openai",
   operation: "chat",
+  billable: true,
   method: "POST",
   path: "/openai/v1/chat/completions",
   status: 200,
@@ -97,7 +98,7 @@ async function measure(variant: Variant) {
     const now = Date.now();
     const trace = telemetry.tracer.begin({ method: "POST", path: "/openai/v1/chat/completions", traceparent: i & 1 ? CALLER : null, tracestate: null, startTime: now });
     trace.startUpstream(now);
-    telemetry.emit(records[i & 1023]!, trace.finish(details, now + 1));
+    telemetry.emit(records[i & 1023]!, { details, endTime: now + 1, spans: trace.finish() });
   };
   const run = async (calls: number) => {
     let syncMs = 0;

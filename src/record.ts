@@ -47,6 +47,8 @@ export interface RequestRecord {
   parent_agent_id: string | null;
   request_class: string | null;
   agent_type: string | null;
+  /** Whether the endpoint charges for tokens (the recorder asks the provider); what SQL needs to tell an unpriced call, with no list of operations. */
+  billable: boolean;
 }
 
 export type ColumnType = "VARCHAR" | "TIMESTAMPTZ" | "DOUBLE" | "INTEGER" | "BIGINT" | "BOOLEAN" | "DECIMAL(38,9)" | "VARCHAR[]" | "JSON";
@@ -93,4 +95,5 @@ export const REQUEST_COLUMNS = [
   ["parent_agent_id", "VARCHAR"],
   ["request_class", "VARCHAR"],
   ["agent_type", "VARCHAR"],
+  ["billable", "BOOLEAN"],
 ] as const satisfies readonly (readonly [keyof RequestRecord, ColumnType])[];

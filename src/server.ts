@@ -3,17 +3,14 @@ import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { LoupeError, renderError } from "./errors.ts";
 import { sameSecret } from "./http/same-secret.ts";
 import { matchRoute, type RouteMatch } from "./providers/registry.ts";
-import { proxyCall, type ProxyDeps } from "./proxy/forward.ts";
+import { forward, type ProxyDeps } from "./proxy/forward.ts";
 import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
-import type { RequestRecord } from "./record.ts";
 
 /** Errors in the query itself, not in Loupe. */
 const USER_SQL_ERRORS = new Set(["UnsafeQueryError", "QueryTimeoutError"]);
 const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./recording/journal-writer.ts";
-import type { TelemetryStats } from "./sinks/otlp/create-telemetry.ts";
-import type { CallTelemetry } from "./telemetry/call-tracer.ts";
-import type { DeferredCall } from "./recording/recorder.ts";
+import type { PriceBook } from "./pricing/price-book.ts";
 
 export interface GatewayState {
   draining: boolean;
@@ -21,18 +18,23 @@ export interface GatewayState {
   internalErrors: number;
 }
 
-export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure"> {
+export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch"> {
   state: GatewayState;
-  writeRecord(record: RequestRecord, telemetry?: CallTelemetry): void;
-  /** Journals a call whose record the store completes from its response body. */
-  writeDeferred(call: DeferredCall, body: Uint8Array): void;
+  priceBook: PriceBook;
+  /** Journals a call event (recording/journal-writer.ts). */
+  writeEvent(line: string): void;
+  /** Journals a call event followed by the response body its record is read from. */
+  writeEventWithBody(line: string, body: Uint8Array): void;
+  /** Reaches the upstreams: the global fetch, unless a test injects one. */
+  fetch?: typeof fetch | undefined;
   writerStats(): RecordWriterStats;
   /** Stores queued records now (so a query sees every finished call). */
   flushRecords(): Promise<void>;
   /** Secret shared with local CLI processes through the discovery file. */
   localKey: string;
   version: string;
-  telemetryStats?: (() => Promise<TelemetryStats>) | undefined;
+  /** Export counters and backlog for `/livez`, when telemetry is on. */
+  telemetryStats?: (() => Promise<unknown>) | undefined;
   analytics: ApiDeps["analytics"];
   apiSql: ApiDeps["sql"];
   /** `loupe export --parquet` while this server holds the database. */
@@ -44,17 +46,18 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   const app = new Hono();
   const proxyDeps: ProxyDeps = {
     config: deps.config,
-    priceBook: deps.priceBook,
     onInternalError: deps.onInternalError,
     tracer: deps.tracer,
     deadlines: createUpstreamDeadlines(deps.config.limits.upstreamTimeoutMs),
-    record(record, telemetry) {
+    baseUrlOf: (adapter) => deps.config.upstreams[adapter.id as keyof typeof deps.config.upstreams] ?? adapter.defaultBaseUrl,
+    fetch: deps.fetch ?? globalThis.fetch,
+    record(line) {
       state.inflight--;
-      deps.writeRecord(record, telemetry);
+      deps.writeEvent(line);
     },
-    recordLater(call, body) {
+    recordLater(line, body) {
       state.inflight--;
-      deps.writeDeferred(call, body);
+      deps.writeEventWithBody(line, body);
     },
     onFailure(error) {
       // proxyCall records every outcome it handles; reaching here is a bug.
@@ -115,7 +118,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   function proxy(request: Request, route: RouteMatch): Response | Promise<Response> {
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);
     state.inflight++;
-    return proxyCall(request, route, proxyDeps);
+    return forward(request, route, proxyDeps);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { openDuckDBStore, type DuckDBStore, type QueryResult } from "../sinks/duckdb/duckdb-store.ts";
-import { replayJournal } from "../recording/replay.ts";
+import { recordLeftovers } from "../recording/replay.ts";
 import { journalPath, readDiscovery } from "./discovery.ts";
 
 /**
@@ -8,7 +8,7 @@ import { journalPath, readDiscovery } from "./discovery.ts";
  * the key from the discovery file); otherwise it opens the file itself, after
  * replaying any journal a crashed gateway left, so no record is missing.
  */
-async function onDatabase<T>(db: string, pricesFile: string | undefined, endpoint: string, body: unknown, direct: (store: DuckDBStore) => Promise<T>): Promise<T> {
+async function onDatabase<T>(db: string, endpoint: string, body: unknown, direct: (store: DuckDBStore) => Promise<T>): Promise<T> {
   const server = readDiscovery(db);
   if (server) {
     const response = await fetch(`${server.url}${endpoint}`, {
@@ -20,9 +20,10 @@ async function onDatabase<T>(db: string, pricesFile: string | undefined, endpoin
     if (!response.ok) throw new Error(answer.error ?? `server answered ${response.status}`);
     return answer;
   }
-  const store = await openDuckDBStore(db, { pricesFile, onProblem: (message) => console.error(`[loupe] ${message}`) });
+  const store = await openDuckDBStore(db);
   try {
-    if (db !== ":memory:") await replayJournal(journalPath(db), store);
+    // Calls a stopped gateway left in its journal are recorded with that gateway's prices (recording/price-snapshot.ts).
+    if (db !== ":memory:") await recordLeftovers(journalPath(db), store, (message) => console.error(`[loupe] ${message}`));
     return await direct(store);
   } finally {
     await store.close();
@@ -30,11 +31,11 @@ async function onDatabase<T>(db: string, pricesFile: string | undefined, endpoin
 }
 
 /** `loupe sql`: one vetted read-only query. */
-export function runSql(sql: string, db: string, pricesFile?: string): Promise<QueryResult> {
-  return onDatabase(db, pricesFile, "/_loupe/sql", { sql }, (store) => store.queryReadOnly(sql));
+export function runSql(sql: string, db: string): Promise<QueryResult> {
+  return onDatabase(db, "/_loupe/sql", { sql }, (store) => store.queryReadOnly(sql));
 }
 
 /** `loupe export --parquet`: date-partitioned Parquet in `dir` (absolute). */
-export function runExport(db: string, dir: string, since: string | undefined, pricesFile?: string): Promise<unknown> {
-  return onDatabase(db, pricesFile, "/_loupe/export", { dir, since }, (store) => store.exportParquet(dir, since));
+export function runExport(db: string, dir: string, since: string | undefined): Promise<unknown> {
+  return onDatabase(db, "/_loupe/export", { dir, since }, (store) => store.exportParquet(dir, since));
 }

@@ -83,3 +83,13 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
     { highWaterMark: 0 },
   );
 }
+
+/** What a body's end says went wrong, if anything: the client left, or the upstream broke off. */
+export function outcomeError(outcome: BodyOutcome): { errorType?: string; errorMessage?: string } {
+  if (outcome.kind === "client_cancel") return { errorType: "client_disconnected", errorMessage: "client closed the connection mid-response" };
+  if (outcome.kind === "upstream_error") {
+    const error = outcome.error as Error | undefined;
+    return { errorType: "upstream_disconnected", errorMessage: `upstream body failed: ${error?.message ?? String(outcome.error)}` };
+  }
+  return {};
+}

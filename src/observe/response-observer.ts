@@ -121,35 +121,59 @@ export function createResponseObserver(options: ObserverOptions) {
         }
         if (kept > PARSE_LIMIT) return { facts: {}, body: undefined, problems };
         const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        if (kind === "json") return readWholeBody(endpoint, raw, { encoding, captureBytes, captureContent: options.captureContent === true });
         const decode = DECODERS[encoding];
         if (!decode && encoding !== "identity") {
           return { facts: {}, body: undefined, problems: [`content-encoding ${encoding} not readable`] };
         }
         const text = wholeDecoder.decode(decode ? decode(raw) : raw);
         capture(text);
-        const body = captureBytes ? captured : undefined;
-        if (kind !== "json") {
-          feedText(text);
-          if (parser) parser.reset({ consume: true });
-          else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
-          return { facts: streamResult(), body, content, problems };
-        }
-        if (text.trim() === "") return { facts: {}, body, problems };
-        const json: unknown = JSON.parse(text);
-        if (options.captureContent) {
-          try {
-            content = endpoint?.content?.readResponseContent?.(json);
-          } catch {
-            // content capture is best effort
-          }
-        }
-        return { facts: endpoint?.readResponse?.(json) ?? readGenericError(json), body, content, problems };
+        feedText(text);
+        if (parser) parser.reset({ consume: true });
+        else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
+        return { facts: streamResult(), body: captureBytes ? captured : undefined, content, problems };
       } catch (error) {
         problems.push(`unreadable response: ${(error as Error).message}`);
         return { facts: streamResult(), body: captureBytes ? captured : undefined, content, problems };
       }
     },
   };
+}
+
+/**
+ * Reads a whole JSON response body: usage and the other facts, the body as
+ * logged (up to `captureBytes` decoded bytes), and output messages when
+ * content capture is on. One parse, no state: the recorder reads journaled
+ * bodies with it, and the proxy the bodies that must not reach disk.
+ * Nothing here throws.
+ */
+export function readWholeBody(
+  endpoint: Endpoint | undefined,
+  raw: Uint8Array,
+  options: { encoding: string | null; captureBytes: number; captureContent: boolean },
+): Observation {
+  const encoding = options.encoding?.toLowerCase().trim() || "identity";
+  const decode = DECODERS[encoding];
+  if (!decode && encoding !== "identity") return { facts: {}, body: undefined, problems: [`content-encoding ${encoding} not readable`] };
+  let body: string | undefined;
+  try {
+    if (raw.byteLength > PARSE_LIMIT) return { facts: {}, body: undefined, problems: [`body over ${PARSE_LIMIT} bytes: not parsed`] };
+    const text = wholeDecoder.decode(decode ? decode(raw) : raw);
+    if (options.captureBytes > 0) body = text.length > options.captureBytes ? text.slice(0, options.captureBytes) : text;
+    if (text.trim() === "") return { facts: {}, body, problems: [] };
+    const json: unknown = JSON.parse(text);
+    let content: GenAIOutputMessage[] | undefined;
+    if (options.captureContent) {
+      try {
+        content = endpoint?.content?.readResponseContent?.(json);
+      } catch {
+        // content capture is best effort
+      }
+    }
+    return { facts: endpoint?.readResponse?.(json) ?? readGenericError(json), body, content, problems: [] };
+  } catch (error) {
+    return { facts: {}, body, problems: [`unreadable response: ${(error as Error).message}`] };
+  }
 }
 
 /** Error bodies of unknown endpoints still say what went wrong, in any of the three dialects. */

@@ -31,3 +31,10 @@ export function matchRoute(method: string, path: string, headers: Headers): Rout
   }
   return undefined;
 }
+
+const byId = new Map<string, ProviderAdapter>(adapters.map((adapter) => [adapter.id, adapter]));
+
+/** The provider with this id (as recorded in a call's event), if Loupe knows it. */
+export function findProvider(id: string): ProviderAdapter | undefined {
+  return byId.get(id);
+}

@@ -1,14 +1,8 @@
 import type { LogBodyMode } from "../config.ts";
 import type { HeaderObject } from "../http/headers.ts";
+import type { RequestTags } from "../recording/call-event.ts";
 
-/** What the caller tells Loupe about a call in `x-loupe-*` headers (stripped before forwarding). */
-export interface RequestTags {
-  sessionId?: string | undefined;
-  userId?: string | undefined;
-  project?: string | undefined;
-  tags?: string[] | undefined;
-  logBody?: LogBodyMode | undefined;
-}
+export type { RequestTags };
 
 const LOG_BODY_MODES = new Set<string>(["full", "meta", "none"]);
 

@@ -4,8 +4,7 @@ import { formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/contract.ts";
 import type { RequestRecord } from "../record.ts";
 import { isEmptyUsage } from "../usage/usage.ts";
-import type { BodyOutcome } from "../observe/observe-body.ts";
-import type { RequestTags } from "../proxy/request-tags.ts";
+import type { RequestTags } from "./call-event.ts";
 
 /** Everything known about a call when it ends. */
 export interface CallSummary {
@@ -32,16 +31,6 @@ export interface CallSummary {
   truncated: boolean;
   errorType?: string | undefined;
   errorMessage?: string | undefined;
-}
-
-/** What went wrong with a call, if anything: how its body ended, else an error status (with the provider's own error type when it gave one). */
-export function callError(outcome: BodyOutcome, status: number, response: ResponseFacts): { errorType?: string; errorMessage?: string } {
-  if (outcome.kind === "client_cancel") return { errorType: "client_disconnected", errorMessage: "client closed the connection mid-response" };
-  if (outcome.kind === "upstream_error") {
-    const error = outcome.error as Error | undefined;
-    return { errorType: "upstream_disconnected", errorMessage: `upstream body failed: ${error?.message ?? String(outcome.error)}` };
-  }
-  return status >= 400 ? { errorType: response.errorType ?? `http_${status}` } : {};
 }
 
 /**
@@ -78,6 +67,7 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     ttfb_ms: summary.ttfbMs === undefined ? null : round3(summary.ttfbMs),
     provider: summary.provider,
     operation: orNull(summary.endpoint?.operation),
+    billable: summary.endpoint?.billable ?? false,
     method: summary.method,
     path: summary.path,
     status: summary.status,

@@ -1,13 +1,17 @@
-import type { RequestRecord } from "../record.ts";
-import type { CallTelemetry } from "../telemetry/call-tracer.ts";
 import type { Journal, JournalSegment } from "./journal.ts";
 
-/** Where records go: DuckDB now, ClickHouse later. */
-export interface RecordSink {
-  /** Stores the records of sealed journal segments (NDJSON files), in one batch. `lenient` skips unreadable lines. */
-  appendFiles(paths: string[], options: { lenient: boolean }): Promise<unknown>;
-  /** Stores records given as NDJSON (those the journal could not take). */
-  append(ndjson: string): Promise<void>;
+/** An event the journal refused (disk full, say): its line, and the body that follows it if any. */
+export interface UnjournaledEvent {
+  head: string;
+  body?: Uint8Array | undefined;
+}
+
+/** The recording side (recording-worker.ts): makes records of events and hands them to every sink. */
+export interface RecordingSink {
+  /** Records the events of sealed journal segments, in one batch, and stores their records; resolves once DuckDB has them. */
+  recordFiles(paths: string[]): Promise<unknown>;
+  /** Records and stores events the journal could not take. */
+  recordEvents(events: UnjournaledEvent[]): Promise<void>;
 }
 
 export interface RecordWriterStats {
@@ -20,16 +24,9 @@ export interface RecordWriterStats {
 }
 
 export interface RecordWriter {
-  /**
-   * Journals the record (synchronously); the sink gets it later. What the
-   * call's telemetry needs rides along in the same line, under `otel` (no
-   * column has that name: storage ignores it). Never throws.
-   */
-  write(record: RequestRecord, telemetry?: CallTelemetry): void;
-  /**
-   * Journals a call whose record the store makes later from `head` (JSON, one
-   * line) and `body` (deferred-record.ts). Never throws.
-   */
+  /** Journals a call event (one JSON line: call-event.ts), synchronously; its record is made later. Never throws. */
+  write(line: string): void;
+  /** Journals a call event and the response body its record is to be read from, as one entry. Never throws. */
   writeWithBody(head: string, body: Uint8Array): void;
   /** Stores every record written before the call; resolves when they are stored or the sink failed. */
   flush(): Promise<void>;
@@ -38,23 +35,15 @@ export interface RecordWriter {
 
 export interface RecordWriterOptions {
   journal: Journal;
-  sink: RecordSink;
+  sink: RecordingSink;
   /** How long a record may wait in the active segment before it is sealed and stored. */
   intervalMs: number;
   /** A segment this full is sealed at once. */
   batchRows: number;
   onError?: (message: string) => void;
-  /** Makes the record line of a head and body here and now, when the journal refuses them (deferred-record.ts). */
-  complete(head: string, body: Uint8Array): string;
   /** Past this many records waiting in the journal, say so through `onWarning` (at most once a minute). */
   backlogWarningRows?: number;
   onWarning?: (message: string) => void;
-}
-
-/** A record's journal line: its JSON, with what its telemetry needs under `otel` (a key storage ignores). */
-export function recordLine(record: RequestRecord, telemetry: CallTelemetry | undefined): string {
-  const line = JSON.stringify(record);
-  return telemetry ? `${line.slice(0, -1)},"otel":${JSON.stringify(telemetry)}}` : line;
 }
 
 /** A backlog is stored in batches of at most this many segments. */
@@ -73,13 +62,12 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   const { journal, sink, intervalMs, batchRows, backlogWarningRows = 100_000 } = options;
   let backlogWarnedAt = 0;
   const sealed: JournalSegment[] = [];
-  // Records the journal refused (disk full, say): kept here until stored.
-  let unjournaled: string[] = [];
+  // Events the journal refused (disk full, say): kept here until recorded and stored.
+  let unjournaled: UnjournaledEvent[] = [];
   const stats: RecordWriterStats = { written: 0, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<boolean> | undefined;
   let retryDelay = intervalMs;
-  let unserialisable = 0;
   // flush() callers, each waiting for `stored` to reach its target.
   let waiters: { target: number; resolve: () => void }[] = [];
 
@@ -120,10 +108,7 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     while (sealed.length > 0) {
       const batch = sealed.slice(0, MAX_SEGMENTS_PER_BATCH);
       try {
-        await sink.appendFiles(
-          batch.map((s) => s.path),
-          { lenient: batch.some((s) => s.suspect) },
-        );
+        await sink.recordFiles(batch.map((s) => s.path));
       } catch (error) {
         return failed(`storing ${batch.length} journal segment(s) failed, will retry: ${(error as Error).message}`);
       }
@@ -143,7 +128,7 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     if (unjournaled.length > 0) {
       const lines = unjournaled;
       try {
-        await sink.append(lines.join("\n"));
+        await sink.recordEvents(lines);
       } catch (error) {
         return failed(`storing ${lines.length} unjournaled record(s) failed, will retry: ${(error as Error).message}`);
       }
@@ -177,11 +162,11 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     return running;
   }
 
-  /** The journal refused a record: it waits in memory, and the segment (which may hold part of it) is sealed, to be loaded leniently. */
-  function refused(error: unknown, line: string) {
+  /** The journal refused an event: it waits in memory, and the segment (which may hold part of it) is sealed; its torn tail is dropped when it is recorded. */
+  function refused(error: unknown, event: UnjournaledEvent) {
     stats.journalFailures++;
     report(`journal write failed: ${(error as Error).message}`);
-    unjournaled.push(line);
+    unjournaled.push(event);
     seal();
   }
 
@@ -200,20 +185,12 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   }
 
   return {
-    write(record, telemetry) {
+    write(line) {
       stats.written++;
-      let line: string;
-      try {
-        line = recordLine(record, telemetry);
-      } catch (error) {
-        unserialisable++;
-        report(`record ${record.id} cannot be serialised: ${(error as Error).message}`);
-        return;
-      }
       try {
         journal.append(line);
       } catch (error) {
-        refused(error, line);
+        refused(error, { head: line });
       }
       written();
     },
@@ -222,20 +199,12 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
       try {
         journal.appendWithBody(head, body);
       } catch (error) {
-        // Refused (disk full, say): the record is made here and now, and kept until stored.
-        let line = "";
-        try {
-          line = options.complete(head, body);
-        } catch (failure) {
-          report(`record cannot be made: ${(failure as Error).message}`);
-        }
-        if (line) refused(error, line);
-        else unserialisable++;
+        refused(error, { head, body });
       }
       written();
     },
     flush() {
-      const target = stats.written - unserialisable;
+      const target = stats.written;
       if (stats.stored >= target) return Promise.resolve();
       const stored = new Promise<void>((resolve) => waiters.push({ target, resolve }));
       if (!running) {

@@ -1,13 +1,14 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { FileMapping } from "../runtime/file-mapping.ts";
 /**
- * Append-only journal of finished records, written synchronously before a
- * call's last bytes reach its client, so a record survives `kill -9` of the
- * gateway the moment the response is out (the OS keeps written pages even
- * when the process dies). The journal is also the queue to the store: the
- * active segment is sealed, the store loads the sealed file as it is, and
- * the file goes once the store has it. Records wait on disk, not in memory.
+ * Append-only journal of call events (call-event.ts), written synchronously
+ * before a call's last bytes reach its client, so a call survives `kill -9`
+ * of the gateway the moment the response is out (the OS keeps written pages
+ * even when the process dies). The journal is also the queue to the
+ * recorder: the active segment is sealed, the recorder makes its records
+ * into a record segment (record-queue.ts), and the file goes. Calls wait on
+ * disk, not in memory.
  *
  * Each call's line (or entry) is copied into a shared memory mapping of the
  * segment file where the platform allows (file-mapping.ts): no system call
@@ -15,10 +16,8 @@ import type { FileMapping } from "../runtime/file-mapping.ts";
  * with one write(2).
  *
  * Layout: numbered segment files `NNNNNNNN.ndjson` in one folder, one JSON
- * record per line. A call whose record is made later (its response body
- * still to be read: deferred-record.ts) is an entry of two parts instead:
- * `@<body length> <JSON head>\n<body bytes>\n`. The store completes such
- * entries into record lines before it loads a segment (`completeSegment`).
+ * event per line. A call whose response body the recorder is to read is an
+ * entry of two parts instead: `@<body length> <JSON event>\n<body bytes>\n`.
  */
 export interface Journal {
   /** Writes one record (a JSON line without its newline); returns once it is in the OS's hands. Throws on failure. */
@@ -90,56 +89,60 @@ function frameInto(target: Uint8Array, at: number, head: string, body: Uint8Arra
   return n;
 }
 
+/** What the recorder makes of a segment's lines and entries (recorder.ts); "" for none. */
+export interface SegmentReader {
+  line(text: string): string;
+  entry(head: string, body: Uint8Array): string;
+}
+
 /**
- * Rewrites a segment so that it holds only record lines: each entry with a
- * body becomes the record line `complete` makes of it (none if it returns
- * ""); a line or entry cut short by a crash is dropped, and so are the zero
- * bytes a crash leaves after the last entry of a mapped segment. The new file replaces
- * the old one at once (rename), so a crash meanwhile leaves one or the other
- * whole. Returns whether the file changed.
+ * Reads a segment's events in order and writes what `read` makes of each
+ * (record lines) to `target`, through a temporary file renamed into place:
+ * a crash meanwhile leaves no partial target. A line or entry cut short by a
+ * crash is dropped, and so are the zero bytes a crash leaves after the last
+ * entry of a mapped segment. Returns how many lines `target` holds.
  */
-export function completeSegment(path: string, complete: (head: string, body: Uint8Array) => string): boolean {
+export function recordSegment(path: string, target: string, read: SegmentReader): number {
   const bytes = readFileSync(path);
-  if (bytes[0] !== AT && bytes.indexOf("\n@") < 0) {
-    // A mapped segment a crash left: its reserved rest is zero bytes after its last whole line.
-    if (bytes.at(-1) !== 0) return false;
-    truncateSync(path, bytes.lastIndexOf(NEWLINE) + 1);
-    return true;
-  }
-  const next = `${path}.complete`;
-  const out = openSync(next, "w");
-  // Written out in pieces as it goes: a segment of thousands of calls is never held twice over.
-  let lines: string[] = [];
-  const push = (line: string) => {
-    lines.push(line);
-    if (lines.length === 256) {
-      writeSync(out, `${lines.join("\n")}\n`);
-      lines = [];
+  const temporary = `${target}.tmp`;
+  const out = openSync(temporary, "w");
+  let count = 0;
+  try {
+    // Written out in pieces as it goes: a segment of thousands of calls is never held twice over.
+    let lines: string[] = [];
+    const push = (line: string) => {
+      if (!line) return;
+      lines.push(line);
+      count++;
+      if (lines.length === 256) {
+        writeSync(out, `${lines.join("\n")}\n`);
+        lines = [];
+      }
+    };
+    let at = 0;
+    while (at < bytes.length) {
+      const end = bytes.indexOf(NEWLINE, at);
+      if (end < 0) break; // a torn last line, or a mapped segment's zero tail
+      if (bytes[at] !== AT) {
+        const line = decoder.decode(bytes.subarray(at, end));
+        if (isWholeJson(line)) push(read.line(line));
+        at = end + 1;
+        continue;
+      }
+      const head = decoder.decode(bytes.subarray(at + 1, end));
+      const space = head.indexOf(" ");
+      const length = Number(head.slice(0, space));
+      const bodyEnd = end + 1 + length;
+      if (space <= 0 || !Number.isInteger(length) || bodyEnd >= bytes.length || bytes[bodyEnd] !== NEWLINE) break; // torn
+      push(read.entry(head.slice(space + 1), bytes.subarray(end + 1, bodyEnd)));
+      at = bodyEnd + 1;
     }
-  };
-  let at = 0;
-  while (at < bytes.length) {
-    const end = bytes.indexOf(NEWLINE, at);
-    if (end < 0) break; // a torn last line
-    if (bytes[at] !== AT) {
-      const line = decoder.decode(bytes.subarray(at, end));
-      if (isWholeJson(line)) push(line);
-      at = end + 1;
-      continue;
-    }
-    const head = decoder.decode(bytes.subarray(at + 1, end));
-    const space = head.indexOf(" ");
-    const length = Number(head.slice(0, space));
-    const bodyEnd = end + 1 + length;
-    if (space <= 0 || !Number.isInteger(length) || bodyEnd >= bytes.length || bytes[bodyEnd] !== NEWLINE) break; // torn
-    const line = complete(head.slice(space + 1), bytes.subarray(end + 1, bodyEnd));
-    if (line) push(line);
-    at = bodyEnd + 1;
+    if (lines.length) writeSync(out, `${lines.join("\n")}\n`);
+  } finally {
+    closeSync(out);
   }
-  if (lines.length) writeSync(out, `${lines.join("\n")}\n`);
-  closeSync(out);
-  renameSync(next, path);
-  return true;
+  renameSync(temporary, target);
+  return count;
 }
 
 function isWholeJson(line: string): boolean {
@@ -301,7 +304,7 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
       return active.rows;
     },
     release(segment) {
-      // The store may have moved the file on (telemetry spools it: duckdb-worker.ts).
+      // The recorder removes a segment once its records are made (recording-worker.ts).
       if (existsSync(segment.path)) unlinkSync(segment.path);
       sealedRows -= segment.rows;
     },

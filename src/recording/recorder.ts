@@ -1,72 +1,140 @@
 import type { PriceBook } from "../pricing/price-book.ts";
-import { providers } from "../providers/registry.ts";
-import type { ProviderAdapter } from "../providers/contract.ts";
-import { recordLine } from "./journal-writer.ts";
-import type { CallTelemetry } from "../telemetry/call-tracer.ts";
-import { buildRecord, callError, priceCall, type CallSummary } from "./build-record.ts";
-import { createResponseObserver } from "../observe/response-observer.ts";
+import type { Endpoint, ResponseFacts } from "../providers/contract.ts";
+import { findProvider } from "../providers/registry.ts";
+import { readWholeBody } from "../observe/response-observer.ts";
+import type { RequestRecord } from "../record.ts";
+import type { CallTelemetry } from "../sinks/otlp/call-telemetry.ts";
+import { buildRecord, priceCall, type CallSummary } from "./build-record.ts";
+import type { CallEvent } from "./call-event.ts";
 
-/**
- * A non-streamed call whose record is made later, off the request path: all
- * the proxy knew when the response went out, as JSON. It is journaled with
- * the response body beside it (journal.ts), and the store makes the record
- * from the two before loading it (`completeRecord`). Reading usage, pricing
- * and building the record then run at storage's (background) priority, not
- * while calls wait; the record is the same as if it had been made at once.
- */
-export interface DeferredCall extends Omit<CallSummary, "endpoint" | "response" | "responseBody"> {
-  /** The upstream path without its query: with `method`, it finds the endpoint again. */
-  upstreamPath: string;
-  /** The response's content-encoding (the body is kept as it was forwarded). */
-  encoding: string | null;
-  /** How much of the decoded response body the record keeps (`log_body` full), 0 for none. */
-  captureBytes: number;
-  traceId: string | undefined;
-  /** Telemetry's part, its response id still to fill in. */
-  otel: CallTelemetry | undefined;
-}
-
-const adapters = providers as Record<string, ProviderAdapter>;
-
-/**
- * The journal line (record JSON, with its `otel` part if any) of a deferred
- * call, made from its head and response body exactly as the proxy makes a
- * record at once; `problems` are what could not be read (the record is made
- * anyway). Never throws for a bad body: a call is recorded whatever its body says.
- */
-export function completeRecord(call: DeferredCall, body: Uint8Array, priceBook: PriceBook): { line: string; problems: string[] } {
-  const endpoint = adapters[call.provider]?.endpoint(call.method, call.upstreamPath);
-  const observer = createResponseObserver({ endpoint, kind: "json", encoding: call.encoding, captureBytes: call.captureBytes });
-  observer.feed(body);
-  const observed = observer.finish();
-  const response = observed.facts;
-  const summary: CallSummary = { ...call, endpoint, response, responseBody: observed.body, ...callError({ kind: "complete" }, call.status, response) };
-  const record = buildRecord(summary, priceCall(summary, priceBook), call.traceId);
-  if (call.otel) call.otel.details.responseId = response.responseId;
-  return { line: recordLine(record, call.otel), problems: observed.problems };
+/** A call's record, and what its spans and metrics need beyond it (when telemetry is on). */
+export interface Recorded {
+  record: RequestRecord;
+  telemetry?: CallTelemetry | undefined;
 }
 
 /**
- * Completes journal entries (head JSON + body) into record lines, for the
- * store. A head that is not JSON (a damaged journal) gives no line; a body
- * that cannot be read still gives its call's record, without usage.
+ * The one record maker: a call event (and the response body that follows it,
+ * if any) → usage → cost → record, plus the call's telemetry. Pure: the same
+ * event and price book always give the same record, wherever it runs (the
+ * recording worker, replay at start, `loupe sql` on a crashed journal).
+ * Never throws for a bad body: a call is recorded whatever its body says;
+ * `problems` say what could not be read.
  */
-export function createRecordCompleter(priceBook: PriceBook, onProblem: (message: string) => void): (head: string, body: Uint8Array) => string {
-  return (head, body) => {
-    let call: DeferredCall;
+export function recordCall(event: CallEvent, body: Uint8Array | undefined, priceBook: PriceBook): { recorded: Recorded; problems: string[] } {
+  const provider = findProvider(event.provider);
+  const endpoint: Endpoint | undefined = provider?.endpoint(event.method, event.upstreamPath);
+  let response: ResponseFacts = event.response ?? {};
+  let responseBody = event.responseBody;
+  let outputContent = event.telemetry?.outputContent;
+  let problems: string[] = [];
+  if (body) {
+    const read = readWholeBody(endpoint, body, { encoding: event.encoding ?? null, captureBytes: event.captureBytes ?? 0, captureContent: event.telemetry?.captureContent === true });
+    response = read.facts;
+    responseBody = read.body;
+    outputContent = read.content ?? outputContent;
+    problems = read.problems;
+  }
+  // The provider's own error type, when the call failed and Loupe had nothing to say of its own.
+  const errorType = event.errorType ?? (event.status >= 400 ? (response.errorType ?? `http_${event.status}`) : undefined);
+  const summary: CallSummary = {
+    ...event,
+    pricingProvider: provider?.pricingId ?? event.provider,
+    endpoint,
+    response,
+    responseBody,
+    errorType,
+  };
+  const record = buildRecord(summary, priceCall(summary, priceBook), event.traceId);
+  const t = event.telemetry;
+  const telemetry: CallTelemetry | undefined = t && {
+    endTime: t.endTime,
+    spans: t.spans,
+    details: {
+      genAiProvider: provider?.genAiProvider ?? event.provider,
+      serverAddress: t.serverAddress,
+      serverPort: t.serverPort,
+      params: event.request.params,
+      responseId: response.responseId,
+      requestContent: t.requestContent,
+      outputContent,
+    },
+  };
+  return { recorded: { record, telemetry }, problems };
+}
+
+/** A record's line in a record segment: the record's columns, with its telemetry under `telemetry` (no column has that name). */
+export function recordedLine({ record, telemetry }: Recorded): string {
+  return JSON.stringify(telemetry ? { ...record, telemetry } : record);
+}
+
+/**
+ * Turns journal lines and entries into record lines, for a record segment.
+ * A line that is not an event is a record an earlier version journaled: it
+ * passes as it is. A head that is not JSON (a damaged journal) gives no line;
+ * a body that cannot be read still gives its call's record, without usage.
+ */
+export function createRecorder(priceBook: PriceBook, onProblem: (message: string) => void) {
+  function record(event: CallEvent, body: Uint8Array | undefined): string {
     try {
-      call = JSON.parse(head) as DeferredCall;
+      const { recorded, problems } = recordCall(event, body, priceBook);
+      if (problems.length) onProblem(`response ${event.id}: ${problems.join("; ")}`);
+      return recordedLine(recorded);
     } catch (error) {
-      onProblem(`journal entry skipped, its head is not JSON: ${(error as Error).message}`);
-      return "";
+      onProblem(`record ${event.id} made without its response: ${(error as Error).message}`);
+      return recordedLine(recordCall({ ...event, response: {} }, undefined, priceBook).recorded);
     }
-    try {
-      const { line, problems } = completeRecord(call, body, priceBook);
-      if (problems.length) onProblem(`response ${call.id}: ${problems.join("; ")}`);
-      return line;
-    } catch (error) {
-      onProblem(`record ${call.id} made without its response: ${(error as Error).message}`);
-      return completeRecord(call, new Uint8Array(0), priceBook).line;
-    }
+  }
+  return {
+    /** One journal line (an event, or an earlier version's record). */
+    line(text: string): string {
+      const parsed = parseHead(text, onProblem);
+      if (!parsed) return "";
+      if (isEvent(parsed)) return record(parsed, undefined);
+      // An earlier version's record: as it was, with \`billable\` by the rule DuckDB's migration uses (duckdb-store.ts).
+      return "billable" in parsed ? text : JSON.stringify({ ...parsed, billable: parsed.cost_source !== "free" });
+    },
+    /** One journal entry: an event and the response body that follows it. */
+    entry(head: string, body: Uint8Array): string {
+      const parsed = parseHead(head, onProblem);
+      if (!parsed) return "";
+      return record(isEvent(parsed) ? parsed : fromEarlierHead(parsed), body);
+    },
+  };
+}
+
+export type Recorder = ReturnType<typeof createRecorder>;
+
+function parseHead(text: string, onProblem: (message: string) => void): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+    throw new Error("not an object");
+  } catch (error) {
+    onProblem(`journal line skipped, it is not JSON: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+const isEvent = (value: Record<string, unknown>): value is CallEvent & Record<string, unknown> => value.event === 2;
+
+/**
+ * The head of an entry written by the version before call events (a
+ * "deferred call"): the same facts, its telemetry under `otel` with the
+ * details already made. Kept so that a journal a crash left behind across an
+ * upgrade is still recorded.
+ */
+function fromEarlierHead(head: Record<string, unknown>): CallEvent {
+  const otel = head.otel as { endTime: number; spans?: CallTelemetry["spans"]; details: CallTelemetry["details"] } | undefined;
+  return {
+    ...(head as unknown as CallEvent),
+    event: 2,
+    telemetry: otel && {
+      endTime: otel.endTime,
+      spans: otel.spans,
+      serverAddress: otel.details.serverAddress,
+      serverPort: otel.details.serverPort,
+      requestContent: otel.details.requestContent,
+    },
   };
 }

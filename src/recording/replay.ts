@@ -1,21 +1,19 @@
-import { journalFiles } from "./journal.ts";
+import { existsSync } from "node:fs";
+import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
 import type { DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
-import { unlinkSync } from "node:fs";
+import { openPipeline } from "./pipeline.ts";
+import { journalPriceBook } from "./price-snapshot.ts";
 
 /**
- * Moves records left in a journal (by a crash, or a backlog at shutdown) into
- * the store, straight from the segment files. Records already stored are
- * skipped by id, so replaying twice is harmless, and a line cut short by a
- * crash is skipped; each file goes only after the store has its records.
+ * For a command that opens the DuckDB file itself (no gateway holds it):
+ * records what a stopped or crashed gateway left in its journal, with that
+ * gateway's price book, through the same recorder, into DuckDB. The other
+ * sinks' backlog stays for the gateway's next start. Returns how many records
+ * were made from journaled calls.
  */
-export async function replayJournal(dir: string, store: DuckDBStore): Promise<{ files: number; added: number }> {
-  const files = journalFiles(dir);
-  let added = 0;
-  // A few segments per statement: a long backlog replays in bounded batches.
-  for (let i = 0; i < files.length; i += 16) {
-    const batch = files.slice(i, i + 16);
-    added += await store.appendFiles(batch, { lenient: true, missingOnly: true });
-    for (const file of batch) unlinkSync(file);
-  }
-  return { files: files.length, added };
+export async function recordLeftovers(journalDir: string, store: Pick<DuckDBStore, "appendFiles">, onProblem: (message: string) => void): Promise<number> {
+  if (!existsSync(journalDir)) return 0;
+  const priceBook = journalPriceBook(journalDir);
+  const pipeline = openPipeline({ journalDir, sinks: [createDuckDBSink(store)], priceBook, keepOtherSinks: true, onProblem });
+  return pipeline.replay(priceBook);
 }

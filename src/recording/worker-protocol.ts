@@ -1,18 +1,50 @@
+import type { AnalyticsStore } from "../sinks/analytics.ts";
+import type { QueryLimits, QueryResult } from "../sinks/duckdb/duckdb-store.ts";
+import type { ParquetExportResult } from "../sinks/duckdb/parquet-export.ts";
+import type { TelemetryStats } from "../sinks/otlp/create-telemetry.ts";
 import type { TelemetryConfig } from "../telemetry/otel-config.ts";
+import type { UnjournaledEvent } from "./journal-writer.ts";
 
-export type WorkerRequest = { id: number } & (
-  | { op: "open"; path: string; backgroundPriority: boolean; pricesFile: string | undefined; telemetry?: { config: TelemetryConfig; version: string; spoolDir: string } | undefined }
-  | { op: "append"; ndjson: Uint8Array }
-  | { op: "appendFiles"; paths: string[]; lenient: boolean; missingOnly: boolean }
-  | { op: "telemetryStats" }
-  | { op: "telemetryShutdown" }
-  | { op: "query"; sql: string; limits?: { maxRows: number; timeoutMs: number } | undefined }
-  | { op: "checkpoint" }
-  | { op: "exportParquet"; dir: string; since?: string | undefined }
-  | { op: "prune"; days: number }
-  | { op: "analytics"; method: string; args: unknown[] }
-  | { op: "close" }
-);
+/** How the recording worker starts: where things are, and what to export. */
+export interface RecordingWorkerOptions {
+  /** The DuckDB file (`:memory:` allowed). */
+  db: string;
+  /** The journal folder: call events, the record queue and the price snapshot live there. */
+  journalDir: string;
+  backgroundPriority: boolean;
+  /** The operator's price file of this run (its calls are priced with it). */
+  pricesFile: string | undefined;
+  /** OpenTelemetry export, when on: the OTLP sink. */
+  telemetry?: { config: TelemetryConfig; version: string } | undefined;
+}
+
+/** One analytics question, as it crosses to the worker. */
+export type AnalyticsCall = { [M in keyof AnalyticsStore]: { method: M; args: Parameters<AnalyticsStore[M]> } }[keyof AnalyticsStore];
+
+/**
+ * Everything the main thread asks of the recording worker (recording-worker.ts
+ * answers, worker-client.ts asks): the one typed interface of the boundary.
+ * Arguments and results are plain data (structured clone).
+ */
+export interface RecordingWorkerApi {
+  /** Opens DuckDB and the sinks, and records what a previous run left in the journal; returns how many records that made. */
+  open(options: RecordingWorkerOptions): Promise<number>;
+  recordFiles(paths: string[]): Promise<void>;
+  recordEvents(events: UnjournaledEvent[]): Promise<void>;
+  telemetryStats(): Promise<(TelemetryStats & { backlogSegments: number }) | null>;
+  /** Sends every record's spans and metrics still to go, then stops export (SIGTERM). */
+  shutdownTelemetry(): Promise<void>;
+  queryReadOnly(sql: string, limits: QueryLimits | undefined): Promise<QueryResult>;
+  checkpoint(): Promise<void>;
+  exportParquet(dir: string, since: string | undefined): Promise<ParquetExportResult>;
+  prune(days: number): Promise<number>;
+  analytics(call: AnalyticsCall): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export type WorkerOp = keyof RecordingWorkerApi;
+
+export type WorkerRequest = { [K in WorkerOp]: { id: number; op: K; args: Parameters<RecordingWorkerApi[K]> } }[WorkerOp];
 
 export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; name: string; message: string });
 

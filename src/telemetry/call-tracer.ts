@@ -1,11 +1,11 @@
-import type { CallDetails } from "../sinks/otlp/genai-span.ts";
 import { parseTraceparent } from "./trace-context.ts";
 
 /**
  * What the proxy needs from telemetry, and nothing more: open a trace for a
  * call (continuing the caller's `traceparent`), get the headers that carry the
- * client span to the upstream, and end it with the finished record. Spans,
- * metrics and their export live behind this (create-telemetry.ts).
+ * client span to the upstream, and end it. The span ids travel in the call's
+ * event (recording/call-event.ts); spans and metrics are made from its record
+ * by the OTLP sink (sinks/otlp/).
  */
 export interface CallTracer {
   /** Whether message content may be captured (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT). */
@@ -22,19 +22,8 @@ export interface CallTrace {
   readonly traceId: string | undefined;
   /** Starts the upstream (CLIENT) span; returns the `traceparent`/`tracestate` to send upstream. */
   startUpstream(startTime: number): Record<string, string>;
-  /**
-   * Ends the call: what its spans and metrics need beyond its record. Plain
-   * JSON, as it travels with the record (in its journal line) to the export.
-   */
-  finish(details: CallDetails, endTime: number): CallTelemetry;
-}
-
-export interface CallTelemetry {
-  details: CallDetails;
-  /** Milliseconds since the epoch. */
-  endTime: number;
-  /** Present when the call's trace is sampled. */
-  spans?: CallSpanIds | undefined;
+  /** The span ids the call's telemetry needs: present when the trace is sampled. */
+  finish(): CallSpanIds | undefined;
 }
 
 /** A sampled call's span ids and times: the SERVER span, and the CLIENT span if the upstream was tried. */

@@ -51,9 +51,11 @@ describe("aggregates agree with SQL over the same records", () => {
     const sql = await one(`select count(*)::int AS n, count(*) filter (where status >= 400 or error_type is not null)::int AS errors,
       sum(input_tokens)::int AS input, sum(output_tokens)::int AS output, sum(cache_read_tokens)::int AS cached, sum(cost_usd)::varchar AS cost,
       count(*) filter (where cost_usd is null and operation in ('chat','generate_content','embeddings','text_completion') and (input_tokens is not null or output_tokens is not null))::int AS unpriced,
+      count(*) filter (where billable is distinct from (operation in ('chat','generate_content','embeddings','text_completion')))::int AS misbilled,
       quantile_cont(duration_ms, 0.5) AS p50 from requests`);
     expect(summary).toMatchObject({ requests: COUNT, errors: sql.errors, input_tokens: sql.input, output_tokens: sql.output, cache_read_tokens: sql.cached, cost_usd: sql.cost, unpriced_requests: sql.unpriced });
     expect(summary.unpriced_requests).toBeGreaterThan(100);
+    expect(sql.misbilled).toBe(0);
     expect(summary.latency_p50_ms).toBeCloseTo(sql.p50, 6);
     expect(summary.cache_hit_ratio).toBeCloseTo(sql.cached / sql.input, 9);
     expect(Number(summary.cache_savings_usd)).toBeGreaterThan(0);

@@ -228,14 +228,54 @@ describe("export settings and failure", () => {
     receiver.failWith(null);
   }, 30_000);
 
-  test("stored calls whose telemetry a crash kept from going out are sent at the next start", async () => {
+  test("kill -9 between journaling and recording: after restart every call has its record and its spans", async () => {
     receiver.reset();
-    // What kill -9 leaves when DuckDB has a segment and its spans are still waiting: a spool file.
     const dir = tempDir();
-    const spool = join(dir, "loupe.duckdb.journal", "telemetry");
-    mkdirSync(spool, { recursive: true });
+    // Nothing is recorded while it runs (a long flush interval): every call is only in the journal when it dies.
+    const env = otel({ LOUPE_FLUSH_INTERVAL_MS: "600000", OTEL_METRICS_EXPORTER: "none" });
+    const gw = await startGateway({ dir, env });
+    const client = new OpenAI({ apiKey: "k", baseURL: `${gw.url}/openai/v1`, maxRetries: 0 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { response } = await client.chat.completions
+        .create({ model: "gpt-5.4", messages: [{ role: "user", content: "hi" }] }, { headers: { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` } })
+        .withResponse();
+      ids.push(response.headers.get("x-loupe-request-id")!);
+    }
+    const stream = await client.chat.completions
+      .create({ model: "gpt-5.4", stream: true, messages: [{ role: "user", content: "hi" }] }, { headers: { "x-mock-fixture": "openai/chat-stream-include-usage.openai-node-recording.sse" } })
+      .withResponse();
+    for await (const _ of stream.data) void _;
+    ids.push(stream.response.headers.get("x-loupe-request-id")!);
+    await Bun.sleep(300);
+    expect(receiver.spans.length).toBe(0);
+    gw.proc.kill("SIGKILL");
+    await gw.proc.exited;
+
+    const again = await startGateway({ dir, env: otel() });
+    const spans = await receiver.waitForSpans((all) => ids.every((id) => clientSpanFor(all, id)));
+    const rows = await again.sql(`select id, input_tokens, cost_usd, trace_id from requests order by started_at`);
+    expect(rows.map((r) => r.id)).toEqual(ids);
+    for (const row of rows) {
+      expect(Number(row.input_tokens)).toBeGreaterThan(0);
+      expect(row.cost_usd).not.toBeNull();
+      const span = clientSpanFor(spans, row.id)!;
+      expect(span.attributes["gen_ai.usage.input_tokens"]).toBe(Number(row.input_tokens));
+      expect(span.traceId).toBe(row.trace_id);
+    }
+    // Each call's two spans (SERVER and CLIENT), once.
+    expect(spans.filter((s) => ids.includes(String(s.attributes["loupe.record.id"]))).length).toBe(ids.length * 2);
+    expect(spans.length).toBe(ids.length * 2);
+    expect(await again.stop()).toBe(0);
+  });
+
+  test("records DuckDB has but whose spans had not gone out are sent at the next start (the OTLP sink's own cursor)", async () => {
+    receiver.reset();
+    const dir = tempDir();
+    const records = join(dir, "loupe.duckdb.journal", "records");
+    mkdirSync(records, { recursive: true });
     const [record] = seedRecords(1);
-    const otelPart = {
+    const telemetry = {
       details: { genAiProvider: "openai", serverAddress: "api.openai.com", serverPort: 443 },
       endTime: Date.parse(record!.started_at) + 1500,
       spans: {
@@ -249,8 +289,9 @@ describe("export settings and failure", () => {
         path: "/openai/v1/chat/completions",
       },
     };
-    const line = JSON.stringify(record).slice(0, -1) + `,"otel":${JSON.stringify(otelPart)}}`;
-    writeFileSync(join(spool, "0000000001-00000001.ndjson"), `${line}\n{"id":"torn","sta`);
+    // What kill -9 leaves when DuckDB has acknowledged a record segment and the OTLP sink has not.
+    writeFileSync(join(records, "0000000007.ndjson"), `${JSON.stringify({ ...record, telemetry })}\n`);
+    writeFileSync(join(records, "cursors.json"), JSON.stringify({ duckdb: 7, otlp: 6 }));
     const gw = await startGateway({ dir, env: otel() });
     const spans = await receiver.waitForSpans((all) => all.length >= 2);
     expect(spans.map((s) => [s.kind, s.spanId, s.parentSpanId])).toEqual([
@@ -259,9 +300,10 @@ describe("export settings and failure", () => {
     ]);
     expect(spans[0]!.attributes["loupe.record.id"]).toBe(record!.id);
     expect(spans[0]!.attributes["gen_ai.usage.input_tokens"]).toBe(Number(record!.input_tokens));
-    // Sent once: the spool file is gone.
-    for (let i = 0; i < 20 && readdirSync(spool).length > 0; i++) await Bun.sleep(50);
-    expect(readdirSync(spool)).toEqual([]);
+    // Sent once, then released: every sink has it. DuckDB was not given it again.
+    for (let i = 0; i < 20 && readdirSync(records).includes("0000000007.ndjson"); i++) await Bun.sleep(50);
+    expect(readdirSync(records)).not.toContain("0000000007.ndjson");
+    expect(await gw.sql("select count(*)::int as n from requests")).toEqual([{ n: 0 }]);
     expect(await gw.stop()).toBe(0);
   });
 });

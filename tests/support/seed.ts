@@ -40,6 +40,7 @@ export function seedRecords(count: number, seed = 42, start = Date.parse("2026-1
       ttfb_ms: Math.round(rand() * 800 * 1000) / 1000,
       provider,
       operation,
+      billable: true,
       method: "POST",
       path: `/${provider}/v1/x`,
       status: error ? pick([429, 500, 529]) : 200,

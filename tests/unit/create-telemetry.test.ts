@@ -35,6 +35,7 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   ttfb_ms: 40,
   provider: "openai",
   operation: "chat",
+  billable: true,
   method: "POST",
   path: "/openai/v1/chat/completions",
   status: 200,
@@ -83,7 +84,7 @@ describe("spans of a call", () => {
     const upstream = trace.startUpstream(T0 + 5);
     expect(upstream.traceparent).toMatch(new RegExp(`^00-${CALLER_TRACE}-[0-9a-f]{16}-01$`));
     expect(upstream.tracestate).toBe("rojo=00f067aa0ba902b7");
-    telemetry.emit(record({ status: 502, error_type: "upstream_error", error_message: "bad gateway" }), trace.finish(details, T0 + 250));
+    telemetry.emit(record({ status: 502, error_type: "upstream_error", error_message: "bad gateway" }), { details, endTime: T0 + 250, spans: trace.finish() });
     await telemetry.shutdown();
 
     const server = receiver.spans.find((s) => s.kind === "SERVER")!;
@@ -118,7 +119,7 @@ describe("spans of a call", () => {
     const trace = begin(telemetry, { traceparent: "not-a-traceparent", tracestate: "dropped=1" });
     expect(trace.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(trace.traceId).not.toBe(CALLER_TRACE);
-    telemetry.emit(record({ status: 400 }), trace.finish(details, T0 + 1));
+    telemetry.emit(record({ status: 400 }), { details, endTime: T0 + 1, spans: trace.finish() });
     await telemetry.shutdown();
     expect(receiver.spans).toHaveLength(1);
     expect(receiver.spans[0]).toMatchObject({ kind: "SERVER", traceId: trace.traceId, parentSpanId: undefined, status: { code: "UNSET" } });
@@ -130,7 +131,7 @@ describe("spans of a call", () => {
     const trace = begin(telemetry, { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-00` });
     expect(trace.traceId).toBe(CALLER_TRACE);
     expect(trace.startUpstream(T0).traceparent).toMatch(new RegExp(`^00-${CALLER_TRACE}-[0-9a-f]{16}-00$`));
-    telemetry.emit(record(), trace.finish(details, T0 + 1));
+    telemetry.emit(record(), { details, endTime: T0 + 1, spans: trace.finish() });
     await telemetry.shutdown();
     expect(receiver.spans).toEqual([]);
     expect(receiver.requests.map((r) => r.path)).toEqual(["/v1/metrics"]);
@@ -141,7 +142,7 @@ describe("spans of a call", () => {
     const trace = begin(telemetry);
     expect(trace.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(trace.startUpstream(T0).traceparent).toEndWith("-00");
-    telemetry.emit(record(), trace.finish(details, T0 + 1));
+    telemetry.emit(record(), { details, endTime: T0 + 1, spans: trace.finish() });
     await telemetry.shutdown();
     expect(receiver.requests).toEqual([]);
   });
@@ -154,16 +155,16 @@ describe("metrics only (traces off)", () => {
     expect(traced.traceId).toBe(CALLER_TRACE);
     expect(traced.startUpstream(T0)).toEqual({});
     expect(begin(telemetry).traceId).toBeUndefined();
-    telemetry.emit(record(), traced.finish(details, T0 + 1));
+    telemetry.emit(record(), { details, endTime: T0 + 1, spans: traced.finish() });
     await telemetry.shutdown();
     expect(receiver.spans).toEqual([]);
   });
 
   test("duration, token usage by type and time to first chunk per attribute set, exported at shutdown", async () => {
     const telemetry = createTelemetry(config({ traces: false }), "1.2.3", () => {});
-    telemetry.emit(record(), begin(telemetry).finish(details, T0));
-    telemetry.emit(record({ duration_ms: 3000, input_tokens: 300, output_tokens: null }), begin(telemetry).finish(details, T0));
-    telemetry.emit(record({ model: "gpt-4o-mini", streamed: false, status: 429, error_type: "rate_limit_error", input_tokens: null, output_tokens: null }), begin(telemetry).finish(details, T0));
+    telemetry.emit(record(), { details, endTime: T0, spans: begin(telemetry).finish() });
+    telemetry.emit(record({ duration_ms: 3000, input_tokens: 300, output_tokens: null }), { details, endTime: T0, spans: begin(telemetry).finish() });
+    telemetry.emit(record({ model: "gpt-4o-mini", streamed: false, status: 429, error_type: "rate_limit_error", input_tokens: null, output_tokens: null }), { details, endTime: T0, spans: begin(telemetry).finish() });
     await telemetry.shutdown();
 
     const base = {
@@ -186,7 +187,7 @@ describe("metrics only (traces off)", () => {
 
   test("more than 2000 attribute sets: the rest share the overflow set", async () => {
     const telemetry = createTelemetry(config({ traces: false }), "1.2.3", () => {});
-    for (let i = 0; i < 2005; i++) telemetry.emit(record({ model: `model-${i}`, input_tokens: null, output_tokens: null, streamed: false }), begin(telemetry).finish(details, T0));
+    for (let i = 0; i < 2005; i++) telemetry.emit(record({ model: `model-${i}`, input_tokens: null, output_tokens: null, streamed: false }), { details, endTime: T0, spans: begin(telemetry).finish() });
     await telemetry.shutdown();
     const durations = receiver.metrics.filter((p) => p.metric === "gen_ai.client.operation.duration");
     expect(durations).toHaveLength(2001);
@@ -200,7 +201,7 @@ test("a backend that refuses is counted and reported, for traces and metrics eac
   const telemetry = createTelemetry(config(), "1.2.3", (m) => errors.push(m));
   const trace = begin(telemetry);
   trace.startUpstream(T0);
-  telemetry.emit(record(), trace.finish(details, T0 + 1));
+  telemetry.emit(record(), { details, endTime: T0 + 1, spans: trace.finish() });
   await telemetry.shutdown();
   receiver.failWith(null);
   expect(telemetry.stats()).toMatchObject({ spansExported: 0, exportFailures: 2 });

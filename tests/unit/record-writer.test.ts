@@ -1,17 +1,29 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REQUEST_COLUMNS, type RequestRecord } from "../../src/record.ts";
-import { openDuckDBStore } from "../../src/sinks/duckdb/duckdb-store.ts";
+import { loadPriceBook } from "../../src/pricing/load-prices.ts";
+import { createDuckDBSink } from "../../src/sinks/duckdb/duckdb-sink.ts";
+import { openDuckDBStore, type DuckDBStore } from "../../src/sinks/duckdb/duckdb-store.ts";
+import type { RecordSink } from "../../src/sinks/sink.ts";
 import { openJournal, readJournal } from "../../src/recording/journal.ts";
 import { createRecordWriter } from "../../src/recording/journal-writer.ts";
-import { replayJournal } from "../../src/recording/replay.ts";
+import { openPipeline } from "../../src/recording/pipeline.ts";
+import { recordLeftovers } from "../../src/recording/replay.ts";
 import { tempDir } from "../support/gateway.ts";
 
-// These writers get whole records only (no entries with a body to complete).
-const complete = (): string => {
-  throw new Error("no entry with a body is written here");
-};
+// These writers journal records as an earlier version did (the recorder passes them as they are):
+// what is tested here is the way from the journal to DuckDB.
+const priceBook = loadPriceBook(undefined);
+/** The recording pipeline into DuckDB, in process; `wrap` stands between it and DuckDB. */
+const pipelineInto = (dir: string, store: DuckDBStore, wrap: (sink: RecordSink) => RecordSink = (sink) => sink) =>
+  openPipeline({ journalDir: join(dir, "journal"), sinks: [wrap(createDuckDBSink(store))], priceBook, onProblem: () => {} });
+const line = (record: RequestRecord) => JSON.stringify(record);
+/** Records waiting in the record queue for a sink. */
+const recordLines = (dir: string) =>
+  readdirSync(dir)
+    .filter((name) => name.endsWith(".ndjson"))
+    .reduce((n, name) => n + readFileSync(join(dir, name), "utf8").split("\n").filter(Boolean).length, 0);
 const blank = Object.fromEntries(REQUEST_COLUMNS.map(([name]) => [name, null])) as unknown as RequestRecord;
 const make = (i: number): RequestRecord => ({
   ...blank,
@@ -36,19 +48,20 @@ describe("journal and batched writer", () => {
     const store = await openDuckDBStore(join(dir, "db.duckdb"));
     let failuresLeft = 2;
     const batches: number[] = [];
-    const sink = {
-      append: (ndjson: string) => store.append(ndjson),
-      appendFiles: async (paths: string[], options: { lenient: boolean }) => {
+    const sink = pipelineInto(dir, store, () => ({
+      name: "duckdb",
+      async take(paths, options) {
         if (failuresLeft-- > 0) throw new Error("disk full (injected)");
-        batches.push(await store.appendFiles(paths, options));
+        batches.push(await store.appendFiles([...paths], { missingOnly: options.replay }));
       },
-    };
+    }));
     const journal = openJournal(join(dir, "journal"));
-    const writer = createRecordWriter({ journal, sink, intervalMs: 10, batchRows: 100, onError: () => {}, complete });
-    for (let i = 0; i < 250; i++) writer.write(make(i));
-    expect(readJournal(join(dir, "journal")).lines.length).toBe(250);
+    const writer = createRecordWriter({ journal, sink, intervalMs: 10, batchRows: 100, onError: () => {} });
+    for (let i = 0; i < 250; i++) writer.write(line(make(i)));
     await writer.flush();
     expect(writer.stats()).toMatchObject({ storeFailures: 1, queued: 250, stored: 0 });
+    // DuckDB refused them: all 250 wait on disk, as events or as records made of them.
+    expect(readJournal(join(dir, "journal")).lines.length + recordLines(join(dir, "journal", "records"))).toBe(250);
     for (let i = 0; i < 100 && writer.stats().queued > 0; i++) await Bun.sleep(20);
     expect(writer.stats()).toMatchObject({ stored: 250, queued: 0, storeFailures: 2 });
     // The segments that waited on disk went in one batch.
@@ -69,8 +82,10 @@ describe("journal and batched writer", () => {
     for (const i of [1, 2, 3, 4]) journal.append(JSON.stringify(make(i)));
     const [segment] = readdirSync(journalDir);
     writeFileSync(join(journalDir, segment!), '{"id":"rec-torn","star', { flag: "a" });
-    expect(await replayJournal(journalDir, store)).toEqual({ files: 1, added: 2 });
-    expect(readdirSync(journalDir)).toEqual([]);
+    expect(await recordLeftovers(journalDir, store, () => {})).toBe(4);
+    // The journal segment is recorded and gone; DuckDB has each record once.
+    expect(readdirSync(journalDir)).toEqual(["records"]);
+    expect(readdirSync(join(journalDir, "records"))).toEqual(["cursors.json"]);
     expect((await store.queryReadOnly("select count(*)::int from requests")).rows[0]).toEqual([4]);
     await store.close();
   });
@@ -80,17 +95,17 @@ describe("journal and batched writer", () => {
     const store = await openDuckDBStore(join(dir, "db.duckdb"));
     const journal = openJournal(join(dir, "journal"));
     // A slow sink: records keep coming while a batch is being stored.
-    const sink = {
-      append: (ndjson: string) => store.append(ndjson),
-      appendFiles: async (paths: string[], options: { lenient: boolean }) => {
+    const sink = pipelineInto(dir, store, (duckdb) => ({
+      name: "duckdb",
+      async take(paths, options) {
         await Bun.sleep(30);
-        await store.appendFiles(paths, options);
+        await duckdb.take(paths, options);
       },
-    };
-    const writer = createRecordWriter({ journal, sink, intervalMs: 5, batchRows: 50, onError: () => {}, complete });
+    }));
+    const writer = createRecordWriter({ journal, sink, intervalMs: 5, batchRows: 50, onError: () => {} });
     let i = 0;
     const writing = setInterval(() => {
-      for (let k = 0; k < 20; k++) writer.write(make(i++));
+      for (let k = 0; k < 20; k++) writer.write(line(make(i++)));
     }, 2);
     await Bun.sleep(50);
     const before = i;
@@ -104,7 +119,7 @@ describe("journal and batched writer", () => {
     await store.close();
   });
 
-  test("a segment whose write failed is loaded leniently: its whole lines are kept", async () => {
+  test("a segment whose write failed is recorded without its partial line: its whole lines are kept", async () => {
     const dir = tempDir();
     const store = await openDuckDBStore(join(dir, "db.duckdb"));
     const journalDir = join(dir, "journal");
@@ -115,12 +130,12 @@ describe("journal and batched writer", () => {
     writeFileSync(join(journalDir, segment!), '{"id":"rec-partial","sta', { flag: "a" });
     const sealed = journal.seal()!;
     expect(sealed.rows).toBe(1);
-    await expect(store.appendFiles([sealed.path], { lenient: false })).rejects.toThrow();
-    expect(await store.appendFiles([sealed.path], { lenient: true })).toBe(1);
+    await pipelineInto(dir, store).recordFiles([sealed.path]);
+    expect((await store.queryReadOnly("select id from requests")).rows).toEqual([["rec-1"]]);
     journal.release(sealed);
-    expect(readdirSync(journalDir)).toHaveLength(1); // the new active segment
+    expect(readdirSync(journalDir).filter((name) => name !== "records")).toHaveLength(1); // the new active segment
     journal.close();
-    expect(readdirSync(journalDir)).toEqual([]);
+    expect(readdirSync(journalDir)).toEqual(["records"]);
     await store.close();
   });
 
@@ -130,18 +145,18 @@ describe("journal and batched writer", () => {
     const journal = openJournal(join(dir, "journal"));
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const sink = {
-      append: (ndjson: string) => store.append(ndjson),
-      appendFiles: async (paths: string[], options: { lenient: boolean }) => {
+    const sink = pipelineInto(dir, store, (duckdb) => ({
+      name: "duckdb",
+      async take(paths, options) {
         await held; // storage that cannot keep up
-        await store.appendFiles(paths, options);
+        await duckdb.take(paths, options);
       },
-    };
+    }));
     const messages: string[] = [];
-    const writer = createRecordWriter({ journal, sink, intervalMs: 5, batchRows: 10, backlogWarningRows: 25, onError: (m) => messages.push(m), complete });
-    for (let i = 0; i < 20; i++) writer.write(make(i));
+    const writer = createRecordWriter({ journal, sink, intervalMs: 5, batchRows: 10, backlogWarningRows: 25, onError: (m) => messages.push(m) });
+    for (let i = 0; i < 20; i++) writer.write(line(make(i)));
     expect(messages).toEqual([]);
-    for (let i = 20; i < 60; i++) writer.write(make(i));
+    for (let i = 20; i < 60; i++) writer.write(line(make(i)));
     expect(messages).toEqual(["storage is behind: 30 records wait in the journal (on disk) for DuckDB"]);
     release();
     await writer.flush();

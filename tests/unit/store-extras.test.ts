@@ -62,6 +62,8 @@ function makeRecord(i: number, at: number): RequestRecord {
     ttfb_ms: chance(0.3) ? null : Math.round(rand() * 900_000) / 1000,
     provider,
     operation,
+    // What the recorder learns from the provider: these operations charge for tokens.
+    billable: BILLABLE.has(operation),
     method: operation === "models" ? "GET" : "POST",
     path: `/${provider}/v1/${operation}`,
     status,
@@ -115,7 +117,7 @@ function makeRecords(): RequestRecord[] {
 
 type Rec = RequestRecord;
 const isError = (r: Rec) => r.status >= 400 || r.error_type !== null;
-const isUnpriced = (r: Rec) => r.cost_usd === null && BILLABLE.has(r.operation ?? "") && (r.input_tokens !== null || r.output_tokens !== null);
+const isUnpriced = (r: Rec) => r.cost_usd === null && r.billable && (r.input_tokens !== null || r.output_tokens !== null);
 const modelOf = (r: Rec) => r.response_model ?? r.model;
 const dayOf = (r: Rec) => r.started_at.slice(0, 10);
 const nano = (decimal: string) => {

@@ -1,8 +1,7 @@
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import type { AnalyticsStore, Bucket, GroupBy, Page, RequestFilter, Row, SortField, Totals } from "../analytics.ts";
+import { IS_UNPRICED } from "./views.ts";
 
-/** Operations that bill tokens: a call of these without a cost is unpriced. */
-const BILLABLE = "('chat', 'generate_content', 'embeddings', 'text_completion')";
 const IS_ERROR = "(status >= 400 OR error_type IS NOT NULL)";
 
 /** The figures every aggregate view shares; counts as DOUBLE (exact below 2^53), money as an exact decimal string. */
@@ -16,7 +15,7 @@ const TOTALS = `
   coalesce(sum(output_tokens), 0)::DOUBLE AS output_tokens,
   coalesce(sum(reasoning_tokens), 0)::DOUBLE AS reasoning_tokens,
   coalesce(sum(cost_usd), 0)::DECIMAL(38,9)::VARCHAR AS cost_usd,
-  count(*) FILTER (WHERE cost_usd IS NULL AND operation IN ${BILLABLE} AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))::DOUBLE AS unpriced_requests,
+  count(*) FILTER (WHERE ${IS_UNPRICED})::DOUBLE AS unpriced_requests,
   CASE WHEN sum(input_tokens) > 0 THEN sum(cache_read_tokens)::DOUBLE / sum(input_tokens) END AS cache_hit_ratio,
   quantile_cont(duration_ms, 0.5) AS latency_p50_ms,
   quantile_cont(duration_ms, 0.95) AS latency_p95_ms,

@@ -10,9 +10,6 @@ import { pruneOlderThan } from "./retention.ts";
 import { assertSafeQuery, runLimited } from "./sql-guard.ts";
 import { createViews, VIEW_NAMES } from "./views.ts";
 import { loadDuckDB } from "./load-duckdb.ts";
-import { completeSegment, wholeLines } from "../../recording/journal.ts";
-import { createRecordCompleter } from "../../recording/recorder.ts";
-import { loadPriceBook } from "../../pricing/load-prices.ts";
 
 export interface QueryResult {
   columns: string[];
@@ -33,11 +30,10 @@ export interface DuckDBStore {
   /** Appends records given as NDJSON (one `RequestRecord` per line) in one transaction. Throws on failure. */
   append(ndjson: string | Uint8Array): Promise<void>;
   /**
-   * Appends the records of NDJSON files (sealed journal segments) in one transaction.
-   * `lenient` skips lines that are not whole JSON records; `missingOnly` skips ids already stored.
-   * Returns how many rows were added.
+   * Appends the records of NDJSON files (record segments) in one transaction.
+   * `missingOnly` skips ids already stored. Returns how many rows were added.
    */
-  appendFiles(paths: string[], options: { lenient: boolean; missingOnly?: boolean }): Promise<number>;
+  appendFiles(paths: string[], options?: { missingOnly?: boolean }): Promise<number>;
   /**
    * Runs one vetted read-only statement (SELECT, WITH, DESCRIBE, SHOW) over
    * `requests` and the views: no files, network, extensions or settings (sql-guard.ts).
@@ -60,15 +56,8 @@ const jsonColumns = `{${REQUEST_COLUMNS.map(([name, type]) => `'${name}': '${typ
 
 let batchCounter = 0;
 
-export interface DuckDBStoreOptions {
-  /** The operator's price file: journal entries of deferred calls are priced with it when completed (deferred-record.ts). */
-  pricesFile?: string | undefined;
-  /** What could not be read while completing those records (each is stored anyway). */
-  onProblem?: (message: string) => void;
-}
-
 /** Opens (and creates or migrates) the database file. */
-export async function openDuckDBStore(path: string, options: DuckDBStoreOptions = {}): Promise<DuckDBStore> {
+export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
   const duckdb = await loadDuckDB();
   // json, parquet and icu are built in; nothing may fetch or load another extension (user SQL included).
   const instance: DuckDBInstance = await duckdb.DuckDBInstance.create(path, {
@@ -97,9 +86,6 @@ export async function openDuckDBStore(path: string, options: DuckDBStoreOptions 
       ? `INSERT INTO requests SELECT * FROM (SELECT DISTINCT ON (id) * FROM ${source}) r WHERE r.id NOT IN (SELECT id FROM requests)`
       : `INSERT INTO requests SELECT * FROM ${source}`;
 
-  let complete: ((head: string, body: Uint8Array) => string) | undefined;
-  const newCompleter = () => createRecordCompleter(loadPriceBook(options.pricesFile), options.onProblem ?? (() => {}));
-
   async function insertFrom(ndjson: string | Uint8Array, missingOnly: boolean) {
     const file = join(tmpdir(), `loupe-batch-${process.pid}-${++batchCounter}.ndjson`);
     writeFileSync(file, ndjson);
@@ -115,15 +101,8 @@ export async function openDuckDBStore(path: string, options: DuckDBStoreOptions 
       if (ndjson.length === 0) return;
       await insertFrom(ndjson, false);
     },
-    async appendFiles(paths, { lenient, missingOnly = false }) {
+    async appendFiles(paths, { missingOnly = false } = {}) {
       if (paths.length === 0) return 0;
-      // Entries of calls whose records were left to make here become record lines first.
-      for (const file of paths) completeSegment(file, (head, body) => (complete ??= newCompleter())(head, body));
-      // DuckDB's own lenient mode would store a torn line's fields; a torn line is dropped whole instead.
-      if (lenient) {
-        const lines = wholeLines(paths);
-        return lines.length === 0 ? 0 : Number((await insertFrom(lines.join("\n"), missingOnly)).rowsChanged);
-      }
       return Number((await connection.run(insertSql(readJson(paths), missingOnly))).rowsChanged);
     },
     analytics: createDuckDBAnalytics(readConnection),
@@ -152,6 +131,9 @@ export async function openDuckDBStore(path: string, options: DuckDBStoreOptions 
   };
 }
 
+/** The rule for records made before the recorder set \`billable\` (recorder.ts uses the same for their journal lines). */
+const BACKFILL_BILLABLE = "UPDATE requests SET billable = (cost_source IS DISTINCT FROM 'free') WHERE billable IS NULL";
+
 async function addMissingColumns(connection: DuckDBConnection): Promise<void> {
   const reader = await connection.runAndReadAll(
     `SELECT column_name FROM information_schema.columns WHERE table_name = 'requests' AND table_schema = 'main'`,
@@ -160,4 +142,6 @@ async function addMissingColumns(connection: DuckDBConnection): Promise<void> {
   for (const [name, type] of REQUEST_COLUMNS) {
     if (!existing.has(name)) await connection.run(`ALTER TABLE requests ADD COLUMN ${name} ${type}`);
   }
+  // Records stored before \`billable\` existed: a call that was not charged for lack of a billable endpoint was priced "free".
+  if (!existing.has("billable")) await connection.run(BACKFILL_BILLABLE);
 }

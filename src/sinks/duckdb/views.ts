@@ -9,8 +9,9 @@
  * Conventions shared by all three views:
  * - `model` is `coalesce(response_model, model)`: the model that answered, else the one asked for.
  * - An error is `status >= 400 OR error_type IS NOT NULL` (in-stream errors arrive with status 200).
- * - An unpriced call is a billable operation (chat, generate_content, embeddings, text_completion)
- *   that reported tokens but has `cost_usd IS NULL` (no known price). Never counted as $0.
+ * - An unpriced call is a billable one (`billable`: its endpoint charges for tokens, as the
+ *   recorder learned from the provider) that reported tokens but has `cost_usd IS NULL`
+ *   (no known price). Never counted as $0.
  * - Token sums are BIGINT and NULL when no call of the group reported that kind (NULL = not reported, not 0).
  * - `cost_usd` sums are exact DECIMAL(38,9) over priced calls only.
  * - Days are UTC, whatever the session's TimeZone setting.
@@ -22,8 +23,8 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 
 const MODEL = "coalesce(response_model, model)";
 const IS_ERROR = "(status >= 400 OR error_type IS NOT NULL)";
-const BILLABLE = "('chat', 'generate_content', 'embeddings', 'text_completion')";
-const IS_UNPRICED = `(cost_usd IS NULL AND operation IN ${BILLABLE} AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))`;
+/** A billable call that reported tokens, without a price (see above). */
+export const IS_UNPRICED = "(cost_usd IS NULL AND billable AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))";
 
 const TOKEN_SUMS = `
     sum(input_tokens)::BIGINT AS input_tokens,

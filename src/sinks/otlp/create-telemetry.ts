@@ -1,5 +1,8 @@
 import type { RequestRecord } from "../../record.ts";
-import type { CallSpanIds, CallTelemetry, CallTrace, CallTracer } from "../../telemetry/call-tracer.ts";
+import type { CallSpanIds } from "../../telemetry/call-tracer.ts";
+import { createCallTracer } from "../../telemetry/create-call-tracer.ts";
+import type { CallTracer } from "../../telemetry/call-tracer.ts";
+import type { CallTelemetry } from "./call-telemetry.ts";
 import { createGenAiMetrics, type GenAiMetrics } from "./genai-metrics.ts";
 import { describeClientSpan, type CallDetails } from "./genai-span.ts";
 import type { OtlpTarget, TelemetryConfig } from "../../telemetry/otel-config.ts";
@@ -7,10 +10,7 @@ import { CONTENT_TYPES, encodeOrigin, type Origin } from "./otlp-common.ts";
 import { encodeMetrics } from "./otlp-metrics.ts";
 import { createOtlpPost } from "./otlp-post.ts";
 import { createSpanBatch, SPAN_FLAGS_HAS_IS_REMOTE, SPAN_FLAGS_IS_REMOTE, SPAN_KIND } from "./otlp-spans.ts";
-import { createSampler } from "../../telemetry/sampler.ts";
 import { createSpanExportQueue, type ExportCounters, type SpanExportQueue } from "./span-export-queue.ts";
-import { formatTraceparent, parseTraceparent, type TraceParent } from "../../telemetry/trace-context.ts";
-import { createIdGenerator, type IdGenerator } from "../../telemetry/trace-ids.ts";
 
 /** Export health, for `/livez` and the log. */
 export type TelemetryStats = ExportCounters;
@@ -45,30 +45,6 @@ export function createTelemetry(config: TelemetryConfig, version: string, onErro
   return { tracer: createCallTracer(config), ...createTelemetryExport(config, version, onError) };
 }
 
-/** The proxy's half: trace context in, `traceparent` out, and what the export will need. */
-export function createCallTracer(config: TelemetryConfig): CallTracer {
-  const ids = createIdGenerator();
-  const sample = createSampler(config.sampler.kind, config.sampler.ratio);
-  return {
-    captureContent: config.captureContent,
-    begin({ method, path, traceparent, tracestate: givenState, startTime }): CallTrace {
-      const parent = parseTraceparent(traceparent);
-      if (!config.traces) return new UntracedCall(parent?.traceId);
-      const traceId = parent?.traceId ?? ids.traceId();
-      const tracestate = parent ? (givenState?.trim() ?? "") : "";
-      return new TracedCall(ids, {
-        traceId,
-        parent,
-        traceState: tracestate || undefined,
-        sampled: sample(traceId, parent),
-        method,
-        path: path.includes("?") ? path.slice(0, path.indexOf("?")) : path,
-        startTime,
-      });
-    },
-  };
-}
-
 /** The export's half: encode, aggregate, send. */
 export function createTelemetryExport(config: TelemetryConfig, version: string, onError: (message: string) => void): TelemetryExport {
   const stats: TelemetryStats = { spansExported: 0, exportFailures: 0 };
@@ -91,73 +67,6 @@ export function createTelemetryExport(config: TelemetryConfig, version: string, 
       await Promise.allSettled([spans?.shutdown(), metricExport?.shutdown()]);
     },
   };
-}
-
-interface ServerSpan {
-  traceId: string;
-  parent: TraceParent | undefined;
-  traceState: string | undefined;
-  sampled: boolean;
-  method: string;
-  path: string;
-  startTime: number;
-}
-
-/** Tracing on: the SERVER span is open from `begin`, the CLIENT span from `startUpstream`. */
-class TracedCall implements CallTrace {
-  readonly traceId: string;
-  private readonly spanId: string;
-  private clientSpanId: string | undefined;
-  private clientStart = 0;
-
-  constructor(
-    private readonly ids: IdGenerator,
-    private readonly server: ServerSpan,
-  ) {
-    this.traceId = server.traceId;
-    this.spanId = ids.spanId();
-  }
-
-  startUpstream(startTime: number): Record<string, string> {
-    this.clientSpanId = this.ids.spanId();
-    this.clientStart = startTime;
-    const headers: Record<string, string> = { traceparent: formatTraceparent(this.traceId, this.clientSpanId, this.server.sampled) };
-    if (this.server.traceState) headers.tracestate = this.server.traceState;
-    return headers;
-  }
-
-  finish(details: CallDetails, endTime: number): CallTelemetry {
-    const { server } = this;
-    if (!server.sampled) return { details, endTime };
-    return {
-      details,
-      endTime,
-      spans: {
-        traceId: this.traceId,
-        spanId: this.spanId,
-        parentSpanId: server.parent?.spanId,
-        traceState: server.traceState,
-        clientSpanId: this.clientSpanId,
-        clientStart: this.clientStart,
-        serverStart: server.startTime,
-        method: server.method,
-        path: server.path,
-      },
-    };
-  }
-}
-
-/** Tracing off (metrics only): the caller's trace id for the record, its traceparent left as it came. */
-class UntracedCall implements CallTrace {
-  constructor(readonly traceId: string | undefined) {}
-
-  startUpstream(): Record<string, string> {
-    return {};
-  }
-
-  finish(details: CallDetails, endTime: number): CallTelemetry {
-    return { details, endTime };
-  }
 }
 
 /** A sampled call's SERVER span and, if it reached the upstream, its CLIENT span. */

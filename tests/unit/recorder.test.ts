@@ -4,11 +4,14 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { formatNanoUsd } from "../../src/pricing/compute-cost.ts";
 import { loadPriceBook } from "../../src/pricing/load-prices.ts";
-import { completeRecord, createRecordCompleter, type DeferredCall } from "../../src/recording/recorder.ts";
+import type { CallEvent } from "../../src/recording/call-event.ts";
+import { createRecorder, recordCall, recordedLine } from "../../src/recording/recorder.ts";
 import type { RequestRecord } from "../../src/record.ts";
+import { createDuckDBSink } from "../../src/sinks/duckdb/duckdb-sink.ts";
 import { openDuckDBStore } from "../../src/sinks/duckdb/duckdb-store.ts";
-import { completeSegment, openJournal, type Journal } from "../../src/recording/journal.ts";
+import { openJournal, recordSegment, type Journal } from "../../src/recording/journal.ts";
 import { createRecordWriter } from "../../src/recording/journal-writer.ts";
+import { openPipeline } from "../../src/recording/pipeline.ts";
 import { tempDir } from "../support/gateway.ts";
 
 const FIXTURE = join(import.meta.dir, "..", "fixtures", "openai", "chat-nonstream.json");
@@ -16,13 +19,13 @@ const body = new Uint8Array(readFileSync(FIXTURE));
 const priceBook = loadPriceBook(undefined);
 const startedAt = Date.parse("2026-11-01T10:00:00Z");
 
-const call = (over: Partial<DeferredCall> = {}): DeferredCall => ({
+const call = (over: Partial<CallEvent> = {}): CallEvent => ({
+  event: 2,
   id: "call-1",
   startedAt,
   durationMs: 12.5,
   ttfbMs: 11.25,
   provider: "openai",
-  pricingProvider: "openai",
   method: "POST",
   path: "/openai/v1/chat/completions?x=1",
   status: 200,
@@ -39,16 +42,19 @@ const call = (over: Partial<DeferredCall> = {}): DeferredCall => ({
   encoding: null,
   captureBytes: 0,
   traceId: undefined,
-  otel: undefined,
   ...over,
 });
 
-// What the fixture's usage costs, priced directly (the deferred path must give the same).
+// What the fixture's usage costs, priced directly (the recorder must give the same).
+const completeRecord = (event: CallEvent, bytes: Uint8Array | undefined, book = priceBook) => {
+  const { recorded, problems } = recordCall(event, bytes, book);
+  return { line: recordedLine(recorded), problems };
+};
 const expectedCost = formatNanoUsd(
   priceBook.price({ provider: "openai", model: "gpt-5.4", usage: { inputTokens: 1117, outputTokens: 46, cacheReadTokens: 0, reasoningTokens: 0 }, at: new Date(startedAt) }).nano!,
 );
 
-describe("records made later from a journaled response body", () => {
+describe("the recorder: call events (and journaled response bodies) become records", () => {
   test("usage, cost and the call's facts are those of the body and head", () => {
     const { line, problems } = completeRecord(call(), body, priceBook);
     const record = JSON.parse(line) as RequestRecord;
@@ -88,40 +94,42 @@ describe("records made later from a journaled response body", () => {
 
   test("a body that is not JSON still gives the call's record, unpriced, and says why", () => {
     const problems: string[] = [];
-    const complete = createRecordCompleter(priceBook, (m) => problems.push(m));
-    const record = JSON.parse(complete(JSON.stringify(call()), new TextEncoder().encode("<html>bad gateway</html>")));
-    expect(record).toMatchObject({ id: "call-1", status: 200, input_tokens: null, cost_usd: null });
+    const recorder = createRecorder(priceBook, (m) => problems.push(m));
+    const record = JSON.parse(recorder.entry(JSON.stringify(call()), new TextEncoder().encode("<html>bad gateway</html>")));
+    expect(record).toMatchObject({ id: "call-1", status: 200, input_tokens: null, cost_usd: null, billable: true });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain("unreadable response");
-    expect(complete("{not json", body)).toBe("");
-    expect(problems[1]).toContain("head is not JSON");
+    expect(recorder.entry("{not json", body)).toBe("");
+    expect(problems[1]).toContain("not JSON");
   });
 
-  test("a segment of record lines and entries becomes record lines only; a torn entry is dropped", () => {
+  test("a segment of events, entries and an earlier version's record lines becomes record lines only; a torn entry is dropped", () => {
     const dir = tempDir();
     const journal = openJournal(join(dir, "journal"));
     const plain = JSON.stringify({ id: "plain-1" });
     journal.append(plain);
+    journal.append(JSON.stringify(call({ id: "observed-1", response: { usage: { inputTokens: 1117, outputTokens: 46, cacheReadTokens: 0, reasoningTokens: 0 }, responseModel: "gpt-5.4" } })));
     journal.appendWithBody(JSON.stringify(call({ id: "later-1" })), body);
     journal.appendWithBody(JSON.stringify(call({ id: "later-2" })), body);
     const segment = journal.seal()!;
-    expect(segment.rows).toBe(3);
+    expect(segment.rows).toBe(4);
     // A crash in the middle of a last entry's write.
     const raw = readFileSync(segment.path);
     const torn = new TextEncoder().encode(`@${body.byteLength} ${JSON.stringify(call({ id: "torn" }))}\n{"id":`);
     writeFileSync(segment.path, Buffer.concat([raw, torn]));
 
-    const complete = createRecordCompleter(priceBook, () => {});
-    expect(completeSegment(segment.path, complete)).toBe(true);
-    const lines = readFileSync(segment.path, "utf8").trimEnd().split("\n");
-    expect(lines.map((l) => JSON.parse(l).id)).toEqual(["plain-1", "later-1", "later-2"]);
+    const target = join(dir, "records.ndjson");
+    expect(recordSegment(segment.path, target, createRecorder(priceBook, () => {}))).toBe(4);
+    const lines = readFileSync(target, "utf8").trimEnd().split("\n");
+    expect(lines.map((l) => JSON.parse(l).id)).toEqual(["plain-1", "observed-1", "later-1", "later-2"]);
+    // An earlier version's record line passes as it was (with \`billable\` by the migration's rule); events become records.
+    expect(JSON.parse(lines[0]!)).toEqual({ id: "plain-1", billable: true });
     expect(JSON.parse(lines[1]!).cost_usd).toBe(expectedCost);
-    // Done once: a completed segment is left as it is.
-    expect(completeSegment(segment.path, complete)).toBe(false);
+    expect(JSON.parse(lines[2]!).cost_usd).toBe(expectedCost);
     journal.close();
   });
 
-  test("through DuckDB: entries are stored as records, and one the journal refused is made at once", async () => {
+  test("through the pipeline into DuckDB: entries are stored as records, and one the journal refused is recorded from memory", async () => {
     const dir = tempDir();
     const store = await openDuckDBStore(join(dir, "db.duckdb"));
     const real = openJournal(join(dir, "journal"));
@@ -144,8 +152,8 @@ describe("records made later from a journaled response body", () => {
       },
     };
     const errors: string[] = [];
-    const complete = createRecordCompleter(priceBook, (m) => errors.push(m));
-    const writer = createRecordWriter({ journal, sink: store, intervalMs: 10, batchRows: 100, onError: (m) => errors.push(m), complete });
+    const pipeline = openPipeline({ journalDir: join(dir, "journal"), sinks: [createDuckDBSink(store)], priceBook, onProblem: (m) => errors.push(m) });
+    const writer = createRecordWriter({ journal, sink: pipeline, intervalMs: 10, batchRows: 100, onError: (m) => errors.push(m) });
     // Journaled as it is written (synchronously: before the call's response goes out).
     for (const id of ["a1", "a2", "a3"]) writer.writeWithBody(JSON.stringify(call({ id })), body);
     expect(real.activeRows).toBe(3);

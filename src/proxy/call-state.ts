@@ -1,0 +1,186 @@
+import { v7 as uuidv7 } from "uuid";
+import type { LogBodyMode } from "../config.ts";
+import { headerObject, headerText, type HeaderObject } from "../http/headers.ts";
+import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/contract.ts";
+import type { RouteMatch } from "../providers/registry.ts";
+import { eventLine, type CallEvent, type EventTelemetry } from "../recording/call-event.ts";
+import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
+import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
+import type { ProxyDeps } from "./forward.ts";
+import { readRequestTags, type RequestTags } from "./request-tags.ts";
+
+/** Call ids: UUIDv7 (time-ordered). Bun makes them natively; elsewhere (Deno) the uuid package does. */
+const newCallId: () => string = typeof Bun === "undefined" ? uuidv7 : () => Bun.randomUUIDv7();
+
+/**
+ * One call as the proxy knows it, filled in step by step (forward.ts) and
+ * written once, as its event, when it ends. One object of one shape per call.
+ */
+export interface CallState {
+  readonly id: string;
+  readonly startedAt: number;
+  /** `performance.now()` at the start. */
+  readonly t0: number;
+  readonly route: RouteMatch;
+  readonly method: string;
+  /** The path and query as the client sent them. */
+  readonly path: string;
+  /** The upstream path without its query. */
+  readonly upstreamPath: string;
+  readonly endpoint: Endpoint | undefined;
+  /** The client's headers, read once. */
+  readonly incoming: HeaderObject;
+  readonly tags: RequestTags;
+  readonly client: ClientMeta | undefined;
+  readonly logBody: LogBodyMode;
+  readonly trace: CallTrace | undefined;
+  readonly traceId: string | undefined;
+  /** Message content goes on spans only when asked for, and never against an explicit meta/none. */
+  readonly captureContent: boolean;
+  facts: RequestFacts;
+  requestBytes: number;
+  requestBody: string | undefined;
+  requestContent: GenAIRequestContent | undefined;
+  /** Set once the upstream has answered. */
+  ttfbMs: number | undefined;
+  upstreamRequestId: string | undefined;
+  /** Recorded already: a call is written exactly once. */
+  written: boolean;
+}
+
+/** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
+function rawPathAndQuery(url: string): string {
+  const afterScheme = url.indexOf("//");
+  const slash = url.indexOf("/", afterScheme + 2);
+  return slash < 0 ? "/" : url.slice(slash);
+}
+
+/** Step 0: what the call is, before its body is read. */
+export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): CallState {
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  const given = request.method;
+  const method = given === "POST" || given === "GET" ? given : given.toUpperCase();
+  const path = rawPathAndQuery(request.url);
+  // One native call for all headers, then property reads.
+  const incoming = headerObject(request.headers);
+  const tags = readRequestTags(incoming);
+  const fromHeaders = route.adapter.readHeaders?.(incoming);
+  const traceparent = headerText(incoming.traceparent);
+  const trace = deps.tracer?.begin({ method, path, traceparent, tracestate: headerText(incoming.tracestate), startTime: startedAt });
+  return {
+    id: newCallId(),
+    startedAt,
+    t0,
+    route,
+    method,
+    path,
+    upstreamPath: route.upstreamPath,
+    endpoint: route.adapter.endpoint(method, route.upstreamPath),
+    incoming,
+    tags,
+    client: fromHeaders?.client,
+    logBody: tags.logBody ?? deps.config.logBody,
+    trace,
+    traceId: trace?.traceId ?? readTraceId(traceparent),
+    captureContent: deps.tracer?.captureContent === true && tags.logBody !== "meta" && tags.logBody !== "none",
+    facts: { streamed: false, sessionId: fromHeaders?.sessionId },
+    requestBytes: 0,
+    requestBody: undefined,
+    requestContent: undefined,
+    ttfbMs: undefined,
+    upstreamRequestId: undefined,
+    written: false,
+  };
+}
+
+/** How the call ended, beyond what its state says. */
+export interface CallEnd {
+  status: number;
+  responseBytes: number;
+  truncated?: boolean | undefined;
+  errorType?: string | undefined;
+  errorMessage?: string | undefined;
+  /** What the response said (observed in flight, or read before journaling); absent when its body follows the event. */
+  response?: ResponseFacts | undefined;
+  responseBody?: string | undefined;
+  outputContent?: GenAIOutputMessage[] | undefined;
+  /** With a body that follows: how to read it. */
+  encoding?: string | null | undefined;
+  captureBytes?: number | undefined;
+}
+
+const hosts = new Map<string, { hostname: string; port: number }>();
+/** The upstream's host and port (`server.address`/`server.port`), parsed once per base URL. */
+function hostOf(base: string): { hostname: string; port: number } {
+  let host = hosts.get(base);
+  if (!host) {
+    const url = new URL(base);
+    host = { hostname: url.hostname, port: Number(url.port) || (url.protocol === "https:" ? 443 : 80) };
+    hosts.set(base, host);
+  }
+  return host;
+}
+
+/** The call's event (call-event.ts): what the recorder makes its record and telemetry of. */
+export function callEvent(call: CallState, end: CallEnd, base: string): CallEvent {
+  let telemetry: EventTelemetry | undefined;
+  if (call.trace) {
+    const { hostname, port } = hostOf(base);
+    telemetry = {
+      endTime: Date.now(),
+      serverAddress: hostname,
+      serverPort: port,
+      spans: call.trace.finish(),
+      captureContent: call.captureContent || undefined,
+      requestContent: call.requestContent,
+      outputContent: end.outputContent,
+    };
+  }
+  return {
+    event: 2,
+    id: call.id,
+    startedAt: call.startedAt,
+    durationMs: performance.now() - call.t0,
+    ttfbMs: call.ttfbMs,
+    provider: call.route.adapter.id,
+    method: call.method,
+    path: call.path,
+    upstreamPath: call.upstreamPath,
+    status: end.status,
+    request: call.facts,
+    tags: call.tags,
+    client: call.client,
+    logBody: call.logBody,
+    requestBody: call.requestBody,
+    requestBytes: call.requestBytes,
+    responseBytes: end.responseBytes,
+    upstreamRequestId: call.upstreamRequestId,
+    truncated: end.truncated ?? false,
+    errorType: end.errorType,
+    errorMessage: end.errorMessage,
+    response: end.response,
+    responseBody: end.responseBody,
+    encoding: end.encoding,
+    captureBytes: end.captureBytes,
+    traceId: call.traceId,
+    telemetry,
+  };
+}
+
+/**
+ * Writes the call's event, once: to the journal, where the recorder takes it
+ * (with `body` following it when the record is to be read from the body).
+ * Never throws: recording never fails a call.
+ */
+export function writeCall(call: CallState, end: CallEnd, deps: ProxyDeps, body?: Uint8Array): void {
+  if (call.written) return;
+  call.written = true;
+  try {
+    const line = eventLine(callEvent(call, end, deps.baseUrlOf(call.route.adapter)));
+    if (body) deps.recordLater(line, body);
+    else deps.record(line);
+  } catch (error) {
+    deps.onInternalError(`recording ${call.id} failed: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,148 @@
+import { existsSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { PriceBook } from "../pricing/price-book.ts";
+import type { RecordSink } from "../sinks/sink.ts";
+import { journalFiles, recordSegment, type SegmentReader } from "./journal.ts";
+import type { UnjournaledEvent } from "./journal-writer.ts";
+import { openRecordQueue, type RecordQueue } from "./record-queue.ts";
+import { createRecorder } from "./recorder.ts";
+
+/**
+ * Off the request path: sealed journal segments (call events) → the recorder
+ * → record segments (record-queue.ts) → every sink, each at its own pace.
+ *
+ *   journal/NNNNNNNN.ndjson ─recorder─▶ journal/records/<seq>.ndjson ─┬─▶ DuckDB (own cursor)
+ *                                                                     └─▶ OTLP   (own cursor)
+ *
+ * The first sink is the one the gateway waits for (`recordFiles` resolves
+ * once it has the records: DuckDB, which `/api` and `loupe sql` read); the
+ * others are fed in the background and never hold it up. Used by the
+ * recording worker, and by `loupe sql` on a journal a crash left.
+ */
+export interface Pipeline {
+  /** Records journal segments that still exist (a retry finds them recorded), then stores every pending record into the first sink. */
+  recordFiles(paths: readonly string[]): Promise<void>;
+  /** Records events the journal refused, then stores them as `recordFiles` does. */
+  recordEvents(events: readonly UnjournaledEvent[]): Promise<void>;
+  /**
+   * Records the segments a previous run left in the journal folder (with
+   * `priceBook`, the book that run used) and stores them into the first sink,
+   * skipping ids it has. Returns how many records were made.
+   */
+  replay(priceBook: PriceBook): Promise<number>;
+  /** Waits until every sink has every record made so far (SIGTERM, tests). */
+  drain(): Promise<void>;
+  /** Record segments a sink has yet to take. */
+  backlog(sink: string): number;
+  /** The price book of the calls journaled from now on (after `replay`). */
+  usePriceBook(book: PriceBook): void;
+}
+
+export interface PipelineOptions {
+  journalDir: string;
+  /** DuckDB first (see above), then the others. */
+  sinks: readonly RecordSink[];
+  /** The price book of the calls journaled from now on (`usePriceBook` changes it). */
+  priceBook: PriceBook;
+  /** `loupe sql`: keep the other sinks' cursors (and backlog) for the gateway's next start. */
+  keepOtherSinks?: boolean;
+  /** What could not be read while recording (each call is recorded anyway), and sink failures. */
+  onProblem(message: string): void;
+}
+
+/** A backlog goes to a sink in batches of at most this many segments. */
+const MAX_SEGMENTS_PER_TAKE = 64;
+
+export function openPipeline(options: PipelineOptions): Pipeline {
+  const { journalDir, sinks, onProblem } = options;
+  const [first, ...others] = sinks;
+  if (!first) throw new Error("a pipeline needs a sink");
+  const primary: RecordSink = first;
+  const names = sinks.map((sink) => sink.name);
+  const queue = openRecordQueue(join(journalDir, "records"), options.keepOtherSinks ? undefined : names, names);
+  let recorder = createRecorder(options.priceBook, onProblem);
+  // Segments up to here may hold records a sink already has (a crash before its acknowledgement).
+  let replayUpTo = 0;
+  const runners = new Map(sinks.map((sink) => [sink.name, createSinkRunner(sink, queue, () => replayUpTo)]));
+
+  /** Makes the records of one journal segment into the next record segment, then deletes the journal segment. */
+  function record(path: string, read: SegmentReader) {
+    const seq = queue.nextSeq();
+    const target = queue.pathOf(seq);
+    const rows = recordSegment(path, target, read);
+    if (rows > 0) queue.added(seq);
+    else unlinkSync(target);
+    unlinkSync(path);
+    return rows;
+  }
+
+  function feedOthers() {
+    for (const sink of others) {
+      void runners
+        .get(sink.name)!
+        .run()
+        .catch((error: Error) => onProblem(`${sink.name}: ${error.message} (will retry)`));
+    }
+  }
+
+  async function store() {
+    feedOthers();
+    await runners.get(primary.name)!.run();
+  }
+
+  return {
+    async recordFiles(paths) {
+      for (const path of paths) if (existsSync(path)) record(path, recorder);
+      await store();
+    },
+    async recordEvents(events) {
+      const seq = queue.nextSeq();
+      const target = queue.pathOf(seq);
+      const lines = events.map((event) => (event.body ? recorder.entry(event.head, event.body) : recorder.line(event.head))).filter(Boolean);
+      if (lines.length > 0) {
+        // Same as a recorded segment: whole, or not there.
+        writeFileSync(`${target}.tmp`, `${lines.join("\n")}\n`);
+        renameSync(`${target}.tmp`, target);
+        queue.added(seq);
+      }
+      await store();
+    },
+    async replay(priceBook) {
+      const leftRecorder = createRecorder(priceBook, onProblem);
+      let made = 0;
+      for (const path of journalFiles(journalDir)) made += record(path, leftRecorder);
+      replayUpTo = Math.max(0, ...names.flatMap((name) => queue.pending(name).map((segment) => segment.seq)));
+      await store();
+      return made;
+    },
+    async drain() {
+      await Promise.all([...runners.values()].map((runner) => runner.run()));
+    },
+    backlog: (sink) => queue.pending(sink).length,
+    usePriceBook(book) {
+      recorder = createRecorder(book, onProblem);
+    },
+  };
+}
+
+/** Feeds one sink from the queue, one batch at a time; `run` takes what is pending when it runs (and after any run in progress). */
+function createSinkRunner(sink: RecordSink, queue: RecordQueue, replayUpTo: () => number) {
+  let tail: Promise<void> = Promise.resolve();
+  async function takePending() {
+    for (;;) {
+      const batch = queue.pending(sink.name).slice(0, MAX_SEGMENTS_PER_TAKE);
+      if (batch.length === 0) return;
+      await sink.take(
+        batch.map((segment) => segment.path),
+        { replay: batch[0]!.seq <= replayUpTo() },
+      );
+      queue.ack(sink.name, batch.at(-1)!.seq);
+    }
+  }
+  return {
+    run(): Promise<void> {
+      tail = tail.catch(() => undefined).then(takePending);
+      return tail;
+    },
+  };
+}

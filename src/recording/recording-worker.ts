@@ -1,0 +1,99 @@
+/**
+ * The recording worker: its own thread, at background priority, off the
+ * request path. It turns the journal's sealed segments into records (the one
+ * record maker: recorder.ts) and feeds them to the sinks side by side —
+ * DuckDB, and OTLP when telemetry is on (pipeline.ts). It also answers the
+ * analytics and SQL questions, as DuckDB's file is held here. DuckDB's
+ * automatic checkpoints (which can stall a commit for a second), record
+ * making, span encoding and metric aggregation then never hold up the event
+ * loop that proxies requests; with background priority they wait while calls
+ * need the CPU.
+ */
+import { lowerStoragePriority } from "../runtime/background-priority.ts";
+import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
+import { openDuckDBStore, type DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
+import { createTelemetryExport, type TelemetryExport } from "../sinks/otlp/create-telemetry.ts";
+import { createOtlpSink } from "../sinks/otlp/otlp-sink.ts";
+import type { RecordSink } from "../sinks/sink.ts";
+import { openPipeline, type Pipeline } from "./pipeline.ts";
+import { journalPriceBook, snapshotPrices } from "./price-snapshot.ts";
+import type { RecordingWorkerApi, WorkerEvent, WorkerReply, WorkerRequest } from "./worker-protocol.ts";
+
+declare const self: Worker;
+let store: DuckDBStore | undefined;
+let pipeline: Pipeline | undefined;
+let telemetry: TelemetryExport | undefined;
+let backgroundPriority = false;
+
+const post = (event: WorkerEvent) => self.postMessage(event);
+
+function opened(): { store: DuckDBStore; pipeline: Pipeline } {
+  if (!store || !pipeline) throw new Error("the recording worker is not open");
+  return { store, pipeline };
+}
+
+const api: RecordingWorkerApi = {
+  async open(options) {
+    store = await openDuckDBStore(options.db);
+    backgroundPriority = options.backgroundPriority;
+    const sinks: RecordSink[] = [createDuckDBSink(store)];
+    if (options.telemetry) {
+      telemetry = createTelemetryExport(options.telemetry.config, options.telemetry.version, (message) => post({ event: "log", message: `telemetry: ${message}` }));
+      sinks.push(createOtlpSink(telemetry));
+    }
+    // What a previous run left is priced with the book that run used; then this run's book takes over.
+    const leftBook = journalPriceBook(options.journalDir);
+    pipeline = openPipeline({ journalDir: options.journalDir, sinks, priceBook: leftBook, onProblem: (message) => post({ event: "problem", message }) });
+    const recovered = await pipeline.replay(leftBook);
+    snapshotPrices(options.journalDir, options.pricesFile);
+    pipeline.usePriceBook(journalPriceBook(options.journalDir));
+    return recovered;
+  },
+  async recordFiles(paths) {
+    // Recording and storing run at background priority: proxying comes first (background-priority.ts).
+    if (backgroundPriority) await lowerStoragePriority();
+    await opened().pipeline.recordFiles(paths);
+  },
+  recordEvents: (events) => opened().pipeline.recordEvents(events),
+  async telemetryStats() {
+    return telemetry ? { ...telemetry.stats(), backlogSegments: opened().pipeline.backlog("otlp") } : null;
+  },
+  async shutdownTelemetry() {
+    if (!telemetry) return;
+    await opened().pipeline.drain();
+    await telemetry.shutdown();
+  },
+  queryReadOnly: (sql, limits) => opened().store.queryReadOnly(sql, limits),
+  checkpoint: () => opened().store.checkpoint(),
+  exportParquet: (dir, since) => opened().store.exportParquet(dir, since),
+  prune: (days) => opened().store.prune(days),
+  analytics(call) {
+    const analytics = opened().store.analytics;
+    // One method per question; its arguments crossed the boundary as they were typed (worker-protocol.ts).
+    const method = analytics[call.method] as (...args: typeof call.args) => Promise<unknown>;
+    return method.apply(analytics, call.args);
+  },
+  async close() {
+    await opened().store.close();
+    store = undefined;
+    pipeline = undefined;
+  },
+};
+
+/** Calls the method a request names with its arguments. */
+function invoke(request: WorkerRequest): Promise<unknown> {
+  const method = api[request.op] as (...args: typeof request.args) => Promise<unknown>;
+  return method.apply(api, request.args);
+}
+
+self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  let reply: WorkerReply;
+  try {
+    reply = { id: request.id, ok: true, value: await invoke(request) };
+  } catch (error) {
+    const e = error as Error;
+    reply = { id: request.id, ok: false, name: e.name, message: e.message };
+  }
+  self.postMessage(reply);
+};

@@ -1,0 +1,13 @@
+import type { RecordSink } from "../sink.ts";
+import type { DuckDBStore } from "./duckdb-store.ts";
+
+/** Records into the DuckDB file: a batch of segments is one statement (DuckDB's own JSON reader). */
+export function createDuckDBSink(store: Pick<DuckDBStore, "appendFiles">): RecordSink {
+  return {
+    name: "duckdb",
+    async take(paths, { replay }) {
+      // On replay, ids already stored are skipped: a record is stored once.
+      await store.appendFiles([...paths], { missingOnly: replay });
+    },
+  };
+}

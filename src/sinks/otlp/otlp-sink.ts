@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import type { RequestRecord } from "../../record.ts";
+import type { RecordSink } from "../sink.ts";
+import type { CallTelemetry } from "./call-telemetry.ts";
+import type { TelemetryExport } from "./create-telemetry.ts";
+
+/**
+ * Spans and metrics of the records, at the backend's pace: a segment's
+ * records are emitted only as fast as the export backlog empties
+ * (`whenRoom`), so a burst waits on disk in the record queue, not in memory.
+ * Records without telemetry (telemetry was off when they were made) are skipped.
+ */
+export function createOtlpSink(exporter: TelemetryExport): RecordSink {
+  return {
+    name: "otlp",
+    async take(paths) {
+      for (const path of paths) {
+        let text: string;
+        try {
+          text = readFileSync(path, "utf8");
+        } catch {
+          continue; // unreadable: nothing to send
+        }
+        let sinceCheck = 0;
+        for (const line of text.split("\n")) {
+          // `"telemetry":` unescaped occurs only as the key itself; `"otel":` is how an earlier version wrote it.
+          if (!line.includes('"telemetry":') && !line.includes('"otel":')) continue;
+          let row: RequestRecord & { telemetry?: CallTelemetry; otel?: CallTelemetry };
+          try {
+            row = JSON.parse(line);
+          } catch {
+            continue;
+          }
+          if (++sinceCheck === 256) {
+            sinceCheck = 0;
+            await exporter.whenRoom();
+          }
+          const telemetry = row.telemetry ?? row.otel;
+          if (telemetry) exporter.emit(row, telemetry);
+        }
+        await exporter.whenRoom();
+      }
+    },
+  };
+}
