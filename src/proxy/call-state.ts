@@ -159,7 +159,8 @@ export function callEvent(call: CallState, end: CallEnd, base: string): CallEven
     truncated: end.truncated ?? false,
     errorType: end.errorType,
     errorMessage: end.errorMessage,
-    response: end.response,
+    // With none, the record keeps no error text and no raw usage: neither does the event on disk.
+    response: call.logBody === "none" && end.response ? { ...end.response, errorMessage: undefined, usageRaw: undefined } : end.response,
     responseBody: end.responseBody,
     encoding: end.encoding,
     captureBytes: end.captureBytes,

@@ -253,20 +253,23 @@ describe("export settings and failure", () => {
     await gw.proc.exited;
 
     const again = await startGateway({ dir, env: otel() });
-    const spans = await receiver.waitForSpans((all) => ids.every((id) => clientSpanFor(all, id)));
-    const rows = await again.sql(`select id, input_tokens, cost_usd, trace_id from requests order by started_at`);
-    expect(rows.map((r) => r.id)).toEqual(ids);
-    for (const row of rows) {
-      expect(Number(row.input_tokens)).toBeGreaterThan(0);
-      expect(row.cost_usd).not.toBeNull();
-      const span = clientSpanFor(spans, row.id)!;
-      expect(span.attributes["gen_ai.usage.input_tokens"]).toBe(Number(row.input_tokens));
-      expect(span.traceId).toBe(row.trace_id);
+    try {
+      const spans = await receiver.waitForSpans((all) => ids.every((id) => clientSpanFor(all, id)));
+      const rows = await again.sql(`select id, input_tokens, cost_usd, trace_id from requests order by started_at`);
+      expect(rows.map((r) => r.id)).toEqual(ids);
+      for (const row of rows) {
+        expect(Number(row.input_tokens)).toBeGreaterThan(0);
+        expect(row.cost_usd).not.toBeNull();
+        const span = clientSpanFor(spans, row.id)!;
+        expect(span.attributes["gen_ai.usage.input_tokens"]).toBe(Number(row.input_tokens));
+        expect(span.traceId).toBe(row.trace_id);
+      }
+      // Each call's two spans (SERVER and CLIENT), once.
+      expect(spans.filter((s) => ids.includes(String(s.attributes["loupe.record.id"]))).length).toBe(ids.length * 2);
+      expect(spans.length).toBe(ids.length * 2);
+    } finally {
+      expect(await again.stop()).toBe(0);
     }
-    // Each call's two spans (SERVER and CLIENT), once.
-    expect(spans.filter((s) => ids.includes(String(s.attributes["loupe.record.id"]))).length).toBe(ids.length * 2);
-    expect(spans.length).toBe(ids.length * 2);
-    expect(await again.stop()).toBe(0);
   });
 
   test("records DuckDB has but whose spans had not gone out are sent at the next start (the OTLP sink's own cursor)", async () => {
