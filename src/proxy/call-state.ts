@@ -6,7 +6,7 @@ import type { RouteMatch } from "../providers/registry.ts";
 import { eventLine, type CallEvent, type EventTelemetry } from "../recording/call-event.ts";
 import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
-import type { ProxyDeps } from "./forward.ts";
+import type { ProxyDeps } from "./proxy-deps.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
 
 /** Call ids: UUIDv7 (time-ordered). Bun makes them natively; elsewhere (Deno) the uuid package does. */

@@ -1,34 +1,14 @@
-import type { Config } from "../config.ts";
 import { LoupeError, renderError } from "../errors.ts";
 import { headerText } from "../http/headers.ts";
-import type { ProviderAdapter } from "../providers/contract.ts";
 import type { RouteMatch } from "../providers/registry.ts";
-import type { CallTracer } from "../telemetry/call-tracer.ts";
 import { openCall, writeCall, type CallEnd, type CallState } from "./call-state.ts";
 import { forwardRequestHeaders } from "../http/headers.ts";
 import { readRequestBody, type UpstreamBody } from "./read-request.ts";
 import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond.ts";
-import { UpstreamTimeoutError, type UpstreamDeadlines } from "./upstream-deadline.ts";
+import type { ProxyDeps } from "./proxy-deps.ts";
+import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 
-export interface ProxyDeps {
-  config: Config;
-  /** Journals a finished call's event (recording/call-event.ts); must not throw. */
-  record(line: string): void;
-  /** Journals a finished call's event followed by the response body its record is to be read from; must not throw. */
-  recordLater(line: string, body: Uint8Array): void;
-  /** Counts a failure of Loupe's own bookkeeping (never the caller's problem). */
-  onInternalError(message: string): void;
-  /** A call failed in Loupe itself (a bug): it is answered with a 500 in its dialect, and has no record. */
-  onFailure(error: unknown): void;
-  /** Trace context, when OpenTelemetry export is on. */
-  tracer?: CallTracer | undefined;
-  /** The timeout on waiting for an upstream's response headers (`limits.upstreamTimeoutMs`). */
-  deadlines: UpstreamDeadlines;
-  /** The base URL a provider's calls go to (its default, or the configured override). */
-  baseUrlOf(adapter: ProviderAdapter): string;
-  /** The fetch that reaches upstreams (injected in in-process tests). */
-  fetch: typeof fetch;
-}
+export type { ProxyDeps };
 
 const BODYLESS = new Set(["GET", "HEAD"]);
 

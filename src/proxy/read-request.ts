@@ -2,7 +2,7 @@ import { LoupeError } from "../errors.ts";
 import type { EventRewrite } from "../providers/contract.ts";
 import { asObject } from "../usage/usage.ts";
 import type { CallState } from "./call-state.ts";
-import type { ProxyDeps } from "./forward.ts";
+import type { ProxyDeps } from "./proxy-deps.ts";
 
 const utf8 = new TextDecoder();
 

@@ -3,7 +3,7 @@ import { observeBody, outcomeError, type BodyOutcome } from "../observe/observe-
 import { createResponseObserver, readWholeBody, type BodyKind } from "../observe/response-observer.ts";
 import { createSseRewriter } from "../observe/sse-rewriter.ts";
 import { writeCall, type CallState } from "./call-state.ts";
-import type { ProxyDeps } from "./forward.ts";
+import type { ProxyDeps } from "./proxy-deps.ts";
 import type { UpstreamBody } from "./read-request.ts";
 
 /** A JSON body of declared length up to this is read whole and handed on as bytes. */

@@ -1,0 +1,25 @@
+import type { Config } from "../config.ts";
+import type { ProviderAdapter } from "../providers/contract.ts";
+import type { CallTracer } from "../telemetry/call-tracer.ts";
+import type { UpstreamDeadlines } from "./upstream-deadline.ts";
+
+/** What the proxy needs from the gateway (server.ts wires it). */
+export interface ProxyDeps {
+  config: Config;
+  /** Journals a finished call's event (recording/call-event.ts); must not throw. */
+  record(line: string): void;
+  /** Journals a finished call's event followed by the response body its record is to be read from; must not throw. */
+  recordLater(line: string, body: Uint8Array): void;
+  /** Counts a failure of Loupe's own bookkeeping (never the caller's problem). */
+  onInternalError(message: string): void;
+  /** A call failed in Loupe itself (a bug): it is answered with a 500 in its dialect, and has no record. */
+  onFailure(error: unknown): void;
+  /** Trace context, when OpenTelemetry export is on. */
+  tracer?: CallTracer | undefined;
+  /** The timeout on waiting for an upstream's response headers (`limits.upstreamTimeoutMs`). */
+  deadlines: UpstreamDeadlines;
+  /** The base URL a provider's calls go to (its default, or the configured override). */
+  baseUrlOf(adapter: ProviderAdapter): string;
+  /** The fetch that reaches upstreams (injected in in-process tests). */
+  fetch: typeof fetch;
+}
