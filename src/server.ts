@@ -4,6 +4,7 @@ import { LoupeError, renderError } from "./errors.ts";
 import { sameSecret } from "./http/same-secret.ts";
 import { matchRoute, type RouteMatch } from "./providers/registry.ts";
 import { forward, type ProxyDeps } from "./proxy/forward.ts";
+import type { UpstreamFetch } from "./proxy/proxy-deps.ts";
 import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 
 /** Errors in the query itself, not in Loupe. */
@@ -26,7 +27,7 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
   /** Journals a call event followed by the response body its record is read from. */
   writeEventWithBody(line: string, body: Uint8Array): void;
   /** Reaches the upstreams: the global fetch, unless a test injects one. */
-  fetch?: typeof fetch | undefined;
+  fetch?: UpstreamFetch | undefined;
   writerStats(): RecordWriterStats;
   /** Stores queued records now (so a query sees every finished call). */
   flushRecords(): Promise<void>;
@@ -50,7 +51,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     tracer: deps.tracer,
     deadlines: createUpstreamDeadlines(deps.config.limits.upstreamTimeoutMs),
     baseUrlOf: (adapter) => deps.config.upstreams[adapter.id as keyof typeof deps.config.upstreams] ?? adapter.defaultBaseUrl,
-    fetch: deps.fetch ?? globalThis.fetch,
+    fetch: deps.fetch ?? ((url, init) => globalThis.fetch(url, init)),
     record(line) {
       state.inflight--;
       deps.writeEvent(line);

@@ -52,8 +52,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     let upstream: Response;
     const deadline = deps.deadlines.arm(abort);
     try {
-      const fetchUpstream = deps.fetch;
-      upstream = await fetchUpstream(upstreamUrl(call, deps), upstreamInit(call, sent, abort.signal));
+      upstream = await deps.fetch(upstreamUrl(call, deps), upstreamInit(call, sent, abort.signal));
     } catch (error) {
       stopWatching();
       return upstreamFailed(call, request, abort, error, deps);

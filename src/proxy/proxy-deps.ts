@@ -3,6 +3,8 @@ import type { ProviderAdapter } from "../providers/contract.ts";
 import type { CallTracer } from "../telemetry/call-tracer.ts";
 import type { UpstreamDeadlines } from "./upstream-deadline.ts";
 
+export type UpstreamFetch = (url: string, init: RequestInit) => Promise<Response>;
+
 /** What the proxy needs from the gateway (server.ts wires it). */
 export interface ProxyDeps {
   config: Config;
@@ -20,6 +22,6 @@ export interface ProxyDeps {
   deadlines: UpstreamDeadlines;
   /** The base URL a provider's calls go to (its default, or the configured override). */
   baseUrlOf(adapter: ProviderAdapter): string;
-  /** The fetch that reaches upstreams (injected in in-process tests). */
-  fetch: typeof fetch;
+  /** What reaches upstreams: the runtime's fetch, or one a test injects. */
+  fetch: UpstreamFetch;
 }

@@ -1,0 +1,128 @@
+import { describe, expect, test } from "bun:test";
+import { gzipSync } from "node:zlib";
+import { loadConfig } from "../../src/config.ts";
+import { loadPriceBook } from "../../src/pricing/load-prices.ts";
+import type { CallEvent } from "../../src/recording/call-event.ts";
+import { recordCall } from "../../src/recording/recorder.ts";
+import type { RequestRecord } from "../../src/record.ts";
+import { createApp } from "../../src/server.ts";
+import type { AnalyticsStore } from "../../src/sinks/analytics.ts";
+import { fixtureText } from "../support/fixtures.ts";
+
+/**
+ * The app in process, with an injected fetch standing in for the provider and
+ * the recorder run on the events it writes: the whole way from a client's
+ * request to its record, in milliseconds, without a server or a worker.
+ */
+const priceBook = loadPriceBook(undefined);
+
+interface Harness {
+  fetch(request: Request): Promise<Response>;
+  /** What the upstream fetch was asked, in order. */
+  sent: { url: string; init: RequestInit }[];
+  /** The records of the events written so far (the recorder's output). */
+  records(): RequestRecord[];
+  problems: string[];
+}
+
+function harness(upstream: (url: string, init: RequestInit) => Response | Promise<Response>, env: Record<string, string> = {}): Harness {
+  const events: { line: string; body?: Uint8Array }[] = [];
+  const problems: string[] = [];
+  const sent: Harness["sent"] = [];
+  const config = loadConfig({ env: { LOUPE_OPENAI_BASE_URL: "http://upstream.test", LOUPE_ANTHROPIC_BASE_URL: "http://upstream.test", ...env } });
+  const unused = () => Promise.reject(new Error("not used in these tests"));
+  const { fetch } = createApp({
+    config,
+    priceBook,
+    state: { draining: false, inflight: 0, internalErrors: 0 },
+    onInternalError: (message) => problems.push(message),
+    writeEvent: (line) => events.push({ line }),
+    writeEventWithBody: (line, body) => events.push({ line, body }),
+    writerStats: () => ({ written: events.length, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0 }),
+    flushRecords: async () => {},
+    localKey: "k",
+    version: "test",
+    tracer: undefined,
+    analytics: {} as AnalyticsStore,
+    apiSql: unused,
+    exportParquet: unused,
+    async fetch(url, init) {
+      sent.push({ url, init });
+      return upstream(url, init);
+    },
+  });
+  return {
+    fetch: async (request) => fetch(request),
+    sent,
+    problems,
+    records: () => events.map(({ line, body }) => recordCall(JSON.parse(line) as CallEvent, body, priceBook).recorded.record),
+  };
+}
+
+const json = (body: string, init: ResponseInit = {}) => new Response(body, { status: 200, ...init, headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...init.headers } });
+
+describe("the app in process (injected fetch)", () => {
+  test("a plain OpenAI call: bytes untouched both ways, one record with usage and cost", async () => {
+    const answer = fixtureText("openai/chat-nonstream.json");
+    const app = harness(() => json(answer, { headers: { "x-request-id": "req_abc" } }));
+    const body = JSON.stringify({ model: "gpt-5.4", messages: [{ role: "user", content: "hi" }] });
+    const response = await app.fetch(new Request("http://loupe.test/openai/v1/chat/completions?x=1", { method: "POST", body, headers: { "content-type": "application/json", authorization: "Bearer sk-1", "x-loupe-project": "p1" } }));
+    expect(await response.text()).toBe(answer);
+    expect(app.sent).toHaveLength(1);
+    expect(app.sent[0]!.url).toBe("http://upstream.test/v1/chat/completions?x=1");
+    expect(new TextDecoder().decode(app.sent[0]!.init.body as Uint8Array)).toBe(body);
+    const headers = app.sent[0]!.init.headers as Record<string, string>;
+    expect(headers.authorization).toBe("Bearer sk-1");
+    expect(headers["x-loupe-project"]).toBeUndefined();
+    const [record, ...more] = app.records();
+    expect(more).toEqual([]);
+    expect(record).toMatchObject({ id: response.headers.get("x-loupe-request-id")!, provider: "openai", operation: "chat", billable: true, status: 200, project: "p1", input_tokens: 1117, output_tokens: 46, upstream_request_id: "req_abc", streamed: false });
+    expect(record!.cost_usd).not.toBeNull();
+    expect(app.problems).toEqual([]);
+  });
+
+  test("an Anthropic stream: events passed through as sent, usage from message_start and message_delta", async () => {
+    const stream = fixtureText("anthropic/messages-stream-cache.CONSTRUCTED.sse");
+    const app = harness(() => new Response(stream, { headers: { "content-type": "text/event-stream" } }));
+    const response = await app.fetch(
+      new Request("http://loupe.test/anthropic/v1/messages", { method: "POST", body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, stream: true, messages: [] }), headers: { "x-claude-code-session-id": "sess-1", "x-claude-code-agent-id": "agent-7" } }),
+    );
+    expect(await response.text()).toBe(stream);
+    const [record] = app.records();
+    expect(record).toMatchObject({ provider: "anthropic", streamed: true, session_id: "sess-1", agent_id: "agent-7", truncated: false });
+    expect(record!.cache_read_tokens).toBeGreaterThan(0);
+    expect(record!.input_tokens).toBeGreaterThan(record!.cache_read_tokens!);
+    expect(record!.cost_usd).not.toBeNull();
+  });
+
+  test("a gzip body reaches the client still compressed, and its usage is read; log-body full journals the body for the recorder", async () => {
+    const answer = fixtureText("openai/chat-nonstream.json");
+    const gz = gzipSync(answer);
+    const upstream = () => new Response(gz, { headers: { "content-type": "application/json", "content-encoding": "gzip", "content-length": String(gz.byteLength) } });
+    for (const mode of ["meta", "full"] as const) {
+      const app = harness(upstream);
+      const response = await app.fetch(new Request("http://loupe.test/openai/v1/chat/completions", { method: "POST", body: "{}", headers: { "x-loupe-log-body": mode } }));
+      expect(new Uint8Array(await response.arrayBuffer())).toEqual(new Uint8Array(gz));
+      const [record] = app.records();
+      expect(record!.output_tokens).toBe(46);
+      expect(record!.response_body).toBe(mode === "full" ? answer : null);
+    }
+  });
+
+  test("Loupe's own errors: in the route's dialect, recorded once, with nothing sent upstream when refused", async () => {
+    const app = harness(() => {
+      throw new TypeError("connect ECONNREFUSED");
+    }, { LOUPE_MAX_BODY_BYTES: "10" });
+    const big = await app.fetch(new Request("http://loupe.test/anthropic/v1/messages", { method: "POST", body: "x".repeat(50) }));
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ type: "error", error: { type: "request_too_large" } });
+    expect(app.sent).toHaveLength(0);
+    const down = await app.fetch(new Request("http://loupe.test/openai/v1/models"));
+    expect(down.status).toBe(502);
+    expect(await down.json()).toMatchObject({ error: { code: "upstream_unreachable" } });
+    expect(app.records().map((r) => [r.status, r.error_type, r.billable])).toEqual([
+      [413, "payload_too_large", true],
+      [502, "upstream_unreachable", false],
+    ]);
+  });
+});
