@@ -383,6 +383,7 @@ function makeRecord(i: number, p: Plan, rng: Rng, seen: Set<number>): RequestRec
     id: uuidV7(startedAt, rng),
     started_at: new Date(startedAt).toISOString(),
     billable: true,
+    prompt_preview: null,
     duration_ms: Math.round(duration * 1000) / 1000,
     ttfb_ms: Math.round(ttfb * 1000) / 1000,
     provider: m.provider,

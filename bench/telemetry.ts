@@ -29,6 +29,7 @@ const record = (i: number): RequestRecord => ({
   provider: "openai",
   operation: "chat",
   billable: true,
+  prompt_preview: null,
   method: "POST",
   path: "/openai/v1/chat/completions",
   status: 200,

@@ -49,6 +49,8 @@ export interface RequestRecord {
   agent_type: string | null;
   /** Whether the endpoint charges for tokens (the recorder asks the provider); what SQL needs to tell an unpriced call, with no list of operations. */
   billable: boolean;
+  /** The first thing the user wrote in the request (≤ 200 characters), when bodies are logged (`full`). */
+  prompt_preview: string | null;
 }
 
 export type ColumnType = "VARCHAR" | "TIMESTAMPTZ" | "DOUBLE" | "INTEGER" | "BIGINT" | "BOOLEAN" | "DECIMAL(38,9)" | "VARCHAR[]" | "JSON";
@@ -96,4 +98,5 @@ export const REQUEST_COLUMNS = [
   ["request_class", "VARCHAR"],
   ["agent_type", "VARCHAR"],
   ["billable", "BOOLEAN"],
+  ["prompt_preview", "VARCHAR"],
 ] as const satisfies readonly (readonly [keyof RequestRecord, ColumnType])[];

@@ -24,6 +24,8 @@ export interface CallSummary {
   response: ResponseFacts;
   logBody: LogBodyMode;
   requestBody: string | undefined;
+  /** The first thing the user wrote (providers/prompt-preview.ts), when bodies are logged. */
+  promptPreview?: string | undefined;
   responseBody: string | undefined;
   requestBytes: number;
   responseBytes: number;
@@ -95,6 +97,7 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     trace_id: orNull(traceId),
     usage_raw: content && summary.response.usageRaw !== undefined ? JSON.stringify(summary.response.usageRaw) : null,
     request_body: bodies ? orNull(summary.requestBody) : null,
+    prompt_preview: bodies ? orNull(summary.promptPreview) : null,
     response_body: bodies ? orNull(summary.responseBody) : null,
     truncated: summary.truncated,
     cache_write_1h_tokens: orNull(usage?.cacheWrite1hTokens),

@@ -1,5 +1,6 @@
 import type { PriceBook } from "../pricing/price-book.ts";
 import type { Endpoint, ResponseFacts } from "../providers/contract.ts";
+import { readPromptPreview } from "../providers/prompt-preview.ts";
 import { findProvider } from "../providers/registry.ts";
 import { readWholeBody } from "../observe/response-observer.ts";
 import type { RequestRecord } from "../record.ts";
@@ -44,6 +45,7 @@ export function recordCall(event: CallEvent, body: Uint8Array | undefined, price
     response,
     responseBody,
     errorType,
+    promptPreview: event.logBody === "full" && event.requestBody ? readPromptPreview(endpoint, event.requestBody) : undefined,
   };
   const record = buildRecord(summary, priceCall(summary, priceBook), event.traceId);
   const t = event.telemetry;

@@ -36,6 +36,7 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   provider: "openai",
   operation: "chat",
   billable: true,
+  prompt_preview: null,
   method: "POST",
   path: "/openai/v1/chat/completions",
   status: 200,

@@ -106,9 +106,12 @@ function makeRecords(): RequestRecord[] {
     { model: "gpt", messages: [{ role: "system", content: "be brief" }, { role: "user", content: "What is DuckDB?" }] },
     { contents: [{ role: "user", parts: [{ text: "Hola Gemini" }] }] },
   ];
+  // What the recorder reads from them (providers/prompt-preview.ts, tested in tests/unit/prompt-preview.test.ts).
+  const previews = ["Fix the failing test", "What is DuckDB?", "Hola Gemini"];
   withBody.forEach((record, i) => {
     record.operation = "chat";
     record.request_body = JSON.stringify(bodies[i]);
+    record.prompt_preview = previews[i]!;
   });
   return records;
 }

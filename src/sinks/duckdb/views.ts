@@ -33,9 +33,6 @@ const TOKEN_SUMS = `
     sum(cache_write_tokens)::BIGINT AS cache_write_tokens,
     sum(reasoning_tokens)::BIGINT AS reasoning_tokens`;
 
-/** Claude Code prefixes user turns with these; they are not what the user typed. */
-const NOT_REMINDER = "NOT starts_with(ltrim(t), '<system-reminder>')";
-
 /**
  * `sessions` — one row per `session_id` (calls without a session are left out), most recent first.
  *
@@ -52,62 +49,26 @@ const NOT_REMINDER = "NOT starts_with(ltrim(t), '<system-reminder>')";
  * | unpriced_calls | BIGINT | billable calls with tokens but no price |
  * | errors | BIGINT | calls with status >= 400 or an error_type |
  * | project, user_id | VARCHAR | any non-null value seen in the session |
- * | first_prompt | VARCHAR | first user text of the session's earliest logged request body (≤ 200 chars, whitespace collapsed); NULL unless bodies are logged (`x-loupe-log-body: full`) |
+ * | first_prompt | VARCHAR | the `prompt_preview` of the session's earliest call that has one: the first thing the user wrote (≤ 200 chars, whitespace collapsed); NULL unless bodies are logged (`x-loupe-log-body: full`) |
  */
 const SESSIONS = `CREATE OR REPLACE VIEW sessions AS
-WITH agg AS (
-  SELECT
-    session_id,
-    count(*) AS calls,
-    min(started_at) AS first_at,
-    max(started_at) AS last_at,
-    round(date_diff('microsecond', min(started_at), max(started_at + to_microseconds(round(duration_ms * 1000)::BIGINT))) / 1e6, 3) AS duration_s,
-    list_sort(list(DISTINCT provider)) AS providers,
-    coalesce(list_sort(list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL)), []::VARCHAR[]) AS models,${TOKEN_SUMS},
-    sum(cost_usd) AS cost_usd,
-    count(*) FILTER (WHERE ${IS_UNPRICED}) AS unpriced_calls,
-    count(*) FILTER (WHERE ${IS_ERROR}) AS errors,
-    any_value(project) AS project,
-    any_value(user_id) AS user_id,
-    -- One body per session: the extraction below runs on it only.
-    arg_min(request_body, started_at) FILTER (WHERE request_body IS NOT NULL AND operation IN ('chat', 'generate_content', 'text_completion')) AS first_body
-  FROM requests
-  WHERE session_id IS NOT NULL
-  GROUP BY session_id
-),
-body AS (
-  SELECT * EXCLUDE (first_body), CASE WHEN json_valid(first_body) THEN first_body::JSON END AS b FROM agg
-),
-turns AS (
-  SELECT *,
-    -- Anthropic/OpenAI chat messages, Gemini contents, OpenAI Responses input items: the user's turns.
-    list_filter(
-      list_concat(json_extract(b, '$.messages[*]'), json_extract(b, '$.contents[*]'), json_extract(b, '$.input[*]')),
-      lambda m: coalesce(m->>'$.role', 'user') = 'user'
-    ) AS user_turns
-  FROM body
-),
-texts AS (
-  SELECT * EXCLUDE (user_turns),
-    list_filter(
-      flatten(list_transform(user_turns, lambda m:
-        CASE WHEN json_type(m, '$.content') = 'VARCHAR' THEN [m->>'$.content']
-             ELSE list_concat(json_extract_string(m, '$.content[*].text'), json_extract_string(m, '$.parts[*].text')) END)),
-      lambda t: t IS NOT NULL AND trim(t) <> ''
-    ) AS user_texts
-  FROM turns
-)
 SELECT
-  session_id, calls, first_at, last_at, duration_s, providers, models,
-  input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
-  cost_usd, unpriced_calls, errors, project, user_id,
-  left(regexp_replace(trim(coalesce(
-    list_filter(user_texts, lambda t: ${NOT_REMINDER})[1],
-    user_texts[1],
-    CASE WHEN json_type(b, '$.input') = 'VARCHAR' THEN b->>'$.input' END,
-    CASE WHEN json_type(b, '$.prompt') = 'VARCHAR' THEN b->>'$.prompt' END
-  )), '\\s+', ' ', 'g'), 200) AS first_prompt
-FROM texts
+  session_id,
+  count(*) AS calls,
+  min(started_at) AS first_at,
+  max(started_at) AS last_at,
+  round(date_diff('microsecond', min(started_at), max(started_at + to_microseconds(round(duration_ms * 1000)::BIGINT))) / 1e6, 3) AS duration_s,
+  list_sort(list(DISTINCT provider)) AS providers,
+  coalesce(list_sort(list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL)), []::VARCHAR[]) AS models,${TOKEN_SUMS},
+  sum(cost_usd) AS cost_usd,
+  count(*) FILTER (WHERE ${IS_UNPRICED}) AS unpriced_calls,
+  count(*) FILTER (WHERE ${IS_ERROR}) AS errors,
+  any_value(project) AS project,
+  any_value(user_id) AS user_id,
+  arg_min(prompt_preview, started_at) FILTER (WHERE prompt_preview IS NOT NULL) AS first_prompt
+FROM requests
+WHERE session_id IS NOT NULL
+GROUP BY session_id
 ORDER BY last_at DESC, session_id`;
 
 /**
