@@ -69,3 +69,60 @@ describe("the command line", () => {
     }
   });
 });
+
+describe("loupe prices", () => {
+  const overrides = async (models: unknown[]) => {
+    const file = join(tempDir("loupe-cli-prices-"), "prices.json");
+    await Bun.write(file, JSON.stringify({ models }));
+    return file;
+  };
+
+  test("without --provider, a model priced under another provider than its name suggests is found, with that provider", async () => {
+    const { stdout, code } = await loupe(["prices", "llama-3.3-70b-versatile"]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual([
+      expect.objectContaining({ model: "llama-3.3-70b-versatile", provider: "groq", source: "genai-prices", usd_per_million_tokens: expect.objectContaining({ input_mtok: 0.59 }) }),
+    ]);
+  });
+
+  test("without --provider, every provider that prices the model, the one its name matches first", async () => {
+    const { stdout, code } = await loupe(["prices", "gpt-4o"]);
+    expect(code).toBe(0);
+    const providers = (JSON.parse(stdout) as { provider: string }[]).map((p) => p.provider);
+    expect(providers[0]).toBe("openai");
+    expect(providers).toContain("azure");
+    expect(new Set(providers).size).toBe(providers.length);
+  });
+
+  test("an operator override for one provider prices that provider's calls, and is found without --provider", async () => {
+    const file = await overrides([{ provider: "openai", model: "ft:gpt-4o-mini:acme:*", prices: { input_mtok: 0.3, output_mtok: 1.2 } }]);
+    const all = await loupe(["prices", "ft:gpt-4o-mini:acme:v2", "--prices-file", file]);
+    expect(all.code).toBe(0);
+    expect(JSON.parse(all.stdout)).toEqual([
+      expect.objectContaining({ provider: "openai", matched: "ft:gpt-4o-mini:acme:*", source: "override", usd_per_million_tokens: { input_mtok: 0.3, output_mtok: 1.2 } }),
+    ]);
+    const one = await loupe(["prices", "ft:gpt-4o-mini:acme:v2", "--provider", "openai", "--prices-file", file]);
+    expect(JSON.parse(one.stdout)).toMatchObject({ provider: "openai", source: "override" });
+  });
+
+  test("an override without a provider covers every provider: listed once, as *", async () => {
+    const file = await overrides([{ model: "house-model", prices: { input_mtok: 1, output_mtok: 3 } }]);
+    const { stdout, code } = await loupe(["prices", "house-model", "--prices-file", file]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual([expect.objectContaining({ provider: "*", matched: "house-model", source: "override" })]);
+  });
+
+  test("with --provider, only that provider's price, as before: none known exits 1", async () => {
+    const { stdout, code } = await loupe(["prices", "llama-3.3-70b-versatile", "--provider", "openai"]);
+    expect(stdout).toContain("llama-3.3-70b-versatile: no price known");
+    expect(code).toBe(1);
+    const groq = await loupe(["prices", "llama-3.3-70b-versatile", "--provider", "groq"]);
+    expect(JSON.parse(groq.stdout)).toMatchObject({ model: "llama-3.3-70b-versatile", provider: "groq", source: "genai-prices" });
+  });
+
+  test("a model no provider prices: no price known, exit 1", async () => {
+    const { stdout, code } = await loupe(["prices", "no-such-model-anywhere"]);
+    expect(stdout).toContain("no-such-model-anywhere: no price known");
+    expect(code).toBe(1);
+  });
+});

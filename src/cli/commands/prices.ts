@@ -1,8 +1,18 @@
 import { loadConfig } from "../../config.ts";
 import { loadPriceBook } from "../../pricing/load-prices.ts";
+import type { PriceLookup } from "../../pricing/price-book.ts";
 import type { Command } from "../command.ts";
 
-/** `loupe prices [model] [--provider ID]`: the price Loupe applies to a model, and where it comes from. */
+function unpriced(model: string): void {
+  console.log(`${model}: no price known — calls to it are recorded with cost_usd NULL (unpriced)`);
+  process.exitCode = 1;
+}
+
+/**
+ * `loupe prices [model] [--provider ID]`: the price Loupe applies to a model and
+ * where it comes from; without `--provider`, a JSON array with one such answer
+ * per provider that prices it.
+ */
 export const pricesCommand: Command = {
   name: "prices",
   usage: "prices [model] [--provider ID]",
@@ -19,13 +29,16 @@ export const pricesCommand: Command = {
       console.log("usage: loupe prices <model> [--provider anthropic|openai|google|…]");
       return;
     }
-    const provider = typeof values.provider === "string" ? values.provider : undefined;
-    const found = book.lookup(provider, model);
-    if (!found) {
-      console.log(`${model}: no price known — calls to it are recorded with cost_usd NULL (unpriced)`);
-      process.exitCode = 1;
+    const describe = (found: PriceLookup) => ({ model, matched: found.model, provider: found.provider, source: found.source, version: book.version, usd_per_million_tokens: found.prices });
+    if (typeof values.provider === "string") {
+      const found = book.lookup(values.provider, model);
+      if (!found) return unpriced(model);
+      console.log(JSON.stringify(describe(found), null, 2));
       return;
     }
-    console.log(JSON.stringify({ model, matched: found.model, provider: found.provider, source: found.source, version: book.version, usd_per_million_tokens: found.prices }, null, 2));
+    // A call is priced by the provider it goes to: without --provider, every provider that prices the model.
+    const found = book.findAll(model);
+    if (found.length === 0) return unpriced(model);
+    console.log(JSON.stringify(found.map(describe), null, 2));
   },
 };
