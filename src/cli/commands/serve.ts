@@ -149,8 +149,9 @@ async function serve(settings: Record<string, string>, version: string): Promise
     if (stopping) return;
     stopping = true;
     state.draining = true;
+    // The listener stays open while calls finish: /health answers 503 draining (load balancers
+    // take the instance out), new proxied calls get 503 in their route's dialect (server.ts).
     log(config, `${signal}: draining ${state.inflight} in-flight call(s)`);
-    void server.stop(false); // stop accepting; in-flight calls run on
     clearInterval(retention);
     const deadline = Date.now() + config.limits.drainTimeoutMs;
     while (state.inflight > 0 && Date.now() < deadline) await Bun.sleep(20);
@@ -162,7 +163,7 @@ async function serve(settings: Record<string, string>, version: string): Promise
     await store.close();
     if (onDisk) removeDiscovery(config.db);
     log(config, `stopped: ${stats.stored} record(s) stored this run${stats.queued ? `, ${stats.queued} left in the journal` : ""}`);
-    server.stop(true);
+    await server.stop(true);
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
