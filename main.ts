@@ -12,14 +12,18 @@ import { serveCommand } from "./src/cli/commands/serve.ts";
 import { sqlCommand } from "./src/cli/commands/sql.ts";
 import { parseCommandLine } from "./src/cli/parse-command-line.ts";
 import { ConfigError } from "./src/config.ts";
+import { bunRuntime } from "./src/runtime/bun.ts";
+import { denoRuntime } from "./src/runtime/deno.ts";
 import manifest from "./package.json" with { type: "json" };
 
 const listed: Command[] = [serveCommand, sqlCommand, pricesCommand, exportCommand, versionCommand];
 const commands = [...listed, createHelpCommand(listed)];
 
 async function main(argv: string[]): Promise<void> {
+  const runtime = typeof Bun !== "undefined" ? bunRuntime : "Deno" in globalThis ? denoRuntime : undefined;
+  if (!runtime) throw new Error("Loupe runs on Bun or Deno (see README)");
   const { command, input } = parseCommandLine(argv, commands, { fallback: "serve", help: "help", version: "version" });
-  await command.run(input, { version: manifest.version });
+  await command.run(input, { version: manifest.version, runtime });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import type { ParseArgsOptionsConfig } from "node:util";
+import type { Runtime } from "../runtime/runtime.ts";
 
 /** What a command receives from the command line, already checked against its own flags. */
 export interface CommandInput {
@@ -12,6 +13,7 @@ export interface CommandInput {
 /** What main.ts, the composition root, hands every command. */
 export interface CommandContext {
   version: string;
+  runtime: Runtime;
 }
 
 /** One `loupe <name>` command, in its own module under commands/. */

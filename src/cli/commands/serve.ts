@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, loadConfig, type Config } from "../../config.ts";
 import { loadPriceBook } from "../../pricing/load-prices.ts";
 import { createRecordCompleter } from "../../recording/recorder.ts";
 import { createApp, type GatewayState } from "../../server.ts";
 import { openJournal } from "../../recording/journal.ts";
-import { loadFileMapping } from "../../runtime/file-mapping.ts";
 import { createRecordWriter } from "../../recording/journal-writer.ts";
 import { replayJournal } from "../../recording/replay.ts";
 import { openWorkerStore } from "../../recording/worker-client.ts";
-import { ensureFetchConcurrency } from "../../runtime/fetch-concurrency.ts";
+import type { Runtime } from "../../runtime/runtime.ts";
 import { createCallTracer } from "../../sinks/otlp/create-telemetry.ts";
 import type { Command } from "../command.ts";
 import { journalPath, removeDiscovery, writeDiscovery } from "../discovery.ts";
@@ -22,7 +22,7 @@ export const serveCommand: Command = {
   options: {},
   takesSettings: true,
   maxPositionals: 0,
-  run: ({ settings }, { version }) => serve(settings, version),
+  run: ({ settings }, { version, runtime }) => serve(settings, version, runtime),
 };
 
 function flushedBefore<T extends object>(target: T, flush: () => Promise<void>): T {
@@ -39,14 +39,13 @@ function log(config: Pick<Config, "quiet"> | undefined, message: string) {
   if (!config?.quiet) console.error(`[loupe] ${message}`);
 }
 
-async function serve(settings: Record<string, string>, version: string): Promise<void> {
+async function serve(settings: Record<string, string>, version: string, runtime: Runtime): Promise<void> {
   const config = loadConfig({ flags: settings });
   // The analytics API exposes every recorded call: never on a network without a token.
   if (!isLoopback(config.server.host) && !config.adminToken) {
     throw new ConfigError(`refusing to listen on ${config.server.host} without LOUPE_ADMIN_TOKEN (it protects /api); set one, or listen on 127.0.0.1`);
   }
-  // Bun queues outgoing fetches past 256 at once unless told otherwise at start-up.
-  const childExit = await ensureFetchConcurrency();
+  const childExit = await runtime.prepareToServe();
   if (childExit !== undefined) process.exit(childExit);
   const priceBook = loadPriceBook(config.pricesFile);
   const state: GatewayState = { draining: false, inflight: 0, internalErrors: 0 };
@@ -64,7 +63,7 @@ async function serve(settings: Record<string, string>, version: string): Promise
     pricesFile: config.pricesFile,
     onProblem: onInternalError,
     // Spans and metrics are encoded and sent beside storage, from the journal (create-telemetry.ts).
-    telemetry: config.telemetry && { config: config.telemetry, version: version, spoolDir: join(journalDir, "telemetry") },
+    telemetry: config.telemetry && { config: config.telemetry, version, spoolDir: join(journalDir, "telemetry") },
     onLog(message) {
       if (Date.now() - lastTelemetryLog < 60_000) return;
       lastTelemetryLog = Date.now();
@@ -74,7 +73,7 @@ async function serve(settings: Record<string, string>, version: string): Promise
   const replayed = await replayJournal(journalDir, store);
   if (replayed.files > 0) log(config, `journal: ${replayed.added} record(s) recovered from a previous run`);
   const journal = openJournal(journalDir, {
-    mapping: await loadFileMapping(),
+    mapping: await runtime.loadFileMapping(),
     onError: (message) => log(config, message),
   });
   const writer = createRecordWriter({
@@ -104,7 +103,7 @@ async function serve(settings: Record<string, string>, version: string): Promise
     writerStats: writer.stats,
     flushRecords: writer.flush,
     localKey,
-    version: version,
+    version,
     tracer,
     telemetryStats: config.telemetry && store.telemetryStats,
     // Reads first store every finished call, so the API answers with all of them.
@@ -117,18 +116,15 @@ async function serve(settings: Record<string, string>, version: string): Promise
     },
   });
 
-  const server = Bun.serve({
+  const server = runtime.serve({
     hostname: config.server.host,
     port: config.server.port,
     fetch: gateway.fetch,
-    // A model may think for minutes before its first byte: never cut a quiet connection.
-    idleTimeout: 0,
     // Loupe checks the size itself, to answer 413 in the route's dialect.
     maxRequestBodySize: Math.max(config.limits.maxBodyBytes * 2, 1024 * 1024),
   });
-  const url = `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}`;
-  if (onDisk) writeDiscovery(config.db, { pid: process.pid, url, key: localKey });
-  log(config, `listening on ${url} — records in ${config.db}`);
+  if (onDisk) writeDiscovery(config.db, { pid: process.pid, url: server.url, key: localKey });
+  log(config, `listening on ${server.url} — records in ${config.db} (${runtime.describe()})`);
 
   // Retention: once at start, then hourly, off the request path; failures are logged, never thrown.
   let retention: ReturnType<typeof setInterval> | undefined;
@@ -154,7 +150,7 @@ async function serve(settings: Record<string, string>, version: string): Promise
     log(config, `${signal}: draining ${state.inflight} in-flight call(s)`);
     clearInterval(retention);
     const deadline = Date.now() + config.limits.drainTimeoutMs;
-    while (state.inflight > 0 && Date.now() < deadline) await Bun.sleep(20);
+    while (state.inflight > 0 && Date.now() < deadline) await sleep(20);
     if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
     await writer.flush();
     await store.shutdownTelemetry(); // exports pending spans and metrics
@@ -163,7 +159,7 @@ async function serve(settings: Record<string, string>, version: string): Promise
     await store.close();
     if (onDisk) removeDiscovery(config.db);
     log(config, `stopped: ${stats.stored} record(s) stored this run${stats.queued ? `, ${stats.queued} left in the journal` : ""}`);
-    await server.stop(true);
+    await server.stop();
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
