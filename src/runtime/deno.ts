@@ -22,7 +22,7 @@ export const denoRuntime: Runtime = {
   loadFileMapping: async () => null,
   serve({ hostname, port, fetch }) {
     // Deno.serve has no idle timeout on a request in progress and no body size limit of its own.
-    const server = Deno.serve({ hostname, port, onListen() {} }, fetch);
+    const server = Deno.serve({ hostname, port, onListen() {} }, (request) => fetch(askingForIdentity(request)));
     return {
       url: listenerUrl(server.addr.hostname, server.addr.port),
       async stop() {
@@ -32,3 +32,20 @@ export const denoRuntime: Runtime = {
     };
   },
 };
+
+/**
+ * Deno's fetch decodes every content coding it knows (gzip, br) and has no
+ * switch to leave the bytes alone (denoland/deno#12291), yet keeps the
+ * `content-encoding` header: the client would get decoded bytes labelled gzip.
+ * Bun forwards the encoded bytes (`decompress: false`); on Deno the upstream is
+ * asked for the identity coding instead (RFC 9110 §12.5.3), which every client
+ * accepts. The incoming request's headers are immutable, hence a new Request
+ * (same body stream, and its signal follows the client's).
+ */
+function askingForIdentity(request: Request): Request {
+  const accepted = request.headers.get("accept-encoding");
+  if (accepted === null || accepted === "identity") return request;
+  const headers = new Headers(request.headers);
+  headers.set("accept-encoding", "identity");
+  return new Request(request, { headers });
+}
