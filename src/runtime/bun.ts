@@ -4,7 +4,6 @@ import { listenerUrl, type Runtime } from "./runtime.ts";
 
 /** Bun: the primary runtime, and the one in the compiled executable. */
 export const bunRuntime: Runtime = {
-  name: "bun",
   describe: () => `Bun ${Bun.version}`,
   // Bun queues outgoing fetches past 256 at once unless told otherwise at start-up.
   prepareToServe: ensureFetchConcurrency,

@@ -16,7 +16,6 @@ declare const Deno: {
  * settings (those in fetch-concurrency.ts are Bun's).
  */
 export const denoRuntime: Runtime = {
-  name: "deno",
   describe: () => `Deno ${Deno.version.deno}`,
   prepareToServe: async () => undefined,
   loadFileMapping: async () => null,

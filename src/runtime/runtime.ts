@@ -8,7 +8,6 @@ import type { FileMapping } from "./file-mapping.ts";
  * themselves, as a worker cannot be handed this object.
  */
 export interface Runtime {
-  readonly name: "bun" | "deno";
   /** Name and version, e.g. `Bun 1.4.5`, for the start-up line. */
   describe(): string;
   /**
@@ -34,7 +33,7 @@ export interface ServeOptions {
 export interface Listener {
   /** `http://host:port`, IPv6 hosts in brackets. */
   readonly url: string;
-  /** Closes the port and every open connection. */
+  /** Closes the port; open connections end with it on Bun, with the process on Deno. */
   stop(): Promise<void>;
 }
 
