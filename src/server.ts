@@ -68,7 +68,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   };
 
   app.get("/health", (c) =>
-    state.draining ? c.json({ status: "draining" }, 503) : c.json({ status: "ok", version: deps.version }),
+    state.draining ? c.json({ status: "draining", in_flight: state.inflight }, 503) : c.json({ status: "ok", version: deps.version }),
   );
   app.get("/livez", async (c) =>
     c.json({

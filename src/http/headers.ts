@@ -60,6 +60,24 @@ export function forwardRequestHeaders(all: HeaderObject): Record<string, string>
 }
 
 /**
+ * Bun lets a fetch response's headers be changed; Deno keeps them immutable, as
+ * the Fetch standard's guard says, and there they are copied. The same for every
+ * response of a runtime, so it is tried once.
+ */
+let responseHeadersChange: boolean | undefined;
+function canChange(upstream: Headers): boolean {
+  if (responseHeadersChange === undefined) {
+    try {
+      upstream.delete("x-loupe-request-id"); // the caller sets its own
+      responseHeadersChange = true;
+    } catch {
+      responseHeadersChange = false;
+    }
+  }
+  return responseHeadersChange;
+}
+
+/**
  * The upstream's response headers as the client gets them (minus hop-by-hop).
  * Usually there is nothing to remove, and the upstream's own (mutable) Headers
  * are handed on: no copy on the hot path.
@@ -72,7 +90,7 @@ export function forwardResponseHeaders(upstream: Headers, all: HeaderObject = he
       break;
     }
   }
-  if (clean) return upstream;
+  if (clean && canChange(upstream)) return upstream;
   const listed = connectionListed(upstream);
   const out = new Headers();
   for (const [name, value] of upstream) {

@@ -27,6 +27,12 @@ export interface PriceBook {
   price(query: PriceQuery): Cost;
   /** The prices that apply to a model now, for `loupe prices`. */
   lookup(provider: string | undefined, model: string): PriceLookup | undefined;
+  /**
+   * Every provider whose prices cover a model now, for `loupe prices <model>`
+   * without `--provider`: the provider matched by the model's name first. An
+   * override without a provider covers them all and is listed once, as `*`.
+   */
+  findAll(model: string): PriceLookup[];
 }
 
 export interface PriceLookup {
@@ -117,9 +123,28 @@ export function createPriceBook(snapshot: PriceSnapshot, overrides?: PriceOverri
     }
   }
 
+  const providerIds = new Set([
+    ...(snapshot.providers as Provider[]).map((p) => p.id),
+    ...(overrides?.models ?? []).flatMap((o) => (o.provider === undefined ? [] : [o.provider])),
+  ]);
+
+  function findAll(model: string): PriceLookup[] {
+    const at = new Date();
+    const everywhere = findOverride(undefined, model);
+    const found = [...providerIds].flatMap((id) => {
+      const hit = lookupAt(id, model, at);
+      return hit && !(everywhere && findOverride(id, model) === everywhere) ? [hit] : [];
+    });
+    // The provider matched by the model's name (what `lookup` without a provider gives) first.
+    const byName = lookupAt(undefined, model, at)?.provider;
+    found.sort((a, b) => Number(b.provider === byName) - Number(a.provider === byName));
+    return everywhere ? [{ provider: "*", model: everywhere.model, source: "override", prices: everywhere.prices }, ...found] : found;
+  }
+
   return {
     version: overrideVersion,
     lookup: (provider, model) => lookupAt(provider, model, new Date()),
+    findAll,
     price({ provider, model, usage, at }) {
       if (usage?.providerCostUsd !== undefined) {
         return { nano: usdToNano(usage.providerCostUsd), source: "provider" };

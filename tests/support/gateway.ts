@@ -2,9 +2,24 @@ import type { Subprocess } from "bun";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import denoConfig from "../../deno.json" with { type: "json" };
 
 export const ROOT = join(import.meta.dir, "..", "..");
 export const BUN = process.execPath;
+
+/**
+ * The runtime `startGateway` serves with: Bun, or Deno when TEST_GATEWAY_RUNTIME=deno
+ * (`npm run test:deno` runs the SDK suite so). The tests themselves run under bun test.
+ */
+export const TEST_RUNTIME = process.env.TEST_GATEWAY_RUNTIME === "deno" ? "deno" : "bun";
+
+/** `deno task start`'s command line (deno.json) up to main.ts, paths made absolute: tests run what users run. */
+export function denoCommand(): string[] {
+  const words = denoConfig.tasks.start.split(/\s+/);
+  const main = words.indexOf("main.ts");
+  if (main < 0) throw new Error(`deno.json's start task does not run main.ts: ${denoConfig.tasks.start}`);
+  return words.slice(0, main + 1).map((word) => (word.startsWith("./") || word === "main.ts" ? join(ROOT, word) : word));
+}
 
 export interface Gateway {
   url: string;
@@ -20,7 +35,7 @@ export interface Gateway {
 
 export interface GatewayOptions {
   env?: Record<string, string>;
-  /** Run this executable instead of `bun main.ts` (the compiled binary). */
+  /** Run this executable instead of `bun main.ts` or Deno's (the compiled binary). */
   command?: string[];
   db?: string;
   dir?: string;
@@ -34,7 +49,7 @@ export function tempDir(prefix = "loupe-test-"): string {
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
   const dir = options.dir ?? tempDir();
   const db = options.db ?? join(dir, "loupe.duckdb");
-  const command = options.command ?? [BUN, join(ROOT, "main.ts")];
+  const command = options.command ?? (TEST_RUNTIME === "deno" ? denoCommand() : [BUN, join(ROOT, "main.ts")]);
   const proc = Bun.spawn([...command, "serve"], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? dir, LOUPE_PORT: "0", LOUPE_DB: db, ...options.env },
@@ -52,10 +67,14 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         const { done, value } = await reader.read();
         if (done) break;
         log += decoder.decode(value, { stream: true });
-        const match = /listening on (http:\/\/\S+)/.exec(log);
+        // "listening on http://127.0.0.1:PORT — records in DB (Bun 1.4.5)"
+        const match = /listening on (http:\/\/\S+) .*\((\w+) [^)]*\)$/m.exec(log);
         if (match?.[1]) {
           clearTimeout(timer);
-          resolve(match[1]);
+          // A run meant for Deno that served on Bun would pass without testing anything.
+          const runtime = match[2]!.toLowerCase();
+          if (!options.command && runtime !== TEST_RUNTIME) reject(new Error(`gateway runs on ${runtime}, not ${TEST_RUNTIME}:\n${log}`));
+          else resolve(match[1]);
         }
       }
       clearTimeout(timer);

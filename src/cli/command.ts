@@ -1,0 +1,32 @@
+import type { ParseArgsOptionsConfig } from "node:util";
+import type { Runtime } from "../runtime/runtime.ts";
+
+/** What a command receives from the command line, already checked against its own flags. */
+export interface CommandInput {
+  positionals: string[];
+  /** The command's own flags, by name without `--` (`{ json: true }`). */
+  values: Readonly<Record<string, string | boolean | undefined>>;
+  /** Settings flags, as `loadConfig` takes them (`{ "--port": "9000" }`). */
+  settings: Record<string, string>;
+}
+
+/** What main.ts, the composition root, hands every command. */
+export interface CommandContext {
+  version: string;
+  runtime: Runtime;
+}
+
+/** One `loupe <name>` command, in its own module under commands/. */
+export interface Command {
+  name: string;
+  /** Its line in `loupe --help`, after `loupe `. */
+  usage: string;
+  summary: string;
+  /** Its own flags (node:util parseArgs' table); settings flags come on top when `takesSettings`. */
+  options: ParseArgsOptionsConfig;
+  /** Whether it reads the settings (`--db`, `--prices-file`, `--config`, …). */
+  takesSettings: boolean;
+  /** How many positional arguments it takes at most. */
+  maxPositionals: number;
+  run(input: CommandInput, context: CommandContext): Promise<void>;
+}

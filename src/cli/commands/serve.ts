@@ -1,0 +1,168 @@
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ConfigError, loadConfig, type Config } from "../../config.ts";
+import { loadPriceBook } from "../../pricing/load-prices.ts";
+import { createApp, type GatewayState } from "../../server.ts";
+import { openJournal } from "../../recording/journal.ts";
+import { createRecordWriter } from "../../recording/journal-writer.ts";
+import { startRecordingWorker } from "../../recording/worker-client.ts";
+import type { Runtime } from "../../runtime/runtime.ts";
+import { createCallTracer } from "../../telemetry/create-call-tracer.ts";
+import type { Command } from "../command.ts";
+import { journalPath, removeDiscovery, writeDiscovery } from "../discovery.ts";
+
+/** `loupe [serve] [--flags]`: runs the gateway until SIGTERM or SIGINT, then drains and stops. */
+export const serveCommand: Command = {
+  name: "serve",
+  usage: "[serve] [--flags]",
+  summary: "run the gateway",
+  options: {},
+  takesSettings: true,
+  maxPositionals: 0,
+  run: ({ settings }, { version, runtime }) => serve(settings, version, runtime),
+};
+
+function flushedBefore<T extends object>(target: T, flush: () => Promise<void>): T {
+  return Object.fromEntries(
+    Object.entries(target).map(([name, fn]) => [name, async (...args: unknown[]) => (await flush(), (fn as (...a: unknown[]) => unknown)(...args))]),
+  ) as T;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}
+
+function log(config: Pick<Config, "quiet"> | undefined, message: string) {
+  if (!config?.quiet) console.error(`[loupe] ${message}`);
+}
+
+async function serve(settings: Record<string, string>, version: string, runtime: Runtime): Promise<void> {
+  const config = loadConfig({ flags: settings });
+  // The analytics API exposes every recorded call: never on a network without a token.
+  if (!isLoopback(config.server.host) && !config.adminToken) {
+    throw new ConfigError(`refusing to listen on ${config.server.host} without LOUPE_ADMIN_TOKEN (it protects /api); set one, or listen on 127.0.0.1`);
+  }
+  const childExit = await runtime.prepareToServe();
+  if (childExit !== undefined) process.exit(childExit);
+  const priceBook = loadPriceBook(config.pricesFile);
+  const state: GatewayState = { draining: false, inflight: 0, internalErrors: 0 };
+  const onInternalError = (message: string) => {
+    state.internalErrors++;
+    log(config, message);
+  };
+
+  const onDisk = config.db !== ":memory:";
+  const journalDir = onDisk ? journalPath(config.db) : `${process.env.TMPDIR ?? "/tmp"}/loupe-memory-${process.pid}.journal`;
+  // Telemetry failures are counted and logged once a minute at most, never thrown.
+  let lastTelemetryLog = 0;
+  // The recorder, the sinks and DuckDB's file live in the recording worker; it
+  // first records what a previous run left in the journal (with that run's prices).
+  const store = await startRecordingWorker(
+    {
+      db: config.db,
+      journalDir,
+      backgroundPriority: config.storagePriority === "background",
+      pricesFile: config.pricesFile,
+      telemetry: config.telemetry && { config: config.telemetry, version },
+    },
+    {
+      onProblem: onInternalError,
+      onLog(message) {
+        if (Date.now() - lastTelemetryLog < 60_000) return;
+        lastTelemetryLog = Date.now();
+        log(config, message);
+      },
+    },
+  );
+  if (store.recovered > 0) log(config, `journal: ${store.recovered} record(s) recovered from a previous run`);
+  const journal = openJournal(journalDir, {
+    mapping: await runtime.loadFileMapping(),
+    onError: (message) => log(config, message),
+  });
+  const writer = createRecordWriter({
+    journal,
+    sink: store,
+    intervalMs: config.flush.intervalMs,
+    batchRows: config.flush.batchRows,
+    onError: onInternalError,
+    onWarning: (message) => log(config, message),
+  });
+  const localKey = randomBytes(24).toString("base64url");
+  const tracer = config.telemetry && createCallTracer(config.telemetry);
+  if (config.telemetry) {
+    const { traces, metrics } = config.telemetry;
+    log(config, `OpenTelemetry: traces ${traces ? `→ ${traces.url} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${metrics.url}` : "off"}`);
+  }
+
+  const gateway = createApp({
+    config,
+    priceBook,
+    state,
+    onInternalError,
+    writeEvent: writer.write,
+    writeEventWithBody: writer.writeWithBody,
+    writerStats: writer.stats,
+    flushRecords: writer.flush,
+    localKey,
+    version,
+    tracer,
+    telemetryStats: config.telemetry && store.telemetryStats,
+    // Reads first store every finished call, so the API answers with all of them.
+    analytics: flushedBefore(store.analytics, writer.flush),
+    exportParquet: (dir, since) => store.exportParquet(dir, since),
+    async apiSql(query, maxRows) {
+      await writer.flush();
+      const result = await store.queryReadOnly(query, { maxRows, timeoutMs: 10_000 });
+      return { columns: result.columns, rows: result.rows, truncated: result.truncated ?? false };
+    },
+  });
+
+  const server = runtime.serve({
+    hostname: config.server.host,
+    port: config.server.port,
+    fetch: gateway.fetch,
+    // Loupe checks the size itself, to answer 413 in the route's dialect.
+    maxRequestBodySize: Math.max(config.limits.maxBodyBytes * 2, 1024 * 1024),
+  });
+  if (onDisk) writeDiscovery(config.db, { pid: process.pid, url: server.url, key: localKey });
+  log(config, `listening on ${server.url} — records in ${config.db} (${runtime.describe()})`);
+
+  // Retention: once at start, then hourly, off the request path; failures are logged, never thrown.
+  let retention: ReturnType<typeof setInterval> | undefined;
+  if (config.retentionDays) {
+    const days = config.retentionDays;
+    const prune = () =>
+      store.prune(days).then(
+        (n) => n > 0 && log(config, `retention: deleted ${n} record(s) older than ${days} day(s)`),
+        (error: Error) => onInternalError(`retention failed: ${error.message}`),
+      );
+    void prune();
+    retention = setInterval(prune, 3_600_000);
+    retention.unref();
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    state.draining = true;
+    // The listener stays open while calls finish: /health answers 503 draining (load balancers
+    // take the instance out), new proxied calls get 503 in their route's dialect (server.ts).
+    log(config, `${signal}: draining ${state.inflight} in-flight call(s)`);
+    clearInterval(retention);
+    const deadline = Date.now() + config.limits.drainTimeoutMs;
+    while (state.inflight > 0 && Date.now() < deadline) await sleep(20);
+    if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
+    await writer.flush();
+    await store.shutdownTelemetry(); // exports pending spans and metrics
+    const stats = writer.stats();
+    if (stats.queued === 0) journal.close();
+    await store.close();
+    if (onDisk) removeDiscovery(config.db);
+    log(config, `stopped: ${stats.stored} record(s) stored this run${stats.queued ? `, ${stats.queued} left in the journal` : ""}`);
+    await server.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}

@@ -1,0 +1,25 @@
+import { loadFileMapping } from "./file-mapping.ts";
+import { ensureFetchConcurrency } from "./fetch-concurrency.ts";
+import { listenerUrl, type Runtime } from "./runtime.ts";
+
+/** Bun: the primary runtime, and the one in the compiled executable. */
+export const bunRuntime: Runtime = {
+  describe: () => `Bun ${Bun.version}`,
+  // Bun queues outgoing fetches past 256 at once unless told otherwise at start-up.
+  prepareToServe: ensureFetchConcurrency,
+  loadFileMapping,
+  serve({ hostname, port, fetch, maxRequestBodySize }) {
+    const server = Bun.serve({
+      hostname,
+      port,
+      fetch,
+      // A model may think for minutes before its first byte: never cut a quiet connection.
+      idleTimeout: 0,
+      maxRequestBodySize,
+    });
+    return {
+      url: listenerUrl(server.hostname ?? hostname, server.port ?? port),
+      stop: () => server.stop(true),
+    };
+  },
+};

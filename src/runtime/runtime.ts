@@ -1,0 +1,42 @@
+import type { FileMapping } from "./file-mapping.ts";
+
+/**
+ * What Loupe needs from the runtime beyond web standards and node: modules,
+ * one implementation per runtime (bun.ts, deno.ts); main.ts picks one at start.
+ * Pieces that run in the storage worker (background-priority.ts) and the
+ * compiled executable's DuckDB (sinks/duckdb/load-duckdb.ts) check for Bun
+ * themselves, as a worker cannot be handed this object.
+ */
+export interface Runtime {
+  /** Name and version, e.g. `Bun 1.4.5`, for the start-up line. */
+  describe(): string;
+  /**
+   * Before `serve` does anything else: settings the runtime reads only at
+   * process start. Resolves `undefined` to go on, or the exit code of a child
+   * that ran the program instead (fetch-concurrency.ts).
+   */
+  prepareToServe(): Promise<number | undefined>;
+  /** Shared memory mappings for the journal's files; null: the journal writes with write(2). */
+  loadFileMapping(): Promise<FileMapping | null>;
+  /** Listens at once on `hostname:port` (0: any free port). */
+  serve(options: ServeOptions): Listener;
+}
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  fetch(request: Request): Response | Promise<Response>;
+  /** Larger request bodies are refused by the runtime itself (Loupe checks its own, smaller limit first). */
+  maxRequestBodySize: number;
+}
+
+export interface Listener {
+  /** `http://host:port`, IPv6 hosts in brackets. */
+  readonly url: string;
+  /** Closes the port; open connections end with it on Bun, with the process on Deno. */
+  stop(): Promise<void>;
+}
+
+export function listenerUrl(hostname: string, port: number): string {
+  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+}
