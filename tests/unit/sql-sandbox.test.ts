@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, syml
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REQUEST_COLUMNS } from "../../src/record.ts";
+import { openDuckDBStore } from "../../src/sinks/duckdb/duckdb-store.ts";
 import { loadDuckDB } from "../../src/sinks/duckdb/load-duckdb.ts";
 import { QueryTimeoutError, UnsafeQueryError } from "../../src/sinks/duckdb/sql-guard.ts";
 import { openSandboxedDatabase, type SandboxedDatabase } from "../../src/sinks/duckdb/sql-sandbox.ts";
@@ -355,5 +356,37 @@ describe("Loupe's own file access on the locked instance", () => {
   test("an invalid since is refused before anything is written", async () => {
     await expect(db.exportParquet(setup, join(dir, "never"), new Date("nope"))).rejects.toThrow(RangeError);
     expect(existsSync(join(dir, "never"))).toBe(false);
+  });
+});
+
+describe("the store", () => {
+  test("loads journal files (also leniently), exports anywhere and answers user SQL on its locked instance", async () => {
+    const home = mkdtempSync(join(tmpdir(), "loupe-sandbox-store-"));
+    try {
+      const journal = join(home, "db.duckdb.journal");
+      mkdirSync(journal);
+      const line = (id: string, day: string) => JSON.stringify({ id, started_at: `${day}T12:00:00Z`, provider: "openai", method: "POST", path: "/v1/x", status: 200 });
+      writeFileSync(join(journal, "00000001.ndjson"), `${line("s1", "2026-02-01")}\n${line("s2", "2026-02-02")}\n`);
+      writeFileSync(join(journal, "00000002.ndjson"), `${line("s3", "2026-02-03")}\n{"id": "torn`);
+      const store = await openDuckDBStore(join(home, "db.duckdb"));
+      try {
+        expect(await store.appendFiles([join(journal, "00000001.ndjson")], { lenient: false })).toBe(2);
+        expect(await store.appendFiles([join(journal, "00000002.ndjson")], { lenient: true })).toBe(1);
+        await store.append(`${line("s4", "2026-02-04")}\n`);
+        expect((await store.queryReadOnly("SELECT count(*)::INTEGER FROM requests")).rows).toEqual([[4]]);
+        const exported = await store.exportParquet(join(home, "parquet"), "2026-02-02");
+        expect(exported).toMatchObject({ rows: 3, files: 3 });
+        await expect(store.queryReadOnly("SELECT * FROM read_csv('/etc/passwd')")).rejects.toThrow(UnsafeQueryError);
+        await expect(store.queryReadOnly("SELECT count(*) FROM range(1000000000) a, range(1000000000) b", { maxRows: 1, timeoutMs: 200 })).rejects.toThrow(
+          QueryTimeoutError,
+        );
+        expect(await store.prune(100_000)).toBe(0);
+        await store.checkpoint();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

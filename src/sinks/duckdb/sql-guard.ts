@@ -1,9 +1,13 @@
-// Vetting of user-supplied SQL (HTTP `POST /api/sql`, `loupe sql`).
-//
-// Why vetting and not a sandbox: Loupe's own DuckDB instance needs external
-// access (batches are bulk-loaded with read_json from temp files, exports use
-// COPY … TO), so `SET enable_external_access = false` is not an option. A user
-// query must therefore be proven harmless before it is bound or run.
+// Vetting of user-supplied SQL (HTTP `POST /api/sql`, `loupe sql`): defence in
+// depth. The primary boundary is DuckDB's own sandbox (sql-sandbox.ts: the
+// instance runs with external access disabled and its configuration locked;
+// each user statement runs on a fresh connection, in a read-only transaction,
+// and only if DuckDB prepares it as a SELECT). This vetting is kept because
+// DuckDB's sandbox leaves gaps only it closes: table functions that change
+// instance-wide state despite lock_configuration (enable_logging can make every
+// later statement of the instance fail), reads of Loupe's own files that stay
+// reachable (the database file, its WAL, DuckDB's temp folder), metadata
+// leaks (duckdb_settings, duckdb_databases) and tables outside the allowlist.
 //
 // How: DuckDB parses the text for us. `json_serialize_sql(?)` returns the
 // parsed statement as a JSON AST (parser only: nothing is bound, no file is
