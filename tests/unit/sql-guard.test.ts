@@ -156,6 +156,14 @@ const refused: [sql: string, message: string][] = [
   ["SHOW databases", "SHOW databases is not allowed"],
   ["SHOW ALL TABLES", "SHOW __show_tables_expanded is not allowed"],
   ["PIVOT requests ON model USING count(*)", "cannot be vetted"],
+  // Left to this vetting by DuckDB's sandbox (sql-sandbox.ts): lock_configuration
+  // does not stop these, and a file logger outside the allowed folder makes every
+  // later statement of the instance fail.
+  ["SELECT * FROM enable_logging(storage = 'file', storage_path = '/tmp')", "table function enable_logging is not allowed"],
+  ["SELECT * FROM enable_profiling(format = 'json', save_location = '/tmp/loupe-sql-guard-test.json')", "table function enable_profiling is not allowed"],
+  ["SELECT * FROM checkpoint()", "table function checkpoint is not allowed"],
+  ["SELECT * FROM force_checkpoint()", "table function force_checkpoint is not allowed"],
+  ["CALL enable_logging()", "only SELECT statements are allowed (got CALL)"],
 ];
 
 describe("assertSafeQuery", () => {
@@ -254,6 +262,21 @@ describe("runLimited", () => {
       caught = error;
     }
     expect(caught).toBeInstanceOf(QueryTimeoutError);
+  });
+
+  test("runs only what DuckDB prepares as a SELECT (or an EXPLAIN of one), vetted or not", async () => {
+    await expect(runLimited(connection, "CREATE TABLE gate AS SELECT 1", { maxRows: 10, timeoutMs: 10_000 })).rejects.toThrow(
+      new UnsafeQueryError("only SELECT statements are allowed (got CREATE)"),
+    );
+    await expect(runLimited(connection, "EXPLAIN ANALYZE INSERT INTO requests (id) VALUES ('gate')", { maxRows: 10, timeoutMs: 10_000 })).rejects.toThrow(
+      new UnsafeQueryError("only SELECT statements are allowed (got EXPLAIN INSERT)"),
+    );
+    await expect(runLimited(connection, "-- x\nEXPLAIN ANALYZE SELECT 1", { maxRows: 10, timeoutMs: 10_000 })).rejects.toThrow(
+      new UnsafeQueryError("only SELECT statements are allowed (got EXPLAIN)"),
+    );
+    const tables = await connection.runAndReadAll("SELECT count(*)::INTEGER FROM duckdb_tables() WHERE table_name = 'gate'");
+    expect(tables.getRowsJson()).toEqual([[0]]);
+    expect((await connection.runAndReadAll("SELECT count(*)::INTEGER FROM requests")).getRowsJson()).toEqual([[3]]);
   });
 
   test("runs one statement only", async () => {

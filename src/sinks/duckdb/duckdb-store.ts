@@ -1,15 +1,13 @@
-import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { REQUEST_COLUMNS } from "../../record.ts";
 import type { AnalyticsStore } from "../analytics.ts";
 import { createDuckDBAnalytics } from "./duckdb-analytics.ts";
-import { exportParquet, type ParquetExportResult } from "./parquet-export.ts";
+import type { ParquetExportResult } from "./parquet-export.ts";
 import { pruneOlderThan } from "./retention.ts";
-import { assertSafeQuery, runLimited } from "./sql-guard.ts";
+import { assertSafeQuery } from "./sql-guard.ts";
+import { openSandboxedDatabase } from "./sql-sandbox.ts";
 import { createViews, VIEW_NAMES } from "./views.ts";
-import { loadDuckDB } from "./load-duckdb.ts";
 
 export interface QueryResult {
   columns: string[];
@@ -35,8 +33,10 @@ export interface DuckDBStore {
    */
   appendFiles(paths: string[], options?: { missingOnly?: boolean }): Promise<number>;
   /**
-   * Runs one vetted read-only statement (SELECT, WITH, DESCRIBE, SHOW) over
-   * `requests` and the views: no files, network, extensions or settings (sql-guard.ts).
+   * Runs one read-only statement (SELECT, WITH, DESCRIBE, SHOW) over `requests`
+   * and the views: no files, network, extensions, settings or writes. DuckDB's
+   * sandbox is the boundary (sql-sandbox.ts), the AST vetting (sql-guard.ts)
+   * defence in depth; a refusal is an UnsafeQueryError.
    */
   queryReadOnly(sql: string, limits?: QueryLimits): Promise<QueryResult>;
   checkpoint(): Promise<void>;
@@ -54,26 +54,28 @@ const createTableSql = `CREATE TABLE IF NOT EXISTS requests (${REQUEST_COLUMNS.m
 /** read_json's column spec: every column typed, so nothing is guessed from a batch. */
 const jsonColumns = `{${REQUEST_COLUMNS.map(([name, type]) => `'${name}': '${type === "JSON" ? "VARCHAR" : type}'`).join(", ")}}`;
 
-let batchCounter = 0;
 
-/** Opens (and creates or migrates) the database file. */
+/**
+ * Opens (and creates or migrates) the database file. The instance is
+ * sandboxed (sql-sandbox.ts) once set up: external access off but for one
+ * private folder, configuration locked, for Loupe's own connections too. So
+ * DuckDB reads files only from that folder (batches, copies of record
+ * segments), exports go through a snapshot there, and no SET can run later.
+ */
 export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
-  const duckdb = await loadDuckDB();
-  // json, parquet and icu are built in; nothing may fetch or load another extension (user SQL included).
-  const instance: DuckDBInstance = await duckdb.DuckDBInstance.create(path, {
-    autoinstall_known_extensions: "false",
-    autoload_known_extensions: "false",
-  });
+  const sandbox = await openSandboxedDatabase(path);
+  const { instance } = sandbox;
   const connection = await instance.connect();
   await connection.run(createTableSql);
   await addMissingColumns(connection);
   await createViews(connection);
+  // Timestamps render and bucket in UTC whatever the machine's zone. GLOBAL:
+  // each user query gets a connection of its own later, and after lock nothing
+  // can SET it any more.
+  await connection.run("SET GLOBAL TimeZone = 'UTC'");
   const readConnection = await instance.connect();
-  // User SQL gets a connection of its own: its timeout interrupts only itself.
-  const sqlConnection = await instance.connect();
+  await sandbox.lock(connection);
   let sqlQueue: Promise<unknown> = Promise.resolve();
-  // Timestamps render and bucket in UTC whatever the machine's zone.
-  for (const c of [connection, readConnection, sqlConnection]) await c.run("SET TimeZone = 'UTC'");
 
   /**
    * Bulk-loads NDJSON with DuckDB's own JSON reader: a batch is one statement,
@@ -87,7 +89,8 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
       : `INSERT INTO requests SELECT * FROM ${source}`;
 
   async function insertFrom(ndjson: string | Uint8Array, missingOnly: boolean) {
-    const file = join(tmpdir(), `loupe-batch-${process.pid}-${++batchCounter}.ndjson`);
+    // In the sandbox's private folder: the one place DuckDB may read from.
+    const file = sandbox.newFilePath("-batch.ndjson");
     writeFileSync(file, ndjson);
     try {
       return await connection.run(insertSql(readJson([file]), missingOnly));
@@ -103,15 +106,15 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
     },
     async appendFiles(paths, { missingOnly = false } = {}) {
       if (paths.length === 0) return 0;
-      return Number((await connection.run(insertSql(readJson(paths), missingOnly))).rowsChanged);
+      // Copies: the journal folder is not one DuckDB may read (sql-sandbox.ts).
+      return sandbox.withCopies(paths, async (copies) => Number((await connection.run(insertSql(readJson(copies), missingOnly))).rowsChanged));
     },
     analytics: createDuckDBAnalytics(readConnection),
     queryReadOnly(sql, limits = DEFAULT_LIMITS) {
-      // One at a time: an interrupt is per connection.
-      const run = sqlQueue.then(async () => {
-        await assertSafeQuery(sqlConnection, sql, { allowedTables: ["requests", ...VIEW_NAMES] });
-        return runLimited(sqlConnection, sql, limits);
-      });
+      // One at a time: user SQL never takes more than one query's CPU and memory.
+      const vet = (sqlConnection: DuckDBConnection) =>
+        assertSafeQuery(sqlConnection, sql, { allowedTables: ["requests", ...VIEW_NAMES], namesKey: instance });
+      const run = sqlQueue.then(() => sandbox.runUserQuery(sql, limits, vet));
       sqlQueue = run.catch(() => undefined);
       return run;
     },
@@ -119,14 +122,14 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
       await connection.run("CHECKPOINT");
     },
     // On the read connection: a long export never holds up appends.
-    exportParquet: (dir, since) => exportParquet(readConnection, since ? { dir, since: new Date(since) } : { dir }),
+    exportParquet: (dir, since) => sandbox.exportParquet(readConnection, dir, since ? new Date(since) : undefined),
     prune: (days) => pruneOlderThan(connection, days),
     async close() {
       await sqlQueue;
-      sqlConnection.closeSync();
       readConnection.closeSync();
       connection.closeSync();
       instance.closeSync();
+      sandbox.removePrivateDir();
     },
   };
 }

@@ -1,9 +1,13 @@
-// Vetting of user-supplied SQL (HTTP `POST /api/sql`, `loupe sql`).
-//
-// Why vetting and not a sandbox: Loupe's own DuckDB instance needs external
-// access (batches are bulk-loaded with read_json from temp files, exports use
-// COPY … TO), so `SET enable_external_access = false` is not an option. A user
-// query must therefore be proven harmless before it is bound or run.
+// Vetting of user-supplied SQL (HTTP `POST /api/sql`, `loupe sql`): defence in
+// depth. The primary boundary is DuckDB's own sandbox (sql-sandbox.ts: the
+// instance runs with external access disabled and its configuration locked;
+// each user statement runs on a fresh connection, in a read-only transaction,
+// and only if DuckDB prepares it as a SELECT). This vetting is kept because
+// DuckDB's sandbox leaves gaps only it closes: table functions that change
+// instance-wide state despite lock_configuration (enable_logging can make every
+// later statement of the instance fail), reads of Loupe's own files that stay
+// reachable (the database file, its WAL, DuckDB's temp folder), metadata
+// leaks (duckdb_settings, duckdb_databases) and tables outside the allowlist.
 //
 // How: DuckDB parses the text for us. `json_serialize_sql(?)` returns the
 // parsed statement as a JSON AST (parser only: nothing is bound, no file is
@@ -63,7 +67,7 @@
 // it (autoinstall_known_extensions / autoload_known_extensions are on).
 
 import type { DuckDBConnection, DuckDBResult } from "@duckdb/node-api";
-import { loadDuckDB } from "./load-duckdb.ts";
+import { loadDuckDB, type DuckDBModule } from "./load-duckdb.ts";
 
 export class UnsafeQueryError extends Error {
   override name = "UnsafeQueryError";
@@ -79,7 +83,21 @@ export class QueryTimeoutError extends Error {
 export interface SafeQueryOptions {
   /** Tables and views the query may read, e.g. ["requests", "daily_usage"]. */
   allowedTables: readonly string[];
+  /**
+   * Connections given the same key share one lookup of the available function
+   * and type names (~15 ms), e.g. the fresh connection of each user query on
+   * one locked instance (nothing can load an extension there). Default: the
+   * connection itself.
+   */
+  namesKey?: object;
 }
+
+/**
+ * `EXPLAIN [ANALYZE] ` followed by the explained statement, with plain
+ * whitespace only (no comments), so that what follows is exactly what DuckDB
+ * explains (and, for ANALYZE, runs).
+ */
+const EXPLAIN_PREFIX = /^[ \t\r\n]*EXPLAIN[ \t\r\n]+(?:ANALYZE[ \t\r\n]+)?/i;
 
 /** Table functions a query may use (lower case). Everything else is refused. */
 export const TABLE_FUNCTION_ALLOWLIST: ReadonlySet<string> = new Set([
@@ -185,7 +203,7 @@ export async function assertSafeQuery(connection: DuckDBConnection, sql: string,
   // EXPLAIN [ANALYZE] <body>: only plain whitespace around the keywords (no
   // comments), so that `body` is exactly what DuckDB explains (and, for
   // ANALYZE, runs). A leading comment makes it an ordinary refused EXPLAIN.
-  const explain = /^[ \t\r\n]*EXPLAIN[ \t\r\n]+(?:ANALYZE[ \t\r\n]+)?/i.exec(sql);
+  const explain = EXPLAIN_PREFIX.exec(sql);
   const body = explain ? sql.slice(explain[0].length) : sql;
   const ast = await serialize(connection, body);
   if (ast.error === true) {
@@ -208,7 +226,7 @@ export async function assertSafeQuery(connection: DuckDBConnection, sql: string,
   if (!isObject(node) || typeof node.type !== "string" || !QUERY_NODE_TYPES.has(node.type)) {
     throw new UnsafeQueryError("unexpected statement shape: only SELECT statements are allowed");
   }
-  new Vetter(options.allowedTables, await knownNames(connection)).walk(statements[0], new Set());
+  new Vetter(options.allowedTables, await knownNames(connection, options.namesKey ?? connection)).walk(statements[0], new Set());
 
   // Defence in depth, now that extracting and binding are known to be harmless:
   // one statement, and DuckDB agrees on what it is.
@@ -238,7 +256,7 @@ interface Known {
   types: ReadonlySet<string>;
 }
 
-const knownByConnection = new WeakMap<DuckDBConnection, Promise<Known>>();
+const knownByKey = new WeakMap<object, Promise<Known>>();
 
 /**
  * The functions and types that exist on this connection now (lower case). A
@@ -247,8 +265,8 @@ const knownByConnection = new WeakMap<DuckDBConnection, Promise<Known>>();
  * (autoinstall_known_extensions is on by default), e.g. for st_point(…) or
  * `::INET`.
  */
-function knownNames(connection: DuckDBConnection): Promise<Known> {
-  let known = knownByConnection.get(connection);
+function knownNames(connection: DuckDBConnection, key: object): Promise<Known> {
+  let known = knownByKey.get(key);
   if (!known) {
     known = (async () => {
       const functions = await connection.runAndReadAll("SELECT DISTINCT lower(function_name) FROM duckdb_functions()");
@@ -258,8 +276,8 @@ function knownNames(connection: DuckDBConnection): Promise<Known> {
         types: new Set(types.getRowsJson().map((row) => String(row[0]))),
       };
     })();
-    knownByConnection.set(connection, known);
-    known.catch(() => knownByConnection.delete(connection));
+    knownByKey.set(key, known);
+    known.catch(() => knownByKey.delete(key));
   }
   return known;
 }
@@ -540,16 +558,53 @@ export interface LimitedResult {
 }
 
 /**
+ * Throws UnsafeQueryError unless DuckDB prepared the statement as a SELECT
+ * (SHOW, DESCRIBE, SUMMARIZE, VALUES, static PIVOT and PRAGMAs that expand to
+ * a query are SELECTs too), or as `EXPLAIN [ANALYZE] <body>` (EXPLAIN_PREFIX)
+ * whose body DuckDB prepares as a SELECT: EXPLAIN ANALYZE runs its body.
+ * DuckDB's own classification, independent of the AST vetting: it is what
+ * refuses COPY … TO the database file itself, which DuckDB's file sandbox
+ * allows (its own files are always reachable; COPY with USE_TMP_FILE false
+ * overwrites it), as well as ATTACH, SET VARIABLE, CALL, CHECKPOINT, VACUUM.
+ */
+async function assertReadStatement(connection: DuckDBConnection, sql: string, type: number): Promise<void> {
+  const duckdb = await loadDuckDB();
+  const { SELECT, EXPLAIN } = duckdb.StatementType;
+  if (type === SELECT) return;
+  const explain = EXPLAIN_PREFIX.exec(sql);
+  let got = statementTypeName(duckdb, type);
+  if (type === EXPLAIN && explain) {
+    const body = await connection.extractStatements(sql.slice(explain[0].length));
+    if (body.count !== 1) throw new UnsafeQueryError(`only one statement is allowed (got ${body.count})`);
+    const prepared = await body.prepare(0);
+    try {
+      if (prepared.statementType === SELECT) return;
+      got = `EXPLAIN ${statementTypeName(duckdb, prepared.statementType)}`;
+    } finally {
+      prepared.destroySync();
+    }
+  }
+  throw new UnsafeQueryError(`only SELECT statements are allowed (got ${got})`);
+}
+
+function statementTypeName(duckdb: DuckDBModule, type: number): string {
+  return (duckdb.StatementType[type] ?? String(type)).replace(/_STATEMENT$/, "");
+}
+
+/**
  * Runs one statement (vet it first with assertSafeQuery), streaming: reading
  * stops after `maxRows` rows, so a huge result is never materialized (we chose
  * this over wrapping the SQL in `SELECT * FROM (…) LIMIT n`, which does not
  * work for DESCRIBE/SHOW/EXPLAIN and may not keep an inner ORDER BY). After
  * `timeoutMs` the query is interrupted (`connection.interrupt()`) and
- * QueryTimeoutError is thrown; the connection stays usable.
+ * QueryTimeoutError is thrown; the connection stays usable. Only a statement
+ * DuckDB prepares as a SELECT (or an EXPLAIN of one) is run, see
+ * assertReadStatement.
  *
  * The interrupt is per connection: run one query at a time on `connection`.
- * Vet `sql` with assertSafeQuery before: even extracting statements expands
- * PRAGMAs (and `IMPORT DATABASE` reads files), so this must not see raw input.
+ * Vet `sql` with assertSafeQuery before, or run it in DuckDB's sandbox
+ * (sql-sandbox.ts): even extracting statements expands PRAGMAs (and `IMPORT
+ * DATABASE` reads files), so on an open instance this must not see raw input.
  * Values are converted by node-api's JsonDuckDBValueConverter (as
  * getRowsJson does): BIGINT/HUGEINT/DECIMAL become strings, timestamps ISO
  * strings, lists arrays, structs objects.
@@ -580,6 +635,8 @@ export async function runLimited(
     const prepared = await extracted.prepare(0);
     let result: DuckDBResult;
     try {
+      checkTime();
+      await assertReadStatement(connection, sql, prepared.statementType);
       checkTime();
       result = await prepared.stream();
     } finally {
