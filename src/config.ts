@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { providerIds, type ProviderId } from "./providers/registry.ts";
+import type { Provider } from "./providers/contract.ts";
+import { providerIds, providers, type ProviderId } from "./providers/registry.ts";
 import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from "./telemetry/otel-config.ts";
 
 /**
@@ -8,7 +9,8 @@ import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from 
  * key; it comes from a flag (`--max-body-bytes`), else `LOUPE_MAX_BODY_BYTES`,
  * else the optional JSON config file (`--config` / `LOUPE_CONFIG`), else the
  * default. Upstream base URLs follow the provider registry:
- * `LOUPE_<PROVIDER>_BASE_URL`.
+ * `LOUPE_<PROVIDER>_BASE_URL`; so do a provider's own settings (its `settings`
+ * fragment): `region` of `bedrock` is `bedrockRegion`, `LOUPE_BEDROCK_REGION`.
  */
 const logBodyMode = z.enum(["full", "meta", "none"]);
 export type LogBodyMode = z.infer<typeof logBodyMode>;
@@ -17,6 +19,25 @@ const count = (fallback: number) => z.coerce.number().int().nonnegative().defaul
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
 
 const baseUrlKeys = providerIds.map((id) => `${id}BaseUrl` as const);
+
+/** A provider setting's key in the flat settings: `<id><Name>` (`bedrockRegion`). */
+const providerSettingKey = (id: string, name: string) => `${id}${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+
+/** Every provider's settings fragment, flattened under its keys, with where each goes back to. */
+export function collectProviderSettings(list: readonly Pick<Provider, "id" | "settings">[]) {
+  const shape: Record<string, z.ZodType> = {};
+  const owners: { key: string; id: string; name: string }[] = [];
+  for (const { id, settings } of list) {
+    for (const [name, schema] of Object.entries(settings?.shape ?? {})) {
+      const key = providerSettingKey(id, name);
+      shape[key] = schema as z.ZodType;
+      owners.push({ key, id, name });
+    }
+  }
+  return { shape, owners };
+}
+
+const providerSettings = collectProviderSettings(Object.values(providers));
 
 const settingsSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
@@ -35,6 +56,7 @@ const settingsSchema = z.strictObject({
   retentionDays: z.coerce.number().int().positive().optional(),
   quiet: z.stringbool().default(false),
   ...Object.fromEntries(baseUrlKeys.map((key) => [key, httpUrl.optional()])),
+  ...providerSettings.shape,
 });
 
 type Settings = z.infer<typeof settingsSchema>;
@@ -54,6 +76,8 @@ export interface Config {
   /** `background`: DuckDB's threads run at the lowest CPU priority (runtime/background-priority.ts). */
   readonly storagePriority: "background" | "normal";
   readonly upstreams: Readonly<Partial<Record<ProviderId, string>>>;
+  /** Each provider's own settings (its `settings` fragment), parsed; providers without settings have none. */
+  readonly providerSettings: Readonly<Partial<Record<ProviderId, Readonly<Record<string, unknown>>>>>;
   readonly pricesFile?: string | undefined;
   readonly adminToken?: string | undefined;
   /** Records older than this many days are deleted (hourly); unset keeps everything. */
@@ -135,6 +159,11 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
     const url = s[`${id}BaseUrl`];
     if (url) upstreams[id] = url;
   }
+  const perProvider: Record<string, Record<string, unknown>> = {};
+  for (const { key, id, name } of providerSettings.owners) {
+    const value = (parsed.data as Record<string, unknown>)[key];
+    if (value !== undefined) (perProvider[id] ??= {})[name] = value;
+  }
   let telemetry: TelemetryConfig | undefined;
   try {
     telemetry = readTelemetryConfig(env);
@@ -156,6 +185,7 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
     flush: { intervalMs: s.flushIntervalMs, batchRows: s.flushBatchRows },
     storagePriority: s.storagePriority,
     upstreams,
+    providerSettings: perProvider,
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,
     retentionDays: s.retentionDays,

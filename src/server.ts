@@ -1,14 +1,13 @@
 import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
-import { LoupeError, renderError } from "./errors.ts";
+import { LoupeError, renderError, toLoupeError } from "./errors.ts";
 import { sameSecret } from "./http/same-secret.ts";
-import { matchRoute, type RouteMatch } from "./providers/registry.ts";
+import { describeRoutes, matchRoute, type RouteMatch } from "./providers/registry.ts";
 import { proxyCall, type ProxyDeps } from "./proxy/forward.ts";
 import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 import type { RequestRecord } from "./record.ts";
 
-/** Errors in the query itself, not in Loupe. */
-const USER_SQL_ERRORS = new Set(["UnsafeQueryError", "QueryTimeoutError"]);
 const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./recording/journal-writer.ts";
 import type { TelemetryStats } from "./sinks/otlp/create-telemetry.ts";
@@ -102,15 +101,22 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     try {
       return c.json(await deps.apiSql(sql, LOCAL_SQL_MAX_ROWS));
     } catch (error) {
-      const status = USER_SQL_ERRORS.has((error as Error).name) ? 400 : 500;
-      return c.json({ error: (error as Error).message }, status);
+      // The same status as /api/sql for the same error (errors.ts); the body stays the string the CLI reads.
+      const failure = toLoupeError(error);
+      return c.json({ error: failure.message }, failure.status as ContentfulStatusCode);
     }
   });
 
+  // The mounted routes, from the provider registry (browsers will get the dashboard here).
+  app.get("/", (c) => {
+    const origin = new URL(c.req.url).origin;
+    const routes = describeRoutes().map((route) => ({ ...route, sdkBaseUrl: origin + route.sdkPath }));
+    return c.json({ name: "loupe", version: deps.version, routes });
+  });
+
   // Anything not routed above and not a provider path (those never reach Hono).
-  app.all("*", (c) =>
-    renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: use /anthropic, /openai or /gemini`), "openai"),
-  );
+  const prefixes = describeRoutes().map((route) => route.prefix).join(", ");
+  app.all("*", (c) => renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: the provider routes are ${prefixes} (GET / lists them)`)));
 
   function proxy(request: Request, route: RouteMatch): Response | Promise<Response> {
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);

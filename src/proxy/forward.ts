@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { Config } from "../config.ts";
 import { LoupeError, renderError } from "../errors.ts";
 import type { PriceBook } from "../pricing/price-book.ts";
-import type { RouteMatch } from "../providers/registry.ts";
+import type { ProviderId, RouteMatch } from "../providers/registry.ts";
 import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/contract.ts";
 import type { RequestRecord } from "../record.ts";
 import { readTraceId, type CallTelemetry, type CallTrace, type CallTracer } from "../telemetry/call-tracer.ts";
@@ -39,6 +39,7 @@ const BODYLESS = new Set(["GET", "HEAD"]);
 const newCallId: () => string = typeof Bun === "undefined" ? uuidv7 : () => Bun.randomUUIDv7();
 const utf8 = new TextDecoder();
 const SMALL_BODY_BYTES = 1024 * 1024;
+const NO_SETTINGS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
 function rawPathAndQuery(url: string): string {
@@ -109,7 +110,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     // Content goes on spans only when asked for, and never against an explicit meta/none.
     const captureContent = deps.tracer?.captureContent === true && tags.logBody !== "meta" && tags.logBody !== "none";
     let requestJson: Record<string, unknown> | undefined;
-    const base = config.upstreams[adapter.id as keyof typeof config.upstreams] ?? adapter.defaultBaseUrl;
+    const base = config.upstreams[adapter.id as ProviderId] ?? adapter.upstream.baseUrl;
     const traceId = trace?.traceId ?? readTraceId(headerText(incomingAll.traceparent));
     let facts: RequestFacts = { streamed: false, sessionId: fromHeaders?.sessionId };
     let requestBytes = 0;
@@ -211,7 +212,7 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     }
 
     // 2. Upstream: a timeout covers the wait for response headers only; a stream may then run as long as it runs.
-    const upstreamUrl = base + upstreamPath;
+    let upstreamUrl = base + upstreamPath;
     // Every fetch can be aborted: by its deadline (waiting for response headers),
     // and for streams (and unknown endpoints) by a client that leaves, which stops
     // a generation it would pay for. Plain calls do not watch the client: see below.
@@ -222,13 +223,25 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
 
     let upstream: Response;
     try {
-      const upstreamHeaders = forwardRequestHeaders(incomingAll);
+      let upstreamHeaders = forwardRequestHeaders(incomingAll);
       // fetch would otherwise ask for compression the client never accepted; bytes pass through still encoded.
       upstreamHeaders["accept-encoding"] ??= "identity";
       // The upstream sees our client span as its parent (W3C Trace Context).
       if (trace) {
         const context = trace.startUpstream(Date.now());
         for (const name in context) upstreamHeaders[name] = context[name]!;
+      }
+      // The provider's last word on the request (signing, credentials, regional URLs); no await when it has none.
+      const prepare = adapter.upstream.prepare;
+      if (prepare !== undefined) {
+        try {
+          const settings = config.providerSettings[adapter.id as ProviderId] ?? NO_SETTINGS;
+          const prepared = await prepare({ url: upstreamUrl, method, headers: upstreamHeaders, body: upstreamBody }, { settings, path: pathOnly, endpoint });
+          ({ url: upstreamUrl, headers: upstreamHeaders, body: upstreamBody } = prepared);
+        } catch (error) {
+          if (watchesClient) request.signal.removeEventListener("abort", onClientAbort);
+          return fail(error instanceof LoupeError ? error : new LoupeError("internal", `preparing the ${adapter.id} request failed: ${(error as Error).message}`));
+        }
       }
       const deadline = deps.deadlines.arm(abort);
       try {
@@ -267,13 +280,16 @@ export async function proxyCall(request: Request, route: RouteMatch, deps: Proxy
     headers.set("x-loupe-request-id", id);
     const status = upstream.status;
     // An error body is JSON whatever its content-type says (Gemini answers a failed stream with JSON as text/event-stream).
-    const kind = status >= 400 ? "json" : contentKind(contentType);
+    // A provider's own framing (binary event streams) comes before SSE and NDJSON.
+    const frames = status < 400 && adapter.frames !== undefined ? adapter.frames(contentType ?? "") : undefined;
+    const kind: BodyKind = status >= 400 ? "json" : frames ? "frames" : contentKind(contentType);
     // Made when first needed: a call whose record is made later has none.
     let observer: ReturnType<typeof createResponseObserver> | undefined;
     const observing = () =>
       (observer ??= createResponseObserver({
         endpoint,
         kind,
+        frames,
         encoding,
         captureBytes: logBody === "full" ? config.limits.maxLoggedBodyBytes : 0,
         captureContent,
