@@ -110,7 +110,14 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   // The mounted routes, from the provider registry (browsers will get the dashboard here).
   app.get("/", (c) => {
     const origin = new URL(c.req.url).origin;
-    const routes = describeRoutes().map((route) => ({ ...route, sdkBaseUrl: origin + route.sdkPath }));
+    const routes = describeRoutes().map((route) => ({
+      provider: route.provider,
+      prefix: route.prefix,
+      alias: route.alias,
+      upstream: route.upstream,
+      sdk_base_url: origin + route.sdkPath,
+      drop_in: route.dropIn,
+    }));
     return c.json({ name: "loupe", version: deps.version, routes });
   });
 

@@ -1,5 +1,5 @@
 import type { Server } from "bun";
-import { fixtureHttp, fixtureText, sseEvents } from "./fixtures.ts";
+import { fixtureHttp, fixtureText, sseEvent, sseEvents } from "./fixtures.ts";
 
 /**
  * A local stand-in for the Anthropic, OpenAI and Gemini APIs that answers
@@ -7,6 +7,7 @@ import { fixtureHttp, fixtureText, sseEvents } from "./fixtures.ts";
  * with request headers the gateway forwards like any other:
  *   x-mock-fixture: <fixture path>    answer with this fixture
  *   x-mock-status: <code>             status for a JSON fixture
+ *   x-mock-frame: sse                 send a one-line JSON fixture as one SSE event (a documented stream chunk)
  *   x-mock-delay-ms: <ms>             wait before headers
  *   x-mock-event-delay-ms: <ms>       wait between stream events
  *   x-mock-drop-after: <n>            cut the connection after n events
@@ -109,6 +110,11 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         // Gemini's recorded quirk: a failed stream answers 404 with a JSON body labelled text/event-stream.
         sent.push(encoder.encode(text));
         return new Response(text, { status: 404, headers: { "content-type": "text/event-stream" } });
+      }
+      if (h.get("x-mock-frame") === "sse") {
+        const event = sseEvent(text);
+        sent.push(encoder.encode(event));
+        return new Response(event, { status, headers: { ...Object.fromEntries(headers), "content-type": contentTypeFor(".sse") } });
       }
       if (!name.endsWith(".sse") && !name.endsWith(".ndjson")) {
         sent.push(encoder.encode(text));
