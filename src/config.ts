@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { Provider } from "./providers/contract.ts";
-import { providerIds, providers, type ProviderId } from "./providers/registry.ts";
+import { providers, type ProviderId } from "./providers/registry.ts";
 import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from "./telemetry/otel-config.ts";
 
 /**
@@ -17,8 +17,6 @@ export type LogBodyMode = z.infer<typeof logBodyMode>;
 
 const count = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
-
-const baseUrlKeys = providerIds.map((id) => `${id}BaseUrl` as const);
 
 /** A provider setting's key in the flat settings: `<id><Name>` (`bedrockRegion`). */
 const providerSettingKey = (id: string, name: string) => `${id}${name.charAt(0).toUpperCase()}${name.slice(1)}`;
@@ -37,9 +35,7 @@ export function collectProviderSettings(list: readonly Pick<Provider, "id" | "se
   return { shape, owners };
 }
 
-const providerSettings = collectProviderSettings(Object.values(providers));
-
-const settingsSchema = z.strictObject({
+const baseSettings = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65535).default(8787),
   db: z.string().min(1).default("./loupe.duckdb"),
@@ -55,12 +51,22 @@ const settingsSchema = z.strictObject({
   adminToken: z.string().min(1).optional(),
   retentionDays: z.coerce.number().int().positive().optional(),
   quiet: z.stringbool().default(false),
-  ...Object.fromEntries(baseUrlKeys.map((key) => [key, httpUrl.optional()])),
-  ...providerSettings.shape,
 });
 
-type Settings = z.infer<typeof settingsSchema>;
-const settingKeys = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+type Settings = z.infer<typeof baseSettings>;
+type ProviderSettingsSource = Pick<Provider, "id" | "settings">;
+
+/** The settings schema with each provider's base URL (`<id>BaseUrl`) and settings fragment merged in. */
+function settingsFor(list: readonly ProviderSettingsSource[]) {
+  const fragments = collectProviderSettings(list);
+  const schema = baseSettings.extend({
+    ...Object.fromEntries(list.map(({ id }) => [`${id}BaseUrl`, httpUrl.optional()])),
+    ...fragments.shape,
+  });
+  return { schema, keys: Object.keys(schema.shape), ids: list.map(({ id }) => id), owners: fragments.owners };
+}
+
+const registered = settingsFor(Object.values(providers));
 
 export interface Config {
   readonly server: { readonly host: string; readonly port: number };
@@ -95,7 +101,7 @@ const toEnvName = (key: string) => `LOUPE_${key.replace(/[A-Z]/g, (c) => `_${c}`
 const toFlagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** `LOUPE_*` variables that name no setting are mistakes worth reporting. */
-function readEnv(env: Record<string, string | undefined>): Record<string, string> {
+function readEnv(env: Record<string, string | undefined>, settingKeys: readonly string[]): Record<string, string> {
   const known = new Map(settingKeys.map((key) => [toEnvName(key), key]));
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
@@ -107,7 +113,7 @@ function readEnv(env: Record<string, string | undefined>): Record<string, string
   return values;
 }
 
-function readFlags(flags: Record<string, string>): Record<string, string> {
+function readFlags(flags: Record<string, string>, settingKeys: readonly string[]): Record<string, string> {
   const known = new Map(settingKeys.map((key) => [toFlagName(key), key]));
   const values: Record<string, string> = {};
   for (const [flag, value] of Object.entries(flags)) {
@@ -138,14 +144,21 @@ function describeSource(key: string): string {
   return `${toFlagName(key)} / ${toEnvName(key)}`;
 }
 
-/** Parses flags (`{"--port": "9000"}`), environment and config file into one frozen config. */
-export function loadConfig(input: { flags?: Record<string, string>; env?: Record<string, string | undefined> } = {}): Config {
+/**
+ * Parses flags (`{"--port": "9000"}`), environment and config file into one
+ * frozen config. `providers` (tests only) replaces the registry as the source
+ * of provider settings.
+ */
+export function loadConfig(
+  input: { flags?: Record<string, string>; env?: Record<string, string | undefined>; providers?: readonly ProviderSettingsSource[] } = {},
+): Config {
+  const { schema, keys, ids, owners } = input.providers ? settingsFor(input.providers) : registered;
   const env = input.env ?? process.env;
   const flags = { ...input.flags };
   const configPath = flags["--config"] ?? env.LOUPE_CONFIG;
   delete flags["--config"];
-  const merged = { ...(configPath ? readFile(configPath) : {}), ...readEnv(env), ...readFlags(flags) };
-  const parsed = settingsSchema.safeParse(merged);
+  const merged = { ...(configPath ? readFile(configPath) : {}), ...readEnv(env, keys), ...readFlags(flags, keys) };
+  const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");
@@ -154,13 +167,13 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
     throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   }
   const s = parsed.data as Settings & Record<string, string | undefined>;
-  const upstreams: Partial<Record<ProviderId, string>> = {};
-  for (const id of providerIds) {
+  const upstreams: Record<string, string> = {};
+  for (const id of ids) {
     const url = s[`${id}BaseUrl`];
     if (url) upstreams[id] = url;
   }
   const perProvider: Record<string, Record<string, unknown>> = {};
-  for (const { key, id, name } of providerSettings.owners) {
+  for (const { key, id, name } of owners) {
     const value = (parsed.data as Record<string, unknown>)[key];
     if (value !== undefined) (perProvider[id] ??= {})[name] = value;
   }
@@ -195,7 +208,7 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
 
 /** The settings table for `--help` and the README. */
 export function describeSettings(): { flag: string; env: string }[] {
-  return settingKeys.map((key) => ({ flag: toFlagName(key), env: toEnvName(key) }));
+  return registered.keys.map((key) => ({ flag: toFlagName(key), env: toEnvName(key) }));
 }
 
 function deepFreeze<T>(value: T): T {
