@@ -31,14 +31,15 @@ export interface UsageQuirks {
   extend?(raw: Record<string, unknown>, usage: Usage): Usage;
 }
 
-/** Reads usage the OpenAI way, then the provider's way. */
+/** Finds and reads usage the OpenAI way, then the provider's way (made once per provider; nothing allocated per call beyond the usage). */
 function createUsageReader(quirks: UsageQuirks | undefined) {
-  const locate = quirks?.locate ?? ((body: Record<string, unknown>) => body.usage);
   const extend = quirks?.extend;
-  return (body: Record<string, unknown>): { usage: Usage | undefined; raw: unknown } => {
-    const raw = locate(body) ?? undefined;
-    const usage = convertOpenAIUsage(raw);
-    return { usage: usage && extend ? extend(raw as Record<string, unknown>, usage) : usage, raw };
+  return {
+    locate: quirks?.locate ?? ((body: Record<string, unknown>) => body.usage),
+    convert(raw: unknown): Usage | undefined {
+      const usage = convertOpenAIUsage(raw);
+      return usage && extend ? extend(raw as Record<string, unknown>, usage) : usage;
+    },
   };
 }
 
@@ -49,9 +50,9 @@ function readCompletion(body: unknown, readUsage: UsageReader): ResponseFacts {
   if (!b) return {};
   const choice = asObject(Array.isArray(b.choices) ? b.choices[0] : undefined);
   const error = asObject(b.error);
-  const { usage, raw } = readUsage(b);
+  const raw = readUsage.locate(b) ?? undefined;
   return {
-    usage,
+    usage: readUsage.convert(raw),
     usageRaw: raw,
     responseModel: str(b.model),
     responseId: str(b.id),
@@ -158,9 +159,9 @@ function readResponse(body: unknown, readUsage: UsageReader): ResponseFacts {
   if (!b) return {};
   const error = asObject(b.error);
   const incomplete = asObject(b.incomplete_details);
-  const { usage, raw } = readUsage(b);
+  const raw = readUsage.locate(b) ?? undefined;
   return {
-    usage,
+    usage: readUsage.convert(raw),
     usageRaw: raw,
     responseModel: str(b.model),
     responseId: str(b.id),
