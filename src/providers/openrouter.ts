@@ -1,8 +1,10 @@
 import { defineOpenAICompatible } from "./define-openai-compatible.ts";
 
 /**
- * OpenRouter (openrouter.ai/docs, "Usage Accounting"): `usage.cost` is what
- * it charged, in USD; that cost wins over one computed from prices.
+ * OpenRouter (openrouter.ai/docs, "Usage Accounting"): every response, and
+ * the last event of every stream, carries usage unasked (`stream_options` has
+ * no effect there), so requests go through untouched; `usage.cost` is what it
+ * charged, in USD, and wins over a cost computed from prices.
  */
 export const openrouter = defineOpenAICompatible({
   id: "openrouter",
