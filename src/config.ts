@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { providerIds, type ProviderId } from "./providers/registry.ts";
+import type { Provider } from "./providers/contract.ts";
+import { providers, type ProviderId } from "./providers/registry.ts";
 import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from "./telemetry/otel-config.ts";
 
 /**
@@ -8,7 +9,8 @@ import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from 
  * key; it comes from a flag (`--max-body-bytes`), else `LOUPE_MAX_BODY_BYTES`,
  * else the optional JSON config file (`--config` / `LOUPE_CONFIG`), else the
  * default. Upstream base URLs follow the provider registry:
- * `LOUPE_<PROVIDER>_BASE_URL`.
+ * `LOUPE_<PROVIDER>_BASE_URL`; so do a provider's own settings (its `settings`
+ * fragment): `region` of `bedrock` is `bedrockRegion`, `LOUPE_BEDROCK_REGION`.
  */
 const logBodyMode = z.enum(["full", "meta", "none"]);
 export type LogBodyMode = z.infer<typeof logBodyMode>;
@@ -16,9 +18,24 @@ export type LogBodyMode = z.infer<typeof logBodyMode>;
 const count = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
 
-const baseUrlKeys = providerIds.map((id) => `${id}BaseUrl` as const);
+/** A provider setting's key in the flat settings: `<id><Name>` (`bedrockRegion`). */
+const providerSettingKey = (id: string, name: string) => `${id}${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 
-const settingsSchema = z.strictObject({
+/** Every provider's settings fragment, flattened under its keys, with where each goes back to. */
+export function collectProviderSettings(list: readonly Pick<Provider, "id" | "settings">[]) {
+  const shape: Record<string, z.ZodType> = {};
+  const owners: { key: string; id: string; name: string }[] = [];
+  for (const { id, settings } of list) {
+    for (const [name, schema] of Object.entries(settings?.shape ?? {})) {
+      const key = providerSettingKey(id, name);
+      shape[key] = schema as z.ZodType;
+      owners.push({ key, id, name });
+    }
+  }
+  return { shape, owners };
+}
+
+const baseSettings = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65535).default(8787),
   db: z.string().min(1).default("./loupe.duckdb"),
@@ -34,11 +51,22 @@ const settingsSchema = z.strictObject({
   adminToken: z.string().min(1).optional(),
   retentionDays: z.coerce.number().int().positive().optional(),
   quiet: z.stringbool().default(false),
-  ...Object.fromEntries(baseUrlKeys.map((key) => [key, httpUrl.optional()])),
 });
 
-type Settings = z.infer<typeof settingsSchema>;
-const settingKeys = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+type Settings = z.infer<typeof baseSettings>;
+type ProviderSettingsSource = Pick<Provider, "id" | "settings">;
+
+/** The settings schema with each provider's base URL (`<id>BaseUrl`) and settings fragment merged in. */
+function settingsFor(list: readonly ProviderSettingsSource[]) {
+  const fragments = collectProviderSettings(list);
+  const schema = baseSettings.extend({
+    ...Object.fromEntries(list.map(({ id }) => [`${id}BaseUrl`, httpUrl.optional()])),
+    ...fragments.shape,
+  });
+  return { schema, keys: Object.keys(schema.shape), ids: list.map(({ id }) => id), owners: fragments.owners };
+}
+
+const registered = settingsFor(Object.values(providers));
 
 export interface Config {
   readonly server: { readonly host: string; readonly port: number };
@@ -54,6 +82,8 @@ export interface Config {
   /** `background`: DuckDB's threads run at the lowest CPU priority (runtime/background-priority.ts). */
   readonly storagePriority: "background" | "normal";
   readonly upstreams: Readonly<Partial<Record<ProviderId, string>>>;
+  /** Each provider's own settings (its `settings` fragment), parsed; providers without settings have none. */
+  readonly providerSettings: Readonly<Partial<Record<ProviderId, Readonly<Record<string, unknown>>>>>;
   readonly pricesFile?: string | undefined;
   readonly adminToken?: string | undefined;
   /** Records older than this many days are deleted (hourly); unset keeps everything. */
@@ -71,7 +101,7 @@ const toEnvName = (key: string) => `LOUPE_${key.replace(/[A-Z]/g, (c) => `_${c}`
 const toFlagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** `LOUPE_*` variables that name no setting are mistakes worth reporting. */
-function readEnv(env: Record<string, string | undefined>): Record<string, string> {
+function readEnv(env: Record<string, string | undefined>, settingKeys: readonly string[]): Record<string, string> {
   const known = new Map(settingKeys.map((key) => [toEnvName(key), key]));
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
@@ -83,7 +113,7 @@ function readEnv(env: Record<string, string | undefined>): Record<string, string
   return values;
 }
 
-function readFlags(flags: Record<string, string>): Record<string, string> {
+function readFlags(flags: Record<string, string>, settingKeys: readonly string[]): Record<string, string> {
   const known = new Map(settingKeys.map((key) => [toFlagName(key), key]));
   const values: Record<string, string> = {};
   for (const [flag, value] of Object.entries(flags)) {
@@ -114,14 +144,21 @@ function describeSource(key: string): string {
   return `${toFlagName(key)} / ${toEnvName(key)}`;
 }
 
-/** Parses flags (`{"--port": "9000"}`), environment and config file into one frozen config. */
-export function loadConfig(input: { flags?: Record<string, string>; env?: Record<string, string | undefined> } = {}): Config {
+/**
+ * Parses flags (`{"--port": "9000"}`), environment and config file into one
+ * frozen config. `providers` (tests only) replaces the registry as the source
+ * of provider settings.
+ */
+export function loadConfig(
+  input: { flags?: Record<string, string>; env?: Record<string, string | undefined>; providers?: readonly ProviderSettingsSource[] } = {},
+): Config {
+  const { schema, keys, ids, owners } = input.providers ? settingsFor(input.providers) : registered;
   const env = input.env ?? process.env;
   const flags = { ...input.flags };
   const configPath = flags["--config"] ?? env.LOUPE_CONFIG;
   delete flags["--config"];
-  const merged = { ...(configPath ? readFile(configPath) : {}), ...readEnv(env), ...readFlags(flags) };
-  const parsed = settingsSchema.safeParse(merged);
+  const merged = { ...(configPath ? readFile(configPath) : {}), ...readEnv(env, keys), ...readFlags(flags, keys) };
+  const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? "");
@@ -130,10 +167,15 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
     throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   }
   const s = parsed.data as Settings & Record<string, string | undefined>;
-  const upstreams: Partial<Record<ProviderId, string>> = {};
-  for (const id of providerIds) {
+  const upstreams: Record<string, string> = {};
+  for (const id of ids) {
     const url = s[`${id}BaseUrl`];
     if (url) upstreams[id] = url;
+  }
+  const perProvider: Record<string, Record<string, unknown>> = {};
+  for (const { key, id, name } of owners) {
+    const value = (parsed.data as Record<string, unknown>)[key];
+    if (value !== undefined) (perProvider[id] ??= {})[name] = value;
   }
   let telemetry: TelemetryConfig | undefined;
   try {
@@ -156,6 +198,7 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
     flush: { intervalMs: s.flushIntervalMs, batchRows: s.flushBatchRows },
     storagePriority: s.storagePriority,
     upstreams,
+    providerSettings: perProvider,
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,
     retentionDays: s.retentionDays,
@@ -165,7 +208,7 @@ export function loadConfig(input: { flags?: Record<string, string>; env?: Record
 
 /** The settings table for `--help` and the README. */
 export function describeSettings(): { flag: string; env: string }[] {
-  return settingKeys.map((key) => ({ flag: toFlagName(key), env: toEnvName(key) }));
+  return registered.keys.map((key) => ({ flag: toFlagName(key), env: toEnvName(key) }));
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,10 +1,14 @@
-import type { Dialect } from "./providers/contract.ts";
-
-/** Every error Loupe itself raises, with its one HTTP status. */
+/**
+ * Every error Loupe itself raises, with its one HTTP status. The proxy, `/api`
+ * and `/_loupe` all answer from this table; only the body's shape differs
+ * (a provider route speaks its provider's dialect, everything else `neutral`).
+ */
 const STATUS = {
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
+  query_timeout: 408,
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,
@@ -17,64 +21,53 @@ export type LoupeErrorCode = keyof typeof STATUS;
 
 export class LoupeError extends Error {
   readonly code: LoupeErrorCode;
-  constructor(code: LoupeErrorCode, message: string, options?: ErrorOptions) {
+  /** The request field at fault, when one is (query parameters of `/api`). */
+  readonly field: string | undefined;
+  constructor(code: LoupeErrorCode, message: string, options?: ErrorOptions & { field?: string | undefined }) {
     super(message, options);
     this.name = "LoupeError";
     this.code = code;
+    this.field = options?.field;
   }
   get status(): number {
     return STATUS[this.code];
   }
 }
 
-/** Anthropic's error `type` for each status (docs: "HTTP errors"). */
-const ANTHROPIC_TYPE: Record<number, string> = {
-  400: "invalid_request_error",
-  401: "authentication_error",
-  404: "not_found_error",
-  413: "request_too_large",
-  429: "rate_limit_error",
-  500: "api_error",
-  502: "api_error",
-  503: "overloaded_error",
-  504: "timeout_error",
+/**
+ * Errors other modules throw, by class name (so this module imports none of
+ * them): mistakes in a caller's query are theirs to fix, a query that ran too
+ * long is a timeout, on `/api/sql` and `/_loupe/sql` alike.
+ */
+const CODE_BY_NAME: Readonly<Record<string, LoupeErrorCode>> = {
+  ApiInputError: "invalid_request",
+  InvalidCursorError: "invalid_request",
+  UnsafeQueryError: "invalid_request",
+  QueryTimeoutError: "query_timeout",
 };
 
-/** Gemini's `status` (google.rpc.Code names) for each HTTP status. */
-const GOOGLE_STATUS: Record<number, string> = {
-  400: "INVALID_ARGUMENT",
-  401: "UNAUTHENTICATED",
-  404: "NOT_FOUND",
-  413: "INVALID_ARGUMENT",
-  429: "RESOURCE_EXHAUSTED",
-  500: "INTERNAL",
-  502: "UNAVAILABLE",
-  503: "UNAVAILABLE",
-  504: "DEADLINE_EXCEEDED",
-};
-
-/** The body of a Loupe error in the dialect of the route that raised it. */
-export function renderErrorBody(error: LoupeError, dialect: Dialect): unknown {
-  const status = error.status;
-  switch (dialect) {
-    case "anthropic":
-      return { type: "error", error: { type: ANTHROPIC_TYPE[status] ?? "api_error", message: error.message } };
-    case "gemini":
-      return { error: { code: status, message: error.message, status: GOOGLE_STATUS[status] ?? "UNKNOWN" } };
-    case "openai":
-      return {
-        error: {
-          message: error.message,
-          type: status < 500 ? "invalid_request_error" : "server_error",
-          param: null,
-          code: error.code,
-        },
-      };
-  }
+/** Any thrown value as a LoupeError: itself, a known error by name, else `internal`. */
+export function toLoupeError(error: unknown): LoupeError {
+  if (error instanceof LoupeError) return error;
+  const name = error instanceof Error ? error.name : "";
+  const message = error instanceof Error ? error.message : String(error);
+  return new LoupeError(CODE_BY_NAME[name] ?? "internal", message, { cause: error });
 }
 
-export function renderError(error: LoupeError, dialect: Dialect, headers: Record<string, string> = {}): Response {
-  const response = Response.json(renderErrorBody(error, dialect), { status: error.status, headers });
+/** How a route's clients expect an error body: each provider's SDK has its own shape. */
+export interface ErrorDialect {
+  body(error: LoupeError): unknown;
+  /** Headers some SDKs read the error type from. */
+  headers?(error: LoupeError): Record<string, string>;
+}
+
+/** Loupe's own shape, for routes that belong to no provider (`/api`, `/_loupe`, unknown paths). */
+export const neutral: ErrorDialect = {
+  body: (error) => ({ error: { type: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } }),
+};
+
+export function renderError(error: LoupeError, dialect: ErrorDialect = neutral, headers: Record<string, string> = {}): Response {
+  const response = Response.json(dialect.body(error), { status: error.status, headers: dialect.headers ? { ...dialect.headers(error), ...headers } : headers });
   response.headers.set("x-loupe-error", error.code);
   return response;
 }

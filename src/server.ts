@@ -1,14 +1,13 @@
 import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
-import { LoupeError, renderError } from "./errors.ts";
+import { LoupeError, renderError, toLoupeError } from "./errors.ts";
 import { sameSecret } from "./http/same-secret.ts";
-import { matchRoute, type RouteMatch } from "./providers/registry.ts";
+import { describeRoutes, matchRoute, type RouteMatch } from "./providers/registry.ts";
 import { forward, type ProxyDeps } from "./proxy/forward.ts";
 import type { UpstreamFetch } from "./proxy/proxy-deps.ts";
 import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 
-/** Errors in the query itself, not in Loupe. */
-const USER_SQL_ERRORS = new Set(["UnsafeQueryError", "QueryTimeoutError"]);
 const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./recording/journal-writer.ts";
 import type { PriceBook } from "./pricing/price-book.ts";
@@ -50,7 +49,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     onInternalError: deps.onInternalError,
     tracer: deps.tracer,
     deadlines: createUpstreamDeadlines(deps.config.limits.upstreamTimeoutMs),
-    baseUrlOf: (adapter) => deps.config.upstreams[adapter.id as keyof typeof deps.config.upstreams] ?? adapter.defaultBaseUrl,
+    baseUrlOf: (adapter) => deps.config.upstreams[adapter.id as keyof typeof deps.config.upstreams] ?? adapter.upstream.baseUrl,
     fetch: deps.fetch ?? ((url, init) => globalThis.fetch(url, init)),
     record(line) {
       state.inflight--;
@@ -106,15 +105,29 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     try {
       return c.json(await deps.apiSql(sql, LOCAL_SQL_MAX_ROWS));
     } catch (error) {
-      const status = USER_SQL_ERRORS.has((error as Error).name) ? 400 : 500;
-      return c.json({ error: (error as Error).message }, status);
+      // The same status as /api/sql for the same error (errors.ts); the body stays the string the CLI reads.
+      const failure = toLoupeError(error);
+      return c.json({ error: failure.message }, failure.status as ContentfulStatusCode);
     }
   });
 
+  // The mounted routes, from the provider registry (browsers will get the dashboard here).
+  app.get("/", (c) => {
+    const origin = new URL(c.req.url).origin;
+    const routes = describeRoutes().map((route) => ({
+      provider: route.provider,
+      prefix: route.prefix,
+      alias: route.alias,
+      upstream: route.upstream,
+      sdk_base_url: origin + route.sdkPath,
+      drop_in: route.dropIn,
+    }));
+    return c.json({ name: "loupe", version: deps.version, routes });
+  });
+
   // Anything not routed above and not a provider path (those never reach Hono).
-  app.all("*", (c) =>
-    renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: use /anthropic, /openai or /gemini`), "openai"),
-  );
+  const prefixes = describeRoutes().map((route) => route.prefix).join(", ");
+  app.all("*", (c) => renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: the provider routes are ${prefixes} (GET / lists them)`)));
 
   function proxy(request: Request, route: RouteMatch): Response | Promise<Response> {
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);

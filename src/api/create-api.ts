@@ -5,8 +5,8 @@ import { formatCsv } from "../cli/format-table.ts";
 import { sameSecret } from "../http/same-secret.ts";
 import { computeCostNano, formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { PriceBook } from "../pricing/price-book.ts";
-import { providers } from "../providers/registry.ts";
-import type { ProviderAdapter } from "../providers/contract.ts";
+import { LoupeError, renderError, toLoupeError } from "../errors.ts";
+import { describeRoutes, pricingIdOf } from "../providers/registry.ts";
 import type { AnalyticsStore, RequestFilter } from "../sinks/analytics.ts";
 import { renderReferencePage } from "./reference-page.ts";
 import * as s from "./schemas.ts";
@@ -48,8 +48,6 @@ function toFilter(q: z.infer<typeof s.FilterQuery>): RequestFilter {
   };
 }
 
-const pricingIdOf = (provider: string) => (providers as Record<string, ProviderAdapter>)[provider]?.pricingId ?? provider;
-
 /**
  * The analytics API: every route declared with zod schemas, which both
  * validate requests and generate `/openapi.json`. Data comes only through
@@ -61,7 +59,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       if (result.success) return undefined;
       const issue = result.error.issues[0];
       const field = issue?.path.join(".") || undefined;
-      return c.json({ error: { type: "invalid_request", message: `${field ? `${field}: ` : ""}${issue?.message ?? "invalid request"}`, ...(field ? { field } : {}) } }, 400);
+      return renderError(new LoupeError("invalid_request", `${field ? `${field}: ` : ""}${issue?.message ?? "invalid request"}`, { field }));
     },
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "LOUPE_ADMIN_TOKEN" });
@@ -72,19 +70,14 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const header = c.req.header("authorization") ?? "";
     const token = header.startsWith("Bearer ") ? header.slice(7) : "";
     if (!sameSecret(token, deps.adminToken)) {
-      return c.json({ error: { type: "unauthorized", message: "send Authorization: Bearer <LOUPE_ADMIN_TOKEN>" } }, 401, { "www-authenticate": "Bearer" });
+      return renderError(new LoupeError("unauthorized", "send Authorization: Bearer <LOUPE_ADMIN_TOKEN>"), undefined, { "www-authenticate": "Bearer" });
     }
     return next();
   };
   app.use("/api/*", async (c, next) => (c.req.path === "/api/hello" ? next() : requireToken(c, next)));
   app.use("/reference", requireToken);
-  app.onError((error, c) => {
-    if (error instanceof ApiInputError || error.name === "InvalidCursorError" || error.name === "UnsafeQueryError") {
-      return c.json({ error: { type: "invalid_request", message: error.message } }, 400);
-    }
-    if (error.name === "QueryTimeoutError") return c.json({ error: { type: "timeout", message: error.message } }, 408);
-    return c.json({ error: { type: "internal", message: error.message } }, 500);
-  });
+  // One mapping for every route (errors.ts): a query timeout is 408 here and on /_loupe/sql.
+  app.onError((error) => renderError(toLoupeError(error)));
 
   // A GET route with a query schema; handlers read the parsed query with c.req.valid("query").
   // (Typed loosely: the exact route type of this shared builder defeats inference.)
@@ -233,15 +226,15 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 /** The proxy routes in the spec, as pass-through operations (their bodies are the providers' own). */
 function describeProxyRoutes(app: OpenAPIHono) {
   const passthrough = { description: "The provider's response, passed through untouched (streamed when the request asks for it)" };
-  for (const adapter of Object.values(providers) as ProviderAdapter[]) {
+  for (const route of describeRoutes()) {
     app.openAPIRegistry.registerPath({
       method: "post",
-      path: `${adapter.prefix}/{path}`,
-      summary: `Proxy to ${adapter.defaultBaseUrl}/{path} (any method)`,
-      description: `Forwards any request under ${adapter.prefix} to the ${adapter.id} API byte for byte, with the client's own credentials, and records it. Tag calls with x-loupe-session, x-loupe-user, x-loupe-project, x-loupe-tags and x-loupe-log-body (full|meta|none). Every response carries x-loupe-request-id.`,
+      path: `${route.prefix}/{path}`,
+      summary: `Proxy to ${route.upstream}/{path} (any method)`,
+      description: `Forwards any request under ${route.prefix} (or ${route.alias}) to the ${route.provider} API byte for byte, with the client's own credentials, and records it. The SDK's base URL is http://HOST:PORT${route.sdkPath}. Tag calls with x-loupe-session, x-loupe-user, x-loupe-project, x-loupe-tags and x-loupe-log-body (full|meta|none). Every response carries x-loupe-request-id.`,
       tags: ["proxy"],
       request: {
-        params: z.object({ path: z.string().openapi({ param: { name: "path", in: "path" }, example: adapter.id === "gemini" ? "v1beta/models/gemini-2.5-flash:generateContent" : "v1/messages" }) }),
+        params: z.object({ path: z.string().openapi({ param: { name: "path", in: "path" }, example: route.examplePath }) }),
         headers: z.object({
           "x-loupe-session": z.string().optional(),
           "x-loupe-user": z.string().optional(),

@@ -1,14 +1,17 @@
 import { createParser } from "eventsource-parser";
 import { brotliDecompressSync, gunzipSync, inflateSync, zstdDecompressSync } from "node:zlib";
-import type { Endpoint, ResponseFacts, StreamReader } from "../providers/contract.ts";
+import type { Endpoint, FrameDecoder, ResponseFacts, StreamReader } from "../providers/contract.ts";
 import type { ContentStreamReader, GenAIOutputMessage } from "../telemetry/genai-content.ts";
 import { asObject } from "../usage/usage.ts";
 
-export type BodyKind = "sse" | "ndjson" | "json";
+/** `frames`: the provider's own framing (`Provider.frames`, e.g. binary event streams). */
+export type BodyKind = "sse" | "ndjson" | "frames" | "json";
 
 export interface ObserverOptions {
   endpoint: Endpoint | undefined;
   kind: BodyKind;
+  /** The provider's decoder when `kind` is `frames`. */
+  frames?: (() => FrameDecoder) | undefined;
   /** The response's content-encoding (bytes are forwarded still encoded). */
   encoding: string | null;
   /** Keep up to this many decoded bytes as the logged response body (0: none). */
@@ -78,6 +81,8 @@ export function createResponseObserver(options: ObserverOptions) {
   };
   // Only event streams need the SSE parser (most calls are plain JSON).
   const parser = kind === "sse" ? createParser({ onEvent: (message) => onEvent(message.data, message.event) }) : undefined;
+  // A provider's framing takes bytes, not text; its body is not kept as text either.
+  const frames = kind === "frames" ? options.frames?.() : undefined;
   let ndjsonRest = "";
   const feedText = (text: string) => {
     if (parser) parser.feed(text);
@@ -93,6 +98,7 @@ export function createResponseObserver(options: ObserverOptions) {
 
   return {
     feed(chunk: Uint8Array): void {
+      if (frames && incremental) return frames.feed(chunk, onEvent);
       if (incremental) {
         const text = decoder.decode(chunk, { stream: true });
         feedText(text);
@@ -111,6 +117,10 @@ export function createResponseObserver(options: ObserverOptions) {
 
     finish(): Observation {
       try {
+        if (frames && incremental) {
+          frames.end(onEvent);
+          return { facts: streamResult(), body: undefined, content, problems };
+        }
         if (incremental) {
           const rest = decoder.decode();
           feedText(rest);
@@ -125,6 +135,11 @@ export function createResponseObserver(options: ObserverOptions) {
         const decode = DECODERS[encoding];
         if (!decode && encoding !== "identity") {
           return { facts: {}, body: undefined, problems: [`content-encoding ${encoding} not readable`] };
+        }
+        if (frames) {
+          frames.feed(decode ? decode(raw) : raw, onEvent);
+          frames.end(onEvent);
+          return { facts: streamResult(), body: undefined, content, problems };
         }
         const text = wholeDecoder.decode(decode ? decode(raw) : raw);
         capture(text);

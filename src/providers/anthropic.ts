@@ -1,6 +1,7 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import { anthropicMessagesContent } from "./anthropic-content.ts";
-import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./contract.ts";
+import type { Endpoint, Provider, ResponseFacts, StreamReader } from "./contract.ts";
+import { anthropicErrors } from "./dialects.ts";
 import { headerText } from "../http/headers.ts";
 
 /**
@@ -135,11 +136,11 @@ export function readSessionFromMetadata(userId: unknown): string | undefined {
   return legacy?.[1] ?? userId;
 }
 
-export const anthropic = {
+export const anthropic: Provider<"anthropic"> = {
   id: "anthropic",
-  prefix: "/anthropic",
-  defaultBaseUrl: "https://api.anthropic.com",
-  dialect: "anthropic",
+  route: { prefix: "/anthropic", sdkPath: "", examplePath: "v1/messages", dropIn: ["/v1/messages…", "GET /v1/models (with anthropic-version)"] },
+  upstream: { baseUrl: "https://api.anthropic.com" },
+  dialect: anthropicErrors,
   genAiProvider: "anthropic",
   requestIdHeaders: ["request-id", "x-request-id"],
   // Claude Code with ANTHROPIC_BASE_URL=http://HOST:PORT calls /v1/messages
@@ -165,4 +166,4 @@ export const anthropic = {
       },
     };
   },
-} as const satisfies ProviderAdapter<"anthropic">;
+};

@@ -1,9 +1,100 @@
+import type { z } from "zod";
+import type { ErrorDialect } from "../errors.ts";
+import type { HeaderObject } from "../http/headers.ts";
 import type { ContentHooks } from "../telemetry/genai-content.ts";
 import type { Usage } from "../usage/usage.ts";
-import type { HeaderObject } from "../http/headers.ts";
 
-/** The error format a route speaks (DESIGN.md, "Errors"). */
-export type Dialect = "anthropic" | "openai" | "gemini";
+/**
+ * What a provider is to Loupe (DESIGN.md, "Provider contract"). Everything
+ * central code needs to know about a provider is asked through this
+ * interface; the hooks are optional, and a provider without them costs the
+ * proxy nothing for them.
+ */
+export interface Provider<Id extends string = string> {
+  id: Id;
+  route: ProviderRoute;
+  upstream: {
+    /** Public API origin (plus path prefix, if any) the path after `/<id>` is appended to; `LOUPE_<ID>_BASE_URL` overrides it. */
+    baseUrl: string;
+    /** Last edit of the upstream request before it is sent: signing, injected credentials, deployment or regional URLs. */
+    prepare?: PrepareUpstream;
+  };
+  /** The known endpoint for a method and upstream path (query excluded), if any. */
+  endpoint(method: string, path: string): Endpoint | undefined;
+  /** A decoder for stream bodies that are neither SSE nor NDJSON (binary event streams), by response content type. */
+  frames?(contentType: string): (() => FrameDecoder) | undefined;
+  /** How Loupe's own errors on this provider's routes are written. */
+  dialect: ErrorDialect;
+  /** Settings of this provider (credentials, region, …), merged into config as `<id><Key>` / `LOUPE_<ID>_<KEY>` / `--<id>-<key>`. */
+  settings?: z.ZodObject;
+  /** `gen_ai.provider.name` (OpenTelemetry GenAI semconv). */
+  genAiProvider: string;
+  /** The provider's id in the price data, when it differs from `id`. */
+  pricingId?: string;
+  /** Response headers holding the provider's request id, in order of preference. */
+  requestIdHeaders: readonly string[];
+  /** Whether a root path (no prefix) is this provider's, for drop-in base URLs (`/v1/messages`). */
+  claimsDropIn?(method: string, path: string, headers: Headers): boolean;
+  /** Session and user from provider-specific request headers (as `headerObject` gives them: read once per call). */
+  readHeaders?(headers: HeaderObject): Partial<RequestFacts> & { client?: ClientMeta };
+}
+
+export interface ProviderRoute {
+  /** Always `/<id>`; `/proxy/<id>` is served as an alias. */
+  prefix: string;
+  /** Where the provider's official SDK base URL ends below the prefix (`/v1` for OpenAI: `http://HOST:PORT/openai/v1`). */
+  sdkPath: string;
+  /** An upstream path to show in the OpenAPI description, without leading slash. */
+  examplePath: string;
+  /** Root paths served as drop-in, described for people (`claimsDropIn` decides). */
+  dropIn?: readonly string[];
+}
+
+/** The request as it will be sent upstream: `prepare` returns it changed (or the same object). */
+export interface UpstreamRequest {
+  url: string;
+  method: string;
+  /** Lower-case names, as forwarded (hop-by-hop and `x-loupe-*` already removed). */
+  headers: Record<string, string>;
+  body: Uint8Array | undefined;
+}
+
+export interface PrepareContext {
+  /** This provider's settings, parsed by its `settings` schema (empty when it has none). */
+  settings: Readonly<Record<string, unknown>>;
+  /** The upstream path after the prefix (query excluded), and its endpoint if known. */
+  path: string;
+  endpoint: Endpoint | undefined;
+}
+
+/** May throw a LoupeError (e.g. `unauthorized` for missing credentials); any other error is answered 500. */
+export type PrepareUpstream = (request: UpstreamRequest, context: PrepareContext) => Promise<UpstreamRequest>;
+
+/**
+ * Splits a stream body into events for a StreamReader, for framings the
+ * observer does not know (AWS event streams). Must never throw.
+ */
+export interface FrameDecoder {
+  /** Bytes as they arrive (content-decoded); `emit` is called for each complete event. */
+  feed(chunk: Uint8Array, emit: (data: string, event: string | undefined) => void): void;
+  /** The body ended: emit what is complete, drop the rest. */
+  end(emit: (data: string, event: string | undefined) => void): void;
+}
+
+/** A known endpoint of a provider: usage extraction and request hooks. */
+export interface Endpoint {
+  /** `gen_ai.operation.name` (chat, generate_content, embeddings, …). */
+  operation: string;
+  /** False for free calls (token counting, model lists): cost is exactly 0. */
+  billable: boolean;
+  readRequest?(body: Record<string, unknown>): Partial<RequestFacts>;
+  readResponse?(body: unknown): ResponseFacts;
+  createStreamReader?(): StreamReader;
+  /** Optional body edit before forwarding (e.g. asking OpenAI for stream usage). */
+  prepareUpstream?(body: Record<string, unknown>): UpstreamBody | undefined;
+  /** Message content in GenAI semconv shapes, for opt-in capture on spans. */
+  content?: ContentHooks;
+}
 
 /** What the request tells us, read from its JSON body and URL. */
 export interface RequestFacts {
@@ -43,42 +134,6 @@ export interface UpstreamBody {
   rewriteEvent?: EventRewrite;
 }
 
-/** A known endpoint of a provider: usage extraction and request hooks. */
-export interface Endpoint {
-  /** `gen_ai.operation.name` (chat, generate_content, embeddings, …). */
-  operation: string;
-  /** False for free calls (token counting, model lists): cost is exactly 0. */
-  billable: boolean;
-  readRequest?(body: Record<string, unknown>): Partial<RequestFacts>;
-  readResponse?(body: unknown): ResponseFacts;
-  createStreamReader?(): StreamReader;
-  /** Optional body edit before forwarding (e.g. asking OpenAI for stream usage). */
-  prepareUpstream?(body: Record<string, unknown>): UpstreamBody | undefined;
-  /** Message content in GenAI semconv shapes, for opt-in capture on spans. */
-  content?: ContentHooks;
-}
-
-export interface ProviderAdapter<Id extends string = string> {
-  id: Id;
-  /** Route prefix, e.g. `/anthropic`. */
-  prefix: string;
-  /** Public API origin (plus path prefix if any) that paths are appended to. */
-  defaultBaseUrl: string;
-  dialect: Dialect;
-  /** `gen_ai.provider.name` (OpenTelemetry GenAI semconv). */
-  genAiProvider: string;
-  /** The provider's id in the price data, when it differs from `id`. */
-  pricingId?: string;
-  /** Response headers holding the provider's request id, in order of preference. */
-  requestIdHeaders: readonly string[];
-  /** Whether a root path (no prefix) is this provider's, for drop-in base URLs (`/v1/messages`). */
-  claimsDropIn?(method: string, path: string, headers: Headers): boolean;
-  /** The known endpoint for a method and upstream path, if any. */
-  endpoint(method: string, path: string): Endpoint | undefined;
-  /** Session and user from provider-specific request headers (as `headerObject` gives them: read once per call). */
-  readHeaders?(headers: HeaderObject): Partial<RequestFacts> & { client?: ClientMeta };
-}
-
 /** Agent metadata a client announces (Claude Code's `x-claude-code-*` headers). */
 export interface ClientMeta {
   agentId?: string | undefined;
@@ -86,3 +141,6 @@ export interface ClientMeta {
   requestClass?: string | undefined;
   agentType?: string | undefined;
 }
+
+/** The former name, kept while the recorder (src/recording/) still imports it. */
+export type ProviderAdapter<Id extends string = string> = Provider<Id>;

@@ -1,7 +1,8 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import { geminiGenerateContent } from "./gemini-content.ts";
 import { str } from "./json-readers.ts";
-import type { Endpoint, ProviderAdapter, ResponseFacts, StreamReader } from "./contract.ts";
+import type { Endpoint, Provider, ResponseFacts, StreamReader } from "./contract.ts";
+import { googleErrors } from "./dialects.ts";
 
 /**
  * Gemini `usageMetadata`: `promptTokenCount` already includes
@@ -102,11 +103,11 @@ function endpointFor(action: string, model: string): Endpoint | undefined {
   }
 }
 
-export const gemini = {
+export const gemini: Provider<"gemini"> = {
   id: "gemini",
-  prefix: "/gemini",
-  defaultBaseUrl: "https://generativelanguage.googleapis.com",
-  dialect: "gemini",
+  route: { prefix: "/gemini", sdkPath: "", examplePath: "v1beta/models/gemini-2.5-flash:generateContent" },
+  upstream: { baseUrl: "https://generativelanguage.googleapis.com" },
+  dialect: googleErrors,
   genAiProvider: "gcp.gemini",
   pricingId: "google",
   requestIdHeaders: ["x-request-id"],
@@ -118,4 +119,4 @@ export const gemini = {
     if (method !== "POST" || !match) return undefined;
     return endpointFor(match[2] ?? "", decodeURIComponent(match[1] ?? ""));
   },
-} as const satisfies ProviderAdapter<"gemini">;
+};

@@ -1,40 +1,83 @@
 import { anthropic } from "./anthropic.ts";
+import { deepseek } from "./deepseek.ts";
 import { gemini } from "./gemini.ts";
+import { groq } from "./groq.ts";
 import { openai } from "./openai.ts";
-import type { ProviderAdapter } from "./contract.ts";
+import { openrouter } from "./openrouter.ts";
+import type { Provider } from "./contract.ts";
 
 /**
  * Every provider Loupe knows, keyed by id. Order matters for drop-in root
- * paths: the first adapter that claims a path serves it.
+ * paths: the first provider that claims a path serves it.
  */
-export const providers = { anthropic, openai, gemini } as const satisfies Record<string, ProviderAdapter>;
+export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter } as const satisfies Record<string, Provider>;
 
 export type ProviderId = keyof typeof providers;
 export const providerIds = Object.keys(providers) as ProviderId[];
 
+const all: readonly Provider[] = Object.values(providers);
+const byId: ReadonlyMap<string, Provider> = new Map(all.map((provider) => [provider.id, provider]));
+
+/** The provider a record names (its `provider` column), if it is registered. */
+export function providerById(id: string): Provider | undefined {
+  return byId.get(id);
+}
+
+/** The provider id in the price data for a record's provider (the id itself when unknown or the same). */
+export function pricingIdOf(id: string): string {
+  return byId.get(id)?.pricingId ?? id;
+}
+
 export interface RouteMatch {
-  adapter: ProviderAdapter;
+  adapter: Provider;
   /** The path to append to the upstream base URL. */
   upstreamPath: string;
 }
 
-const adapters: readonly ProviderAdapter[] = Object.values(providers);
-const prefixed = adapters.map((adapter) => ({ adapter, prefix: adapter.prefix, under: `${adapter.prefix}/` }));
+const ALIAS = "/proxy";
+const prefixed = all.map((provider) => ({ provider, prefix: provider.route.prefix, under: `${provider.route.prefix}/` }));
 
-/** Finds the provider for an incoming path: by prefix, else a drop-in root path. */
+/** Finds the provider for an incoming path: by prefix (or its `/proxy/<id>` alias), else a drop-in root path. */
 export function matchRoute(method: string, path: string, headers: Headers): RouteMatch | undefined {
-  for (const { adapter, prefix, under } of prefixed) {
-    if (path === prefix || path.startsWith(under)) return { adapter, upstreamPath: path.slice(prefix.length) || "/" };
+  for (const { provider, prefix, under } of prefixed) {
+    if (path === prefix || path.startsWith(under)) return { adapter: provider, upstreamPath: path.slice(prefix.length) || "/" };
   }
-  for (const adapter of adapters) {
-    if (adapter.claimsDropIn?.(method, path, headers)) return { adapter, upstreamPath: path };
+  if (path.startsWith(`${ALIAS}/`)) {
+    const rest = path.slice(ALIAS.length);
+    for (const { provider, prefix, under } of prefixed) {
+      if (rest === prefix || rest.startsWith(under)) return { adapter: provider, upstreamPath: rest.slice(prefix.length) || "/" };
+    }
+  }
+  for (const provider of all) {
+    if (provider.claimsDropIn?.(method, path, headers)) return { adapter: provider, upstreamPath: path };
   }
   return undefined;
 }
 
-const byId = new Map<string, ProviderAdapter>(adapters.map((adapter) => [adapter.id, adapter]));
+export interface RouteDescription {
+  provider: ProviderId;
+  /** `/<id>`: everything below it goes to `upstream`. */
+  prefix: string;
+  alias: string;
+  /** The official SDK's base URL, below the gateway's origin (`/openai/v1`). */
+  sdkPath: string;
+  /** The provider's public API, unless `LOUPE_<ID>_BASE_URL` says otherwise. */
+  upstream: string;
+  /** Root paths served without a prefix, for SDKs whose base URL is the gateway itself. */
+  dropIn: readonly string[];
+  /** A typical path below the prefix (`v1/messages`), for the OpenAPI description. */
+  examplePath: string;
+}
 
-/** The provider with this id (as recorded in a call's event), if Loupe knows it. */
-export function findProvider(id: string): ProviderAdapter | undefined {
-  return byId.get(id);
+/** The mounted routes, for `GET /`, the OpenAPI description and `--help`. */
+export function describeRoutes(): RouteDescription[] {
+  return all.map((provider) => ({
+    provider: provider.id as ProviderId,
+    prefix: provider.route.prefix,
+    alias: `${ALIAS}${provider.route.prefix}`,
+    sdkPath: provider.route.prefix + provider.route.sdkPath,
+    upstream: provider.upstream.baseUrl,
+    dropIn: provider.route.dropIn ?? [],
+    examplePath: provider.route.examplePath,
+  }));
 }

@@ -1,6 +1,6 @@
 import { LoupeError, renderError } from "../errors.ts";
 import { headerText } from "../http/headers.ts";
-import type { RouteMatch } from "../providers/registry.ts";
+import type { ProviderId, RouteMatch } from "../providers/registry.ts";
 import { openCall, writeCall, type CallEnd, type CallState } from "./call-state.ts";
 import { forwardRequestHeaders } from "../http/headers.ts";
 import { readRequestBody, type UpstreamBody } from "./read-request.ts";
@@ -11,6 +11,7 @@ import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 export type { ProxyDeps };
 
 const BODYLESS = new Set(["GET", "HEAD"]);
+const NO_SETTINGS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /**
  * Proxies one call: forwards the request untouched (unless an endpoint hook
@@ -49,10 +50,26 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     const stopWatching = () => {
       if (watchesClient) request.signal.removeEventListener("abort", onClientAbort);
     };
+    let url = upstreamUrl(call, deps);
+    const init = upstreamInit(call, sent, abort.signal);
+    // The provider's last word on the request (signing, credentials, regional URLs); no await when it has none.
+    const prepare = route.adapter.upstream.prepare;
+    if (prepare !== undefined) {
+      try {
+        const headers = init.headers as Record<string, string>;
+        const prepared = await prepare({ url, method: call.method, headers, body: sent.bytes }, { settings: deps.config.providerSettings[route.adapter.id as ProviderId] ?? NO_SETTINGS, path: call.upstreamPath, endpoint: call.endpoint });
+        url = prepared.url;
+        init.headers = prepared.headers;
+        init.body = prepared.body;
+      } catch (error) {
+        stopWatching();
+        return fail(call, error instanceof LoupeError ? error : new LoupeError("internal", `preparing the ${route.adapter.id} request failed: ${(error as Error).message}`), deps);
+      }
+    }
     let upstream: Response;
     const deadline = deps.deadlines.arm(abort);
     try {
-      upstream = await deps.fetch(upstreamUrl(call, deps), upstreamInit(call, sent, abort.signal));
+      upstream = await deps.fetch(url, init);
     } catch (error) {
       stopWatching();
       return upstreamFailed(call, request, abort, error, deps);

@@ -1,4 +1,5 @@
 import { forwardResponseHeaders, headerObject, headerText, type HeaderObject } from "../http/headers.ts";
+import type { FrameDecoder } from "../providers/contract.ts";
 import { observeBody, outcomeError, type BodyOutcome } from "../observe/observe-body.ts";
 import { createResponseObserver, readWholeBody, type BodyKind } from "../observe/response-observer.ts";
 import { createSseRewriter } from "../observe/sse-rewriter.ts";
@@ -31,6 +32,8 @@ export interface Answer {
   /** What the client receives: the upstream's headers minus hop-by-hop, plus `x-loupe-request-id`. */
   headers: Headers;
   kind: BodyKind;
+  /** The provider's own framing (binary event streams), when it has one for this content type. */
+  frames: (() => FrameDecoder) | undefined;
   encoding: string | null;
   declared: string | null;
 }
@@ -43,12 +46,17 @@ export function readAnswer(call: CallState, upstream: Response): Answer {
   const headers = forwardResponseHeaders(received, answered);
   headers.set("x-loupe-request-id", call.id);
   const status = upstream.status;
+  const contentType = headerText(answered["content-type"]);
+  // A provider's own framing (binary event streams) comes before SSE and NDJSON.
+  const adapter = call.route.adapter;
+  const frames = status < 400 && adapter.frames !== undefined ? adapter.frames(contentType ?? "") : undefined;
   return {
     upstream,
     status,
     headers,
+    frames,
     // An error body is JSON whatever its content-type says (Gemini answers a failed stream with JSON as text/event-stream).
-    kind: status >= 400 ? "json" : contentKind(headerText(answered["content-type"])),
+    kind: status >= 400 ? "json" : frames ? "frames" : contentKind(contentType),
     encoding: headerText(answered["content-encoding"]),
     declared: headerText(answered["content-length"]),
   };
@@ -87,7 +95,7 @@ export function respondWhole(call: CallState, answer: Answer, bytes: Uint8Array,
 export function respondStream(call: CallState, answer: Answer, sent: UpstreamBody, deps: ProxyDeps, stopWatching: () => void): Response {
   const { upstream, kind, encoding, headers, status } = answer;
   const captureBytes = call.logBody === "full" ? deps.config.limits.maxLoggedBodyBytes : 0;
-  const observer = createResponseObserver({ endpoint: call.endpoint, kind, encoding, captureBytes, captureContent: call.captureContent });
+  const observer = createResponseObserver({ endpoint: call.endpoint, kind, frames: answer.frames, encoding, captureBytes, captureContent: call.captureContent });
   const settle = (outcome: BodyOutcome, responseBytes: number) => {
     stopWatching();
     const observed = observer.finish();

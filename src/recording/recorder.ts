@@ -1,7 +1,7 @@
 import type { PriceBook } from "../pricing/price-book.ts";
 import type { Endpoint, ResponseFacts } from "../providers/contract.ts";
 import { readPromptPreview } from "../providers/prompt-preview.ts";
-import { findProvider } from "../providers/registry.ts";
+import { providerById } from "../providers/registry.ts";
 import { readWholeBody } from "../observe/response-observer.ts";
 import type { RequestRecord } from "../record.ts";
 import type { CallTelemetry } from "../sinks/otlp/call-telemetry.ts";
@@ -23,7 +23,7 @@ export interface Recorded {
  * `problems` say what could not be read.
  */
 export function recordCall(event: CallEvent, body: Uint8Array | undefined, priceBook: PriceBook): { recorded: Recorded; problems: string[] } {
-  const provider = findProvider(event.provider);
+  const provider = providerById(event.provider);
   const endpoint: Endpoint | undefined = provider?.endpoint(event.method, event.upstreamPath);
   let response: ResponseFacts = event.response ?? {};
   let responseBody = event.responseBody;

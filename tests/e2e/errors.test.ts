@@ -53,10 +53,20 @@ describe("Loupe's own errors speak the route's dialect", () => {
     expect(error).toBeInstanceOf(Anthropic.BadRequestError);
   });
 
-  test("unknown provider: 404", async () => {
-    const response = await post("/mistral/v1/chat/completions", "{}");
+  test("unknown provider: 404 in Loupe's own shape, naming the routes the registry mounts", async () => {
+    const response = await post("/no-such-provider/v1/chat/completions", "{}");
     expect(response.status).toBe(404);
-    expect(((await response.json()) as any).error.message).toContain("no provider serves /mistral/v1/chat/completions");
+    const body = (await response.json()) as { error: { type: string; message: string } };
+    expect(body.error.type).toBe("not_found");
+    expect(body.error.message).toContain("no provider serves /no-such-provider/v1/chat/completions");
+    expect(body.error.message).toContain("/anthropic, /openai, /gemini, /groq");
+  });
+
+  test("the /proxy/<id> alias serves the same provider", async () => {
+    const response = await post("/proxy/anthropic/v1/messages", "{not json");
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    expect(await record(response)).toMatchObject({ provider: "anthropic", status: 400 });
   });
 
   test("body over the limit: 413", async () => {

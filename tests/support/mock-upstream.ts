@@ -1,12 +1,13 @@
 import type { Server } from "bun";
-import { fixtureHttp, fixtureText, sseEvents } from "./fixtures.ts";
+import { fixtureHttp, fixtureText, sseEvent, sseEvents } from "./fixtures.ts";
 
 /**
- * A local stand-in for the Anthropic, OpenAI and Gemini APIs that answers
+ * A local stand-in for the providers' APIs that answers
  * with recorded wire traffic (tests/fixtures), quirks included. Tests steer it
  * with request headers the gateway forwards like any other:
  *   x-mock-fixture: <fixture path>    answer with this fixture
  *   x-mock-status: <code>             status for a JSON fixture
+ *   x-mock-frame: sse                 send a one-line JSON fixture as one SSE event (a documented stream chunk)
  *   x-mock-delay-ms: <ms>             wait before headers
  *   x-mock-event-delay-ms: <ms>       wait between stream events
  *   x-mock-drop-after: <n>            cut the connection after n events
@@ -42,6 +43,8 @@ function defaultFixture(path: string, json: any): string | undefined {
   if (path === "/v1/messages/count_tokens") return "anthropic/count-tokens-response.CONSTRUCTED.json";
   if (path === "/v1/models" ) return "anthropic/models-list.CONSTRUCTED.json";
   if (path === "/v1/chat/completions") return json?.stream ? "openai/chat-stream-include-usage-modern.CONSTRUCTED.sse" : "openai/chat-nonstream.json";
+  // Groq's OpenAI-compatible API lives under /openai/v1.
+  if (path === "/openai/v1/chat/completions") return json?.stream ? "groq/chat-stream-x_groq-tail.abridged.sse" : "groq/chat-nonstream.third-party-fixture.json";
   if (path === "/v1/responses") return json?.stream ? "openai/responses-stream-modern.CONSTRUCTED.sse" : "openai/responses-nonstream.json";
   if (path.endsWith(":streamGenerateContent")) return "gemini/streamGenerateContent-2.5-flash-thoughts.js-genai-recording.sse";
   if (path.endsWith(":generateContent")) return "gemini/generateContent-2.5-flash-cache-thoughts.js-genai-recording.json";
@@ -109,6 +112,11 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         // Gemini's recorded quirk: a failed stream answers 404 with a JSON body labelled text/event-stream.
         sent.push(encoder.encode(text));
         return new Response(text, { status: 404, headers: { "content-type": "text/event-stream" } });
+      }
+      if (h.get("x-mock-frame") === "sse") {
+        const event = sseEvent(text);
+        sent.push(encoder.encode(event));
+        return new Response(event, { status, headers: { ...Object.fromEntries(headers), "content-type": contentTypeFor(".sse") } });
       }
       if (!name.endsWith(".sse") && !name.endsWith(".ndjson")) {
         sent.push(encoder.encode(text));

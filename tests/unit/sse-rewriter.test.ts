@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { removeUsageChunk } from "../../src/providers/openai.ts";
+import { removeUsageChunk } from "../../src/providers/openai-wire.ts";
 import { createSseRewriter } from "../../src/observe/sse-rewriter.ts";
 import { fixtureText } from "../support/fixtures.ts";
 

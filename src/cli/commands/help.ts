@@ -1,4 +1,5 @@
 import { describeSettings } from "../../config.ts";
+import { describeRoutes } from "../../providers/registry.ts";
 import type { Command } from "../command.ts";
 
 /** `loupe --help` (also `-h`, `loupe help`): the commands given, and every settings flag. */
@@ -17,10 +18,10 @@ export function createHelpCommand(commands: readonly Command[]): Command {
 Usage:
 ${lines.join("\n")}
 
-Point an SDK at it by its base URL:
-  ANTHROPIC_BASE_URL=http://127.0.0.1:8787/anthropic
-  OPENAI_BASE_URL=http://127.0.0.1:8787/openai/v1
-  Gemini: http://127.0.0.1:8787/gemini
+Point an SDK at it by its base URL (provider, SDK base URL, upstream):
+${describeRoutes()
+  .map(({ provider, sdkPath, upstream }) => `  ${provider.padEnd(12)} http://127.0.0.1:8787${sdkPath.padEnd(18)} → ${upstream}`)
+  .join("\n")}
 
 Settings (flag / environment variable; flags win, then env, then --config FILE):
 ${describeSettings()

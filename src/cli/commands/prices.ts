@@ -26,7 +26,7 @@ export const pricesCommand: Command = {
     const model = positionals[0];
     if (!model) {
       console.log(`price data: ${book.version}${config.pricesFile ? ` (overrides: ${config.pricesFile})` : ""}`);
-      console.log("usage: loupe prices <model> [--provider anthropic|openai|google|…]");
+      console.log("usage: loupe prices <model> [--provider ID]   (ID as in the price data)");
       return;
     }
     const describe = (found: PriceLookup) => ({ model, matched: found.model, provider: found.provider, source: found.source, version: book.version, usd_per_million_tokens: found.prices });

@@ -1,0 +1,40 @@
+import type { Provider } from "./contract.ts";
+import { openAIErrors } from "./dialects.ts";
+import { createOpenAIEndpoints, type UsageQuirks } from "./openai-wire.ts";
+
+export interface OpenAICompatibleOptions<Id extends string> {
+  id: Id;
+  /** The public API origin (plus path prefix, if any): `/<id>/…` is forwarded to `<baseUrl>/…`. */
+  baseUrl: string;
+  /** Where the OpenAI SDK's base URL ends below `/<id>` (Groq: `/openai/v1`); default `/v1`. */
+  sdkPath?: string;
+  /** The provider's id in the genai-prices data, when it differs from `id`. */
+  pricingId?: string;
+  /** `gen_ai.provider.name`; default `id`. */
+  genAiProvider?: string;
+  /** Where the provider's usage departs from OpenAI's. */
+  usage?: UsageQuirks;
+  /**
+   * Add `stream_options.include_usage` to chat streams that lack it. Only for
+   * APIs that accept it and send no stream usage otherwise; the rest are
+   * forwarded byte for byte.
+   */
+  askStreamUsage?: boolean;
+  /** Response headers holding the request id; default `x-request-id`. */
+  requestIdHeaders?: readonly string[];
+}
+
+/** A provider that speaks OpenAI's wire format: its chat, responses, embeddings and model-list endpoints, and its error shape. */
+export function defineOpenAICompatible<const Id extends string>(options: OpenAICompatibleOptions<Id>): Provider<Id> {
+  const sdkPath = options.sdkPath ?? "/v1";
+  return {
+    id: options.id,
+    route: { prefix: `/${options.id}`, sdkPath, examplePath: `${sdkPath.slice(1)}${sdkPath ? "/" : ""}chat/completions` },
+    upstream: { baseUrl: options.baseUrl },
+    endpoint: createOpenAIEndpoints({ usage: options.usage, askStreamUsage: options.askStreamUsage }),
+    dialect: openAIErrors,
+    genAiProvider: options.genAiProvider ?? options.id,
+    ...(options.pricingId === undefined ? {} : { pricingId: options.pricingId }),
+    requestIdHeaders: options.requestIdHeaders ?? ["x-request-id"],
+  };
+}

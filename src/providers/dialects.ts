@@ -1,0 +1,55 @@
+import type { ErrorDialect, LoupeError } from "../errors.ts";
+
+/**
+ * Loupe's own errors, shaped the way each family of SDKs parses errors, so a
+ * client raises its usual error class (BadRequestError, RateLimitError, …)
+ * with Loupe's message. Upstream errors never come through here: they pass
+ * through untouched.
+ */
+
+/** Anthropic's error `type` for each status (docs: "HTTP errors"). */
+const ANTHROPIC_TYPE: Readonly<Record<number, string>> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  408: "timeout_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  502: "api_error",
+  503: "overloaded_error",
+  504: "timeout_error",
+};
+
+/** `{"type":"error","error":{"type","message"}}` (Anthropic API, "Errors"). */
+export const anthropicErrors: ErrorDialect = {
+  body: (error: LoupeError) => ({ type: "error", error: { type: ANTHROPIC_TYPE[error.status] ?? "api_error", message: error.message } }),
+};
+
+/** `{"error":{"message","type","param","code"}}` (OpenAI API reference, Error object); every OpenAI-compatible API shares it. */
+export const openAIErrors: ErrorDialect = {
+  body: (error: LoupeError) => ({
+    error: { message: error.message, type: error.status < 500 ? "invalid_request_error" : "server_error", param: null, code: error.code },
+  }),
+};
+
+/** Gemini's `status`: the google.rpc.Code name for each HTTP status (google/rpc/code.proto). */
+const GOOGLE_STATUS: Readonly<Record<number, string>> = {
+  400: "INVALID_ARGUMENT",
+  401: "UNAUTHENTICATED",
+  403: "PERMISSION_DENIED",
+  404: "NOT_FOUND",
+  408: "DEADLINE_EXCEEDED",
+  413: "INVALID_ARGUMENT",
+  429: "RESOURCE_EXHAUSTED",
+  500: "INTERNAL",
+  502: "UNAVAILABLE",
+  503: "UNAVAILABLE",
+  504: "DEADLINE_EXCEEDED",
+};
+
+/** `{"error":{"code","message","status"}}` (Google API errors, AIP-193). */
+export const googleErrors: ErrorDialect = {
+  body: (error: LoupeError) => ({ error: { code: error.status, message: error.message, status: GOOGLE_STATUS[error.status] ?? "UNKNOWN" } }),
+};
