@@ -50,7 +50,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     tracer: deps.tracer,
     deadlines: createUpstreamDeadlines(deps.config.limits.upstreamTimeoutMs),
     baseUrlOf: (adapter) => deps.config.upstreams[adapter.id as keyof typeof deps.config.upstreams] ?? adapter.upstream.baseUrl,
-    fetch: deps.fetch ?? ((url, init) => globalThis.fetch(url, init)),
+    fetch: deps.fetch ?? globalThis.fetch,
     record(line) {
       state.inflight--;
       deps.writeEvent(line);

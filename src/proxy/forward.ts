@@ -69,7 +69,9 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     let upstream: Response;
     const deadline = deps.deadlines.arm(abort);
     try {
-      upstream = await deps.fetch(url, init);
+      // Called as a plain function: a runtime's fetch may not take another \`this\`.
+      const fetchUpstream = deps.fetch;
+      upstream = await fetchUpstream(url, init);
     } catch (error) {
       stopWatching();
       return upstreamFailed(call, request, abort, error, deps);

@@ -71,15 +71,19 @@ export const isSmallWhole = (answer: Answer): boolean =>
   answer.kind === "json" && answer.upstream.body !== null && answer.declared !== null && Number(answer.declared) <= SMALL_BODY_BYTES;
 
 /**
- * Step 3b: a whole body, read. With `logBody` full the record keeps the body
- * anyway, so it is journaled after the event and the recorder reads it, off
- * the request path. Otherwise no body byte may reach disk: what the record
- * needs is read here (one parse) and only that is journaled.
+ * Step 3b: a whole body, read. Its record is made off the request path: the
+ * body is journaled after the call's event and the recorder reads it there
+ * (parsing it here cost ~6% of throughput: bench/README.md). With
+ * `x-loupe-log-body: none` no body byte may reach disk, so what the record
+ * needs is read here (one parse) and only that is journaled. With `meta` the
+ * response body stays in the journal until its record is made (then the
+ * segment is deleted; recording/README.md says how long).
  */
 export function respondWhole(call: CallState, answer: Answer, bytes: Uint8Array, deps: ProxyDeps): Response {
   const end = { status: answer.status, responseBytes: bytes.byteLength };
-  if (call.logBody === "full") {
-    writeCall(call, { ...end, encoding: answer.encoding, captureBytes: deps.config.limits.maxLoggedBodyBytes }, deps, bytes);
+  if (call.logBody !== "none") {
+    const captureBytes = call.logBody === "full" ? deps.config.limits.maxLoggedBodyBytes : 0;
+    writeCall(call, { ...end, encoding: answer.encoding, captureBytes }, deps, bytes);
   } else {
     const read = readWholeBody(call.endpoint, bytes, { encoding: answer.encoding, captureBytes: 0, captureContent: call.captureContent });
     if (read.problems.length) deps.onInternalError(`response ${call.id}: ${read.problems.join("; ")}`);

@@ -43,13 +43,26 @@ async function call(mode: "none" | "meta" | "full", streamed: boolean): Promise<
   return response.headers.get("x-loupe-request-id")!;
 }
 
-describe("x-loupe-log-body: no body bytes reach disk unless asked", () => {
-  test("none and meta: the journal holds each call's event, and neither the request's nor the response's body", async () => {
-    const ids = [await call("none", false), await call("none", true), await call("meta", false), await call("meta", true)];
+describe("x-loupe-log-body: what reaches disk", () => {
+  test("none: the journal holds each call's event, and neither the request's nor the response's body", async () => {
+    const ids = [await call("none", false), await call("none", true)];
     const journal = journalBytes(`${gw.db}.journal`);
     // The calls are there (by id), their bodies are not.
     for (const id of ids) expect(journal).toContain(id);
     expect(journal).not.toContain("secret prompt");
+    expect(journal).not.toContain(ANSWER_TEXT);
+  });
+
+  test("meta: never the request body; a plain call's response body only until its record is made", async () => {
+    const ids = [await call("meta", false), await call("meta", true)];
+    let journal = journalBytes(`${gw.db}.journal`);
+    for (const id of ids) expect(journal).toContain(id);
+    expect(journal).not.toContain("secret prompt");
+    // The recorder reads it from the journal, off the request path…
+    expect(journal).toContain(ANSWER_TEXT);
+    // …and once the records are made and stored, it is gone.
+    await gw.sql("select 1");
+    journal = journalBytes(`${gw.db}.journal`);
     expect(journal).not.toContain(ANSWER_TEXT);
   });
 
@@ -61,7 +74,7 @@ describe("x-loupe-log-body: no body bytes reach disk unless asked", () => {
     expect(journal).not.toContain("secret prompt none");
   });
 
-  test("the records made later have the usage and cost the bodies told, and no bodies", async () => {
+  test("the records have the usage and cost the bodies told, and no bodies unless full", async () => {
     const rows = await gw.sql(`select request_body, response_body, input_tokens, cost_usd, usage_raw from requests where request_body is null order by started_at`);
     expect(rows.length).toBe(4);
     for (const row of rows) {
