@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { LoupeError, renderError, toLoupeError } from "./errors.ts";
 import { sameSecret } from "./http/same-secret.ts";
@@ -60,7 +59,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       deps.writeEventWithBody(line, body);
     },
     onFailure(error) {
-      // proxyCall records every outcome it handles; reaching here is a bug.
+      // forward() records every outcome it handles; reaching here is a bug.
       state.inflight--;
       deps.onInternalError(`proxy failure: ${(error as Error).stack ?? error}`);
     },
@@ -86,28 +85,29 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   );
 
   // Local CLI processes (`loupe sql`, `loupe export`) present the key from the discovery file.
-  app.use("/_loupe/*", async (c, next) => (sameSecret(c.req.header("x-loupe-local-key"), deps.localKey) ? next() : c.json({ error: "forbidden" }, 403)));
+  // Errors here take the same status as anywhere (errors.ts), in Loupe's neutral shape.
+  app.use("/_loupe/*", async (c, next) =>
+    sameSecret(c.req.header("x-loupe-local-key"), deps.localKey) ? next() : renderError(new LoupeError("forbidden", "send the key from the discovery file in x-loupe-local-key")),
+  );
 
   app.post("/_loupe/export", async (c) => {
     const { dir, since } = await c.req.json<{ dir?: string; since?: string }>();
-    if (typeof dir !== "string" || !dir.startsWith("/")) return c.json({ error: "body must be {\"dir\": \"/absolute/path\"}" }, 400);
+    if (typeof dir !== "string" || !dir.startsWith("/")) return renderError(new LoupeError("invalid_request", 'body must be {"dir": "/absolute/path"}'));
     try {
       await deps.flushRecords();
       return c.json(await deps.exportParquet(dir, since));
     } catch (error) {
-      return c.json({ error: (error as Error).message }, 500);
+      return renderError(toLoupeError(error));
     }
   });
 
   app.post("/_loupe/sql", async (c) => {
     const { sql } = await c.req.json<{ sql?: string }>();
-    if (typeof sql !== "string" || sql.trim() === "") return c.json({ error: "body must be {\"sql\": \"…\"}" }, 400);
+    if (typeof sql !== "string" || sql.trim() === "") return renderError(new LoupeError("invalid_request", 'body must be {"sql": "…"}'));
     try {
       return c.json(await deps.apiSql(sql, LOCAL_SQL_MAX_ROWS));
     } catch (error) {
-      // The same status as /api/sql for the same error (errors.ts); the body stays the string the CLI reads.
-      const failure = toLoupeError(error);
-      return c.json({ error: failure.message }, failure.status as ContentfulStatusCode);
+      return renderError(toLoupeError(error));
     }
   });
 

@@ -16,8 +16,8 @@ async function onDatabase<T>(db: string, endpoint: string, body: unknown, direct
       headers: { "content-type": "application/json", "x-loupe-local-key": server.key },
       body: JSON.stringify(body),
     });
-    const answer = (await response.json()) as T & { error?: string };
-    if (!response.ok) throw new Error(answer.error ?? `server answered ${response.status}`);
+    const answer = (await response.json()) as T & { error?: { message?: string } };
+    if (!response.ok) throw new Error(answer.error?.message ?? `server answered ${response.status}`);
     return answer;
   }
   const store = await openDuckDBStore(db);

@@ -199,7 +199,7 @@ const MiB = 1 << 20;
  * an append is a copy into memory, no system call. The file has room
  * reserved ahead; it grows (doubling) when an entry would not fit, and is
  * cut to what was written when it closes. A crash leaves the reserved rest
- * as zero bytes after the last entry: `completeSegment` drops them.
+ * as zero bytes after the last entry: `recordSegment` stops there.
  */
 function mappedSegment(path: string, mapping: FileMapping, reserve: number): SegmentFile {
   const file = mapping.create(path, reserve);

@@ -103,8 +103,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         headers: { "content-type": "application/json", "x-loupe-local-key": key },
         body: JSON.stringify({ sql: query }),
       });
-      const body = (await response.json()) as { columns: string[]; rows: unknown[][]; error?: string };
-      if (!response.ok) throw new Error(body.error);
+      const body = (await response.json()) as { columns: string[]; rows: unknown[][]; error?: { message: string } };
+      if (!response.ok) throw new Error(body.error?.message);
       return body.rows.map((row) => Object.fromEntries(body.columns.map((c, i) => [c, row[i]]))) as any;
     },
     async stop() {

@@ -63,7 +63,7 @@ function appFailingSql(error: Error) {
   return createApp(deps).fetch;
 }
 
-describe("the same SQL error gets the same status on /api/sql and /_loupe/sql", () => {
+describe("the same SQL error gets the same status and shape on /api/sql and /_loupe/sql", () => {
   test.each([
     ["QueryTimeoutError", 408],
     ["UnsafeQueryError", 400],
@@ -74,7 +74,7 @@ describe("the same SQL error gets the same status on /api/sql and /_loupe/sql", 
     const local = await fetch(new Request("http://loupe.test/_loupe/sql", { method: "POST", headers: { "content-type": "application/json", "x-loupe-local-key": "local-key" }, body: '{"sql":"select 1"}' }));
     expect([api.status, local.status]).toEqual([status, status]);
     expect(await api.json()).toMatchObject({ error: { message: `${name} happened` } });
-    expect(await local.json()).toEqual({ error: `${name} happened` });
+    expect(await local.json()).toMatchObject({ error: { message: `${name} happened` } });
   });
 });
 

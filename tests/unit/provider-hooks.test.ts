@@ -6,7 +6,7 @@ import { LoupeError } from "../../src/errors.ts";
 import { loadPriceBook } from "../../src/pricing/load-prices.ts";
 import type { FrameDecoder, PrepareContext, Provider, UpstreamRequest } from "../../src/providers/contract.ts";
 import { defineOpenAICompatible } from "../../src/providers/define-openai-compatible.ts";
-import { forward as proxyCall, type ProxyDeps } from "../../src/proxy/forward.ts";
+import { forward, type ProxyDeps } from "../../src/proxy/forward.ts";
 import type { CallEvent } from "../../src/recording/call-event.ts";
 import { recordCall } from "../../src/recording/recorder.ts";
 import { createUpstreamDeadlines } from "../../src/proxy/upstream-deadline.ts";
@@ -125,7 +125,7 @@ describe("upstream.prepare", () => {
   test("its URL, headers and body are what the upstream gets; it sees the provider's settings and the endpoint", async () => {
     const records: RequestRecord[] = [];
     const withBase = { ...config, upstreams: { acme: base() } } as unknown as Config;
-    const response = await proxyCall(post("/acme/v1/chat/completions"), { adapter: acme, upstreamPath: "/v1/chat/completions" }, depsFor(withBase, records));
+    const response = await forward(post("/acme/v1/chat/completions"), { adapter: acme, upstreamPath: "/v1/chat/completions" }, depsFor(withBase, records));
     expect(response.status).toBe(200);
     await response.text();
     const got = seen.at(-1)!;
@@ -142,7 +142,7 @@ describe("upstream.prepare", () => {
   test("a LoupeError it throws is answered in the provider's dialect with its status, and recorded", async () => {
     const records: RequestRecord[] = [];
     const request = new Request("http://loupe.test/acme/v1/chat/completions", { method: "POST", headers: { "x-test-fail": "auth" }, body: chatBody });
-    const response = await proxyCall(request, { adapter: acme, upstreamPath: "/v1/chat/completions" }, depsFor(config, records));
+    const response = await forward(request, { adapter: acme, upstreamPath: "/v1/chat/completions" }, depsFor(config, records));
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({ error: { message: "no acme credentials configured", type: "invalid_request_error", param: null, code: "unauthorized" } });
     expect(records).toMatchObject([{ provider: "acme", status: 401, error_type: "unauthorized" }]);
@@ -151,7 +151,7 @@ describe("upstream.prepare", () => {
   test("any other error is a 500, recorded", async () => {
     const records: RequestRecord[] = [];
     const request = new Request("http://loupe.test/acme/v1/chat/completions", { method: "POST", headers: { "x-test-fail": "bug" }, body: chatBody });
-    const response = await proxyCall(request, { adapter: acme, upstreamPath: "/v1/chat/completions" }, depsFor(config, records));
+    const response = await forward(request, { adapter: acme, upstreamPath: "/v1/chat/completions" }, depsFor(config, records));
     expect(response.status).toBe(500);
     expect(((await response.json()) as { error: { message: string } }).error.message).toContain("signer exploded");
     expect(records).toMatchObject([{ status: 500, error_type: "internal" }]);
@@ -183,7 +183,7 @@ describe("frames", () => {
   test("a provider's decoder reads its binary stream as it passes; the client gets the bytes unchanged", async () => {
     const records: RequestRecord[] = [];
     const config = { ...loadConfig({ env: {} }), upstreams: { toy: base() } } as unknown as Config;
-    const response = await proxyCall(post("/toy/framed"), { adapter: toy, upstreamPath: "/framed" }, depsFor(config, records));
+    const response = await forward(post("/toy/framed"), { adapter: toy, upstreamPath: "/framed" }, depsFor(config, records));
     expect(Buffer.from(await response.arrayBuffer()).equals(FRAMED)).toBe(true);
     expect(records).toMatchObject([{ provider: "toy", response_model: "m-1", input_tokens: 12, output_tokens: 34, streamed: true }]);
   });
@@ -192,7 +192,7 @@ describe("frames", () => {
     const records: RequestRecord[] = [];
     const config = { ...loadConfig({ env: {} }), upstreams: { toy: base() } } as unknown as Config;
     const sse: Provider = { ...toy, endpoint: defineOpenAICompatible({ id: "toy", baseUrl: "https://api.toy.test" }).endpoint };
-    const response = await proxyCall(post("/toy/v1/chat/completions"), { adapter: sse, upstreamPath: "/v1/chat/completions" }, depsFor(config, records));
+    const response = await forward(post("/toy/v1/chat/completions"), { adapter: sse, upstreamPath: "/v1/chat/completions" }, depsFor(config, records));
     await response.text();
     expect(records).toMatchObject([{ input_tokens: 7, output_tokens: 3 }]);
   });
