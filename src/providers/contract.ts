@@ -142,5 +142,3 @@ export interface ClientMeta {
   agentType?: string | undefined;
 }
 
-/** The former name, kept while the recorder (src/recording/) still imports it. */
-export type ProviderAdapter<Id extends string = string> = Provider<Id>;

@@ -1,5 +1,5 @@
 import type { Config } from "../config.ts";
-import type { ProviderAdapter } from "../providers/contract.ts";
+import type { Provider } from "../providers/contract.ts";
 import type { CallTracer } from "../telemetry/call-tracer.ts";
 import type { UpstreamDeadlines } from "./upstream-deadline.ts";
 
@@ -21,7 +21,7 @@ export interface ProxyDeps {
   /** The timeout on waiting for an upstream's response headers (`limits.upstreamTimeoutMs`). */
   deadlines: UpstreamDeadlines;
   /** The base URL a provider's calls go to (its default, or the configured override). */
-  baseUrlOf(adapter: ProviderAdapter): string;
+  baseUrlOf(provider: Provider): string;
   /** What reaches upstreams: the runtime's fetch, or one a test injects. */
   fetch: UpstreamFetch;
 }

@@ -1,6 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, ROOT, startGateway, tempDir } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
@@ -51,6 +51,26 @@ describe("durability", () => {
     const again = await startGateway({ env: env(), db: gw.db, dir: gw.dir });
     expect((await again.sql("select count(*)::int as n, count(distinct id)::int as d from requests"))[0]).toEqual({ n: N, d: N });
     expect(await again.stop()).toBe(0);
+  });
+
+  test("a crashed journal is recorded with the prices of the gateway that took the calls, not the shell's", async () => {
+    // The gateway prices an in-house model by its override file; the shell that runs `loupe sql` later has none.
+    const dir = tempDir();
+    const pricesFile = join(dir, "prices.json");
+    writeFileSync(pricesFile, JSON.stringify({ models: [{ provider: "anthropic", model: "claude-private-finetune-x", prices: { input_mtok: 2, output_mtok: 10 } }] }));
+    const gw = await startGateway({ dir, env: { ...env(), LOUPE_PRICES_FILE: pricesFile } });
+    const client = new Anthropic({ apiKey: "k", baseURL: `${gw.url}/anthropic`, maxRetries: 0 });
+    await client.messages.create({ ...params, model: "claude-private-finetune-x" }, { headers: { "x-mock-fixture": "anthropic/messages-nonstream-unknown-model.CONSTRUCTED.json" } });
+    gw.proc.kill("SIGKILL");
+    await gw.proc.exited;
+    rmSync(pricesFile);
+    const rows = await loupeSql(gw.db, "select model, input_tokens, output_tokens, cost_usd::varchar as cost, cost_source from requests");
+    expect(rows).toHaveLength(1);
+    const [row] = rows;
+    expect(row.cost_source).toBe("override");
+    // 2 USD per million input tokens and 10 per million output tokens, exactly.
+    const nano = BigInt(row.input_tokens) * 2000n + BigInt(row.output_tokens) * 10000n;
+    expect(row.cost).toBe(`${nano / 1_000_000_000n}.${String(nano % 1_000_000_000n).padStart(9, "0")}`);
   });
 
   test("SIGTERM drains in-flight streams, refuses new work, flushes, exits 0", async () => {
