@@ -125,10 +125,16 @@ export function openPipeline(options: PipelineOptions): Pipeline {
   };
 }
 
-/** Feeds one sink from the queue, one batch at a time; `run` takes what is pending when it runs (and after any run in progress). */
+/**
+ * Feeds one sink from the queue, one batch at a time. `run` takes what is
+ * pending when it starts, after any run in progress; runs asked for while one
+ * waits to start are one run (a slow sink never piles up work to do).
+ */
 function createSinkRunner(sink: RecordSink, queue: RecordQueue, replayUpTo: () => number) {
   let tail: Promise<void> = Promise.resolve();
+  let waiting = false;
   async function takePending() {
+    waiting = false;
     for (;;) {
       const batch = queue.pending(sink.name).slice(0, MAX_SEGMENTS_PER_TAKE);
       if (batch.length === 0) return;
@@ -141,6 +147,8 @@ function createSinkRunner(sink: RecordSink, queue: RecordQueue, replayUpTo: () =
   }
   return {
     run(): Promise<void> {
+      if (waiting) return tail;
+      waiting = true;
       tail = tail.catch(() => undefined).then(takePending);
       return tail;
     },
