@@ -117,6 +117,9 @@ const countTokens: Endpoint = {
 
 const models: Endpoint = { operation: "models", billable: false };
 
+/** The Messages endpoints, for APIs that serve Anthropic's wire format under other paths (Vertex AI's rawPredict). */
+export { messages as anthropicMessages, countTokens as anthropicCountTokens };
+
 /**
  * Claude Code's `metadata.user_id` is a JSON string carrying `session_id`
  * (current versions) or `user_<hash>_account_<id>_session_<uuid>` (legacy);

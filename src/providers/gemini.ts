@@ -103,6 +103,9 @@ function endpointFor(action: string, model: string): Endpoint | undefined {
   }
 }
 
+/** The endpoints of a model action, for APIs that serve Gemini's wire format under other paths (Vertex AI's publisher models). */
+export { endpointFor as geminiEndpointFor };
+
 export const gemini: Provider<"gemini"> = {
   id: "gemini",
   route: { prefix: "/gemini", sdkPath: "", examplePath: "v1beta/models/gemini-2.5-flash:generateContent" },
