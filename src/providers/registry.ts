@@ -4,13 +4,14 @@ import { gemini } from "./gemini.ts";
 import { groq } from "./groq.ts";
 import { openai } from "./openai.ts";
 import { openrouter } from "./openrouter.ts";
+import { vertex } from "./vertex.ts";
 import type { Provider } from "./contract.ts";
 
 /**
  * Every provider Loupe knows, keyed by id. Order matters for drop-in root
  * paths: the first provider that claims a path serves it.
  */
-export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter } as const satisfies Record<string, Provider>;
+export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, vertex } as const satisfies Record<string, Provider>;
 
 export type ProviderId = keyof typeof providers;
 export const providerIds = Object.keys(providers) as ProviderId[];
