@@ -48,9 +48,19 @@ describe("cohere-ai through Loupe", () => {
     for await (const event of await client(mock.url).chatStream(request, fixture("chat-stream.sdk-wire-test.sse"))) direct.push(event);
     expect(events).toEqual(direct);
     expect(events.at(-1)).toMatchObject({ type: "message-end", delta: { finishReason: "COMPLETE" } });
-    const rows = await gw.sql(`select * from requests where streamed`);
+    const rows = await gw.sql(`select * from requests where streamed and model = 'command-r-plus-08-2024'`);
     // command-r-plus at $2.50 / $10: 5 × 2.5 + 26 × 10
     expect(rows).toMatchObject([{ model: "command-r-plus-08-2024", input_tokens: "5", output_tokens: "26", cost_usd: "0.000272500", finish_reason: "COMPLETE", response_model: null }]);
+  });
+
+  test("streams without delay: each event reaches the SDK as Cohere sends it", async () => {
+    const options = { headers: { ...fixture("chat-stream.sdk-wire-test.sse").headers, "x-mock-event-delay-ms": "40" } };
+    const t0 = performance.now();
+    const arrivals: number[] = [];
+    for await (const _ of await client(`${gw.url}/cohere`).chatStream({ model: "command-a-03-2025", messages }, options)) arrivals.push(performance.now() - t0);
+    // 28 events, 40 ms apart upstream: they arrive spread out, not all at the end.
+    expect(arrivals.length).toBe(28);
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(27 * 40 * 0.8);
   });
 
   test("Cohere's error passes through untouched and is recorded", async () => {

@@ -64,6 +64,16 @@ describe("Claude on Vertex with @anthropic-ai/vertex-sdk", () => {
     expect(await record(id)).toMatchObject({ provider: "vertex", streamed: true, model: "claude-sonnet-5", input_tokens: "28814", cache_write_tokens: "28804", output_tokens: "4", cost_usd: "0.072070000" });
   });
 
+  test("streams without delay: each event reaches the SDK as Vertex sends it", async () => {
+    const headers = { ...fixture("streamRawPredict-claude-sonnet-5-cache-hit.go-steer-capture.sse"), "x-mock-event-delay-ms": "150" };
+    const t0 = performance.now();
+    const arrivals: number[] = [];
+    for await (const _ of await claude(`${gw.url}/vertex/v1`).messages.create({ ...hello, model: "claude-sonnet-5", stream: true }, { headers })) arrivals.push(performance.now() - t0);
+    // Six events, 150 ms apart upstream: they arrive spread out, not all at the end.
+    expect(arrivals.length).toBe(6);
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(5 * 150 * 0.8);
+  });
+
   test("count_tokens goes to count-tokens:rawPredict, free; the @date model is recorded as sent", async () => {
     await claude(`${gw.url}/vertex/v1`).messages.countTokens({ model: "claude-sonnet-4-5@20250929", messages: hello.messages }, { headers: fixture("count-tokens.CONSTRUCTED.json") });
     expect(mock.requests.at(-1)!.path).toBe("/v1/projects/test-project/locations/europe-west1/publishers/anthropic/models/count-tokens:rawPredict");
