@@ -16,10 +16,14 @@ import { createOpenAIEndpoints, removeUsageChunk } from "./openai-wire.ts";
  *   the dated `/openai/responses?api-version=…`: `model` in the body is the
  *   deployment's name.
  *
- * Either way the response reports the model that ran (`gpt-4o-2024-08-06`):
- * that is `response_model`, and the price is genai-prices' `azure` entry for
- * it (which falls back to OpenAI's list). Clients authenticate with `api-key`
- * or, with Entra ID, `Authorization: Bearer`; both pass through untouched.
+ * Chat and embeddings responses report the model that ran
+ * (`gpt-4o-2024-08-06`): that is `response_model`, and the price is
+ * genai-prices' `azure` entry for it (which falls back to OpenAI's list).
+ * In Azure's Responses API, recorded and documented, `model` comes back as
+ * the request named it (the deployment), not dated: a deployment not named
+ * after its model may be unpriced there (NULL) unless the price file names
+ * it. Clients authenticate with `api-key` or, with Entra ID,
+ * `Authorization: Bearer`; both pass through untouched.
  */
 
 /**
