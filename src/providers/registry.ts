@@ -1,5 +1,6 @@
 import { anthropic } from "./anthropic.ts";
 import { cohere } from "./cohere.ts";
+import { azure } from "./azure.ts";
 import { deepseek } from "./deepseek.ts";
 import { gemini } from "./gemini.ts";
 import { groq } from "./groq.ts";
@@ -12,7 +13,7 @@ import type { Provider } from "./contract.ts";
  * Every provider Loupe knows, keyed by id. Order matters for drop-in root
  * paths: the first provider that claims a path serves it.
  */
-export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, vertex, cohere } as const satisfies Record<string, Provider>;
+export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, vertex, cohere, azure } as const satisfies Record<string, Provider>;
 
 export type ProviderId = keyof typeof providers;
 export const providerIds = Object.keys(providers) as ProviderId[];

@@ -11,6 +11,8 @@ import { fixtureHttp, fixtureText, sseEvent, sseEvents } from "./fixtures.ts";
  *   x-mock-delay-ms: <ms>             wait before headers
  *   x-mock-event-delay-ms: <ms>       wait between stream events
  *   x-mock-drop-after: <n>            cut the connection after n events
+ *   x-mock-stream-usage: when-asked   the stream fixture was recorded with include_usage: send it without
+ *                                     usage unless the request asks (as /v1/chat/completions always does)
  */
 export interface CapturedRequest {
   method: string;
@@ -124,7 +126,8 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       }
 
       let events = name.endsWith(".ndjson") ? text.split(/(?<=\n)/).filter((l) => l.trim()) : sseEvents(text);
-      if (url.pathname === "/v1/chat/completions" && json?.stream_options?.include_usage !== true) events = withoutStreamUsage(events);
+      const usageWhenAsked = url.pathname === "/v1/chat/completions" || h.get("x-mock-stream-usage") === "when-asked";
+      if (usageWhenAsked && json?.stream_options?.include_usage !== true) events = withoutStreamUsage(events);
       const eventDelay = Number(h.get("x-mock-event-delay-ms") ?? 0);
       const dropAfter = h.has("x-mock-drop-after") ? Number(h.get("x-mock-drop-after")) : Infinity;
       const all: Uint8Array[] = [];
