@@ -64,46 +64,31 @@ export function acceptsStreamOptions(apiVersion: string | null): boolean {
 
 /**
  * A deployment's chat stream without include_usage has no usage. Loupe asks
- * for it when the request's api-version allows (decided in `prepare`, which
- * sees the query) and then hands the client the stream it asked for, as for
- * OpenAI (`removeUsageChunk`). When the version does not allow it, the
- * client's request goes up as it was (re-encoded from its JSON: the body hook
- * runs before the query is known).
+ * for it when the request's api-version allows, and then hands the client the
+ * stream it asked for, as for OpenAI (`removeUsageChunk`). When the version
+ * does not allow it, the request goes up byte for byte, and the stream is
+ * recorded without usage.
  */
-interface UsageAsk {
-  client: Record<string, unknown>;
-  asked: boolean;
-}
-const usageAsks = new WeakMap<Endpoint, UsageAsk>();
 const utf8 = new TextEncoder();
 
 function deploymentChat(chat: Endpoint, deployment: string): Endpoint {
   const readRequest = chat.readRequest!;
-  const endpoint: Endpoint = {
+  return {
     ...chat,
     readRequest: (body) => ({ ...readRequest(body), model: deployment }),
-    prepareUpstream(body): UpstreamBody | undefined {
-      if (body.stream !== true) return undefined;
+    prepareUpstream(body, { query }): UpstreamBody | undefined {
+      if (body.stream !== true || !acceptsStreamOptions(new URLSearchParams(query).get("api-version"))) return undefined;
       const options = asObject(body.stream_options);
       if (options?.include_usage === true) return undefined;
-      const ask: UsageAsk = { client: body, asked: false };
-      usageAsks.set(endpoint, ask);
       const edited = { ...body, stream_options: { ...options, include_usage: true } };
-      return { bytes: utf8.encode(JSON.stringify(edited)), rewriteEvent: (data) => (ask.asked ? removeUsageChunk(data) : data) };
+      return { bytes: utf8.encode(JSON.stringify(edited)), rewriteEvent: removeUsageChunk };
     },
   };
-  return endpoint;
 }
 
-const prepare: PrepareUpstream = async (request, { endpoint }) => {
+const prepare: PrepareUpstream = async (request) => {
   if (request.url.startsWith(`${UNSET_BASE_URL}/`)) throw new NoAzureResource();
-  const ask = endpoint && usageAsks.get(endpoint);
-  if (!ask) return request;
-  if (acceptsStreamOptions(new URL(request.url).searchParams.get("api-version"))) {
-    ask.asked = true;
-    return request;
-  }
-  return { ...request, body: utf8.encode(JSON.stringify(ask.client)) };
+  return request;
 };
 
 const DEPLOYMENT_PATH = /^\/openai\/deployments\/([^/]+)(\/.+)$/;

@@ -90,8 +90,12 @@ export interface Endpoint {
   readRequest?(body: Record<string, unknown>): Partial<RequestFacts>;
   readResponse?(body: unknown): ResponseFacts;
   createStreamReader?(): StreamReader;
-  /** Optional body edit before forwarding (e.g. asking OpenAI for stream usage). */
-  prepareUpstream?(body: Record<string, unknown>): UpstreamBody | undefined;
+  /**
+   * Optional body edit before forwarding (e.g. asking OpenAI for stream
+   * usage). `query` is the request's query string as sent (`?…`, or ""):
+   * whether an edit is accepted can depend on it (Azure's `api-version`).
+   */
+  prepareUpstream?(body: Record<string, unknown>, request: { query: string }): UpstreamBody | undefined;
   /** Message content in GenAI semconv shapes, for opt-in capture on spans. */
   content?: ContentHooks;
 }

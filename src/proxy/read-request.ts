@@ -6,6 +6,11 @@ import type { ProxyDeps } from "./proxy-deps.ts";
 
 const utf8 = new TextDecoder();
 
+const queryOf = (path: string) => {
+  const at = path.indexOf("?");
+  return at < 0 ? "" : path.slice(at);
+};
+
 /** What goes upstream: the client's bytes, unless an endpoint hook had to change them. */
 export interface UpstreamBody {
   bytes: Uint8Array | undefined;
@@ -45,7 +50,7 @@ export function readRequestBody(call: CallState, body: Uint8Array | undefined, d
     const read = endpoint.readRequest?.(json);
     if (read) call.facts = { model: read.model, streamed: read.streamed ?? false, sessionId: call.facts.sessionId ?? read.sessionId, userId: read.userId, params: read.params };
     if (call.captureContent) call.requestContent = endpoint.content?.readRequestContent?.(json);
-    const prepared = endpoint.prepareUpstream?.(json);
+    const prepared = endpoint.prepareUpstream?.(json, { query: queryOf(call.path) });
     if (prepared) {
       forwarded.bytes = prepared.bytes;
       forwarded.rewriteEvent = prepared.rewriteEvent;
