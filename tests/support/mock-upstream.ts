@@ -124,7 +124,8 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       }
 
       let events = name.endsWith(".ndjson") ? text.split(/(?<=\n)/).filter((l) => l.trim()) : sseEvents(text);
-      if (url.pathname === "/v1/chat/completions" && json?.stream_options?.include_usage !== true) events = withoutStreamUsage(events);
+      // Only OpenAI's own recordings: other providers' fixtures are served as they were sent.
+      if (url.pathname === "/v1/chat/completions" && name.startsWith("openai/") && json?.stream_options?.include_usage !== true) events = withoutStreamUsage(events);
       const eventDelay = Number(h.get("x-mock-event-delay-ms") ?? 0);
       const dropAfter = h.has("x-mock-drop-after") ? Number(h.get("x-mock-drop-after")) : Infinity;
       const all: Uint8Array[] = [];
