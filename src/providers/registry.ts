@@ -1,19 +1,25 @@
 import { anthropic } from "./anthropic.ts";
 import { cohere } from "./cohere.ts";
 import { azure } from "./azure.ts";
+import { cerebras } from "./cerebras.ts";
 import { deepseek } from "./deepseek.ts";
+import { fireworks } from "./fireworks.ts";
 import { gemini } from "./gemini.ts";
 import { groq } from "./groq.ts";
+import { mistral } from "./mistral.ts";
 import { openai } from "./openai.ts";
 import { openrouter } from "./openrouter.ts";
 import { vertex } from "./vertex.ts";
+import { perplexity } from "./perplexity.ts";
+import { together } from "./together.ts";
+import { xai } from "./xai.ts";
 import type { Provider } from "./contract.ts";
 
 /**
  * Every provider Loupe knows, keyed by id. Order matters for drop-in root
  * paths: the first provider that claims a path serves it.
  */
-export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, vertex, cohere, azure } as const satisfies Record<string, Provider>;
+export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, vertex, cohere, azure, mistral, xai, together, fireworks, cerebras, perplexity } as const satisfies Record<string, Provider>;
 
 export type ProviderId = keyof typeof providers;
 export const providerIds = Object.keys(providers) as ProviderId[];

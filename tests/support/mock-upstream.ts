@@ -126,7 +126,9 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       }
 
       let events = name.endsWith(".ndjson") ? text.split(/(?<=\n)/).filter((l) => l.trim()) : sseEvents(text);
-      const usageWhenAsked = url.pathname === "/v1/chat/completions" || h.get("x-mock-stream-usage") === "when-asked";
+      // OpenAI's own recordings (only they hold usage a client did not ask for), and any fixture a test marks so;
+      // other providers' fixtures are served as they were sent.
+      const usageWhenAsked = (url.pathname === "/v1/chat/completions" && name.startsWith("openai/")) || h.get("x-mock-stream-usage") === "when-asked";
       if (usageWhenAsked && json?.stream_options?.include_usage !== true) events = withoutStreamUsage(events);
       const eventDelay = Number(h.get("x-mock-event-delay-ms") ?? 0);
       const dropAfter = h.has("x-mock-drop-after") ? Number(h.get("x-mock-drop-after")) : Infinity;
