@@ -31,6 +31,12 @@ export interface Provider<Id extends string = string> {
   genAiProvider: string;
   /** The provider's id in the price data, when it differs from `id`. */
   pricingId?: string;
+  /**
+   * Its models run on the user's own hardware (Ollama): a call no price
+   * covers costs exactly 0 (`cost_source = free`) instead of NULL. The
+   * operator's price file still prices them when it names them.
+   */
+  freeUnlessPriced?: boolean;
   /** Response headers holding the provider's request id, in order of preference. */
   requestIdHeaders: readonly string[];
   /** Whether a root path (no prefix) is this provider's, for drop-in base URLs (`/v1/messages`). */

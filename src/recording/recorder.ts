@@ -41,6 +41,7 @@ export function recordCall(event: CallEvent, body: Uint8Array | undefined, price
   const summary: CallSummary = {
     ...event,
     pricingProvider: provider?.pricingId ?? event.provider,
+    freeUnlessPriced: provider?.freeUnlessPriced,
     endpoint,
     response,
     responseBody,
