@@ -25,6 +25,13 @@ export interface Provider<Id extends string = string> {
   frames?(contentType: string): (() => FrameDecoder) | undefined;
   /** How Loupe's own errors on this provider's routes are written. */
   dialect: ErrorDialect;
+  /**
+   * Another dialect for part of the API, by upstream path: where a provider
+   * also serves another wire format under its prefix (Ollama's
+   * OpenAI-compatible `/v1`), that part's SDKs expect that format's errors.
+   * The route match hands the proxy the provider with it.
+   */
+  dialectAt?(path: string): ErrorDialect | undefined;
   /** Settings of this provider (credentials, region, …), merged into config as `<id><Key>` / `LOUPE_<ID>_<KEY>` / `--<id>-<key>`. */
   settings?: z.ZodObject;
   /** `gen_ai.provider.name` (OpenTelemetry GenAI semconv). */

@@ -4,6 +4,7 @@ import { gemini } from "./gemini.ts";
 import { groq } from "./groq.ts";
 import { openai } from "./openai.ts";
 import { openrouter } from "./openrouter.ts";
+import type { ErrorDialect } from "../errors.ts";
 import type { Provider } from "./contract.ts";
 
 /**
@@ -29,6 +30,7 @@ export function pricingIdOf(id: string): string {
 }
 
 export interface RouteMatch {
+  /** The provider as it serves this path (with the dialect of that part of its API). */
   adapter: Provider;
   /** The path to append to the upstream base URL. */
   upstreamPath: string;
@@ -37,19 +39,32 @@ export interface RouteMatch {
 const ALIAS = "/proxy";
 const prefixed = all.map((provider) => ({ provider, prefix: provider.route.prefix, under: `${provider.route.prefix}/` }));
 
+// A provider with another dialect for part of its API is handed over with it (one object per provider and dialect).
+const faces = new Map<Provider, Map<ErrorDialect, Provider>>();
+function servedAt(provider: Provider, upstreamPath: string): Provider {
+  const dialect = provider.dialectAt?.(upstreamPath);
+  if (dialect === undefined || dialect === provider.dialect) return provider;
+  let byDialect = faces.get(provider);
+  if (!byDialect) faces.set(provider, (byDialect = new Map()));
+  let face = byDialect.get(dialect);
+  if (!face) byDialect.set(dialect, (face = { ...provider, dialect }));
+  return face;
+}
+const match = (provider: Provider, upstreamPath: string): RouteMatch => ({ adapter: servedAt(provider, upstreamPath), upstreamPath });
+
 /** Finds the provider for an incoming path: by prefix (or its `/proxy/<id>` alias), else a drop-in root path. */
 export function matchRoute(method: string, path: string, headers: Headers): RouteMatch | undefined {
   for (const { provider, prefix, under } of prefixed) {
-    if (path === prefix || path.startsWith(under)) return { adapter: provider, upstreamPath: path.slice(prefix.length) || "/" };
+    if (path === prefix || path.startsWith(under)) return match(provider, path.slice(prefix.length) || "/");
   }
   if (path.startsWith(`${ALIAS}/`)) {
     const rest = path.slice(ALIAS.length);
     for (const { provider, prefix, under } of prefixed) {
-      if (rest === prefix || rest.startsWith(under)) return { adapter: provider, upstreamPath: rest.slice(prefix.length) || "/" };
+      if (rest === prefix || rest.startsWith(under)) return match(provider, rest.slice(prefix.length) || "/");
     }
   }
   for (const provider of all) {
-    if (provider.claimsDropIn?.(method, path, headers)) return { adapter: provider, upstreamPath: path };
+    if (provider.claimsDropIn?.(method, path, headers)) return match(provider, path);
   }
   return undefined;
 }
