@@ -2,6 +2,7 @@ import { anthropic } from "./anthropic.ts";
 import { deepseek } from "./deepseek.ts";
 import { gemini } from "./gemini.ts";
 import { groq } from "./groq.ts";
+import { ollama } from "./ollama.ts";
 import { openai } from "./openai.ts";
 import { openrouter } from "./openrouter.ts";
 import type { ErrorDialect } from "../errors.ts";
@@ -11,7 +12,7 @@ import type { Provider } from "./contract.ts";
  * Every provider Loupe knows, keyed by id. Order matters for drop-in root
  * paths: the first provider that claims a path serves it.
  */
-export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter } as const satisfies Record<string, Provider>;
+export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, ollama } as const satisfies Record<string, Provider>;
 
 export type ProviderId = keyof typeof providers;
 export const providerIds = Object.keys(providers) as ProviderId[];
