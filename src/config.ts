@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { Provider } from "./providers/contract.ts";
-import { providers, type ProviderId } from "./providers/registry.ts";
+import { declaredProviderSchema, type DeclaredProvider } from "./providers/declare-provider.ts";
+import { checkDeclaredIds, providers, type ProviderId } from "./providers/registry.ts";
 import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from "./telemetry/otel-config.ts";
 
 /**
@@ -11,6 +12,8 @@ import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from 
  * default. Upstream base URLs follow the provider registry:
  * `LOUPE_<PROVIDER>_BASE_URL`; so do a provider's own settings (its `settings`
  * fragment): `region` of `bedrock` is `bedrockRegion`, `LOUPE_BEDROCK_REGION`.
+ * The config file alone may declare more providers (`providers: [{ id,
+ * baseUrl, dialect, pricingId? }]`); their base URLs follow the same rule.
  */
 const logBodyMode = z.enum(["full", "meta", "none"]);
 export type LogBodyMode = z.infer<typeof logBodyMode>;
@@ -84,6 +87,8 @@ export interface Config {
   readonly upstreams: Readonly<Partial<Record<ProviderId, string>>>;
   /** Each provider's own settings (its `settings` fragment), parsed; providers without settings have none. */
   readonly providerSettings: Readonly<Partial<Record<ProviderId, Readonly<Record<string, unknown>>>>>;
+  /** Providers the config file declares (`providers`), each with its base URL after `LOUPE_<ID>_BASE_URL` / `--<id>-base-url`. */
+  readonly providers: readonly DeclaredProvider[];
   readonly pricesFile?: string | undefined;
   readonly adminToken?: string | undefined;
   /** Records older than this many days are deleted (hourly); unset keeps everything. */
@@ -144,6 +149,21 @@ function describeSource(key: string): string {
   return `${toFlagName(key)} / ${toEnvName(key)}`;
 }
 
+const declaredList = z.array(declaredProviderSchema);
+
+/** The config file's `providers`: each entry valid, and no id the gateway already serves. */
+function readDeclared(value: unknown, path: string | undefined): DeclaredProvider[] {
+  if (value === undefined) return [];
+  const refuse = (problems: string[]) => new ConfigError(`invalid configuration in ${path}:\n  ${problems.join("\n  ")}`);
+  const parsed = declaredList.safeParse(value);
+  if (!parsed.success) {
+    throw refuse(parsed.error.issues.map((issue) => `providers${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${issue.message}`));
+  }
+  const clashes = checkDeclaredIds(parsed.data);
+  if (clashes.length > 0) throw refuse(clashes);
+  return parsed.data;
+}
+
 /**
  * Parses flags (`{"--port": "9000"}`), environment and config file into one
  * frozen config. `providers` (tests only) replaces the registry as the source
@@ -152,12 +172,16 @@ function describeSource(key: string): string {
 export function loadConfig(
   input: { flags?: Record<string, string>; env?: Record<string, string | undefined>; providers?: readonly ProviderSettingsSource[] } = {},
 ): Config {
-  const { schema, keys, ids, owners } = input.providers ? settingsFor(input.providers) : registered;
   const env = input.env ?? process.env;
   const flags = { ...input.flags };
   const configPath = flags["--config"] ?? env.LOUPE_CONFIG;
   delete flags["--config"];
-  const merged = { ...(configPath ? readFile(configPath) : {}), ...readEnv(env, keys), ...readFlags(flags, keys) };
+  const { providers: declaring, ...fromFile } = configPath ? readFile(configPath) : {};
+  const declared = readDeclared(declaring, configPath);
+  // Declared providers get their base-URL settings (`LOUPE_<ID>_BASE_URL`) as registered ones do.
+  const sources = input.providers ?? Object.values(providers);
+  const { schema, keys, ids, owners } = declared.length > 0 || input.providers ? settingsFor([...sources, ...declared.map(({ id }) => ({ id }))]) : registered;
+  const merged = { ...fromFile, ...readEnv(env, keys), ...readFlags(flags, keys) };
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -168,9 +192,10 @@ export function loadConfig(
   }
   const s = parsed.data as Settings & Record<string, string | undefined>;
   const upstreams: Record<string, string> = {};
+  const declaredIds = new Set(declared.map(({ id }) => id));
   for (const id of ids) {
     const url = s[`${id}BaseUrl`];
-    if (url) upstreams[id] = url;
+    if (url && !declaredIds.has(id)) upstreams[id] = url;
   }
   const perProvider: Record<string, Record<string, unknown>> = {};
   for (const { key, id, name } of owners) {
@@ -199,6 +224,7 @@ export function loadConfig(
     storagePriority: s.storagePriority,
     upstreams,
     providerSettings: perProvider,
+    providers: declared.map((entry) => ({ ...entry, baseUrl: s[`${entry.id}BaseUrl`] ?? entry.baseUrl })),
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,
     retentionDays: s.retentionDays,

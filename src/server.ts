@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { LoupeError, renderError, toLoupeError } from "./errors.ts";
 import { sameSecret } from "./http/same-secret.ts";
-import { describeRoutes, matchRoute, type RouteMatch } from "./providers/registry.ts";
+import { createRegistry, type RouteMatch } from "./providers/registry.ts";
 import { forward, type ProxyDeps } from "./proxy/forward.ts";
 import type { UpstreamFetch } from "./proxy/proxy-deps.ts";
 import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
@@ -42,6 +42,8 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
 
 export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request) => Response | Promise<Response> } {
   const { state } = deps;
+  // The registered providers and those the config file declares: routes, `GET /`, OpenAPI, price lookups.
+  const registry = createRegistry(deps.config.providers);
   const app = new Hono();
   const proxyDeps: ProxyDeps = {
     config: deps.config,
@@ -81,7 +83,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   app.on(["GET", "HEAD"], "/api/hello", (c) => c.body(null, 200));
   app.route(
     "/",
-    createApi({ analytics: deps.analytics, priceBook: deps.priceBook, adminToken: deps.config.adminToken, version: deps.version, sql: deps.apiSql }),
+    createApi({ analytics: deps.analytics, priceBook: deps.priceBook, registry, adminToken: deps.config.adminToken, version: deps.version, sql: deps.apiSql }),
   );
 
   // Local CLI processes (`loupe sql`, `loupe export`) present the key from the discovery file.
@@ -114,7 +116,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   // The mounted routes, from the provider registry (browsers will get the dashboard here).
   app.get("/", (c) => {
     const origin = new URL(c.req.url).origin;
-    const routes = describeRoutes().map((route) => ({
+    const routes = registry.describeRoutes().map((route) => ({
       provider: route.provider,
       prefix: route.prefix,
       alias: route.alias,
@@ -126,7 +128,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   });
 
   // Anything not routed above and not a provider path (those never reach Hono).
-  const prefixes = describeRoutes().map((route) => route.prefix).join(", ");
+  const prefixes = registry.describeRoutes().map((route) => route.prefix).join(", ");
   app.all("*", (c) => renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: the provider routes are ${prefixes} (GET / lists them)`)));
 
   function proxy(request: Request, route: RouteMatch): Response | Promise<Response> {
@@ -144,7 +146,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const end = url.indexOf("?", start);
     const pathname = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
-    const route = matchRoute(request.method, pathname, request.headers);
+    const route = registry.matchRoute(request.method, pathname, request.headers);
     return route ? proxy(request, route) : app.fetch(request);
   };
   return { app, fetch };

@@ -6,7 +6,7 @@ import { sameSecret } from "../http/same-secret.ts";
 import { computeCostNano, formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { PriceBook } from "../pricing/price-book.ts";
 import { LoupeError, renderError, toLoupeError } from "../errors.ts";
-import { describeRoutes, pricingIdOf } from "../providers/registry.ts";
+import type { ProviderRegistry, RouteDescription } from "../providers/registry.ts";
 import type { AnalyticsStore, RequestFilter } from "../sinks/analytics.ts";
 import { renderReferencePage } from "./reference-page.ts";
 import * as s from "./schemas.ts";
@@ -14,6 +14,8 @@ import * as s from "./schemas.ts";
 export interface ApiDeps {
   analytics: AnalyticsStore;
   priceBook: PriceBook;
+  /** The providers served (their routes for the OpenAPI description, their ids in the price data). */
+  registry: Pick<ProviderRegistry, "describeRoutes" | "pricingIdOf">;
   adminToken: string | undefined;
   version: string;
   /** Vetted read-only SQL (see store/sql-guard.ts). */
@@ -122,7 +124,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     let savings = 0n;
     let unpricedTokens = 0;
     for (const row of cacheReads) {
-      const price = deps.priceBook.lookup(pricingIdOf(row.provider), row.model);
+      const price = deps.priceBook.lookup(deps.registry.pricingIdOf(row.provider), row.model);
       if (!price) {
         unpricedTokens += row.cache_read_tokens;
         continue;
@@ -206,7 +208,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     },
   );
 
-  describeProxyRoutes(app);
+  describeProxyRoutes(app, deps.registry.describeRoutes());
 
   const document = () =>
     app.getOpenAPI31Document({
@@ -224,9 +226,9 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 }
 
 /** The proxy routes in the spec, as pass-through operations (their bodies are the providers' own). */
-function describeProxyRoutes(app: OpenAPIHono) {
+function describeProxyRoutes(app: OpenAPIHono, routes: RouteDescription[]) {
   const passthrough = { description: "The provider's response, passed through untouched (streamed when the request asks for it)" };
-  for (const route of describeRoutes()) {
+  for (const route of routes) {
     app.openAPIRegistry.registerPath({
       method: "post",
       path: `${route.prefix}/{path}`,

@@ -25,12 +25,25 @@ export interface Provider<Id extends string = string> {
   frames?(contentType: string): (() => FrameDecoder) | undefined;
   /** How Loupe's own errors on this provider's routes are written. */
   dialect: ErrorDialect;
+  /**
+   * Another dialect for part of the API, by upstream path: where a provider
+   * also serves another wire format under its prefix (Ollama's
+   * OpenAI-compatible `/v1`), that part's SDKs expect that format's errors.
+   * The route match hands the proxy the provider with it.
+   */
+  dialectAt?(path: string): ErrorDialect | undefined;
   /** Settings of this provider (credentials, region, …), merged into config as `<id><Key>` / `LOUPE_<ID>_<KEY>` / `--<id>-<key>`. */
   settings?: z.ZodObject;
   /** `gen_ai.provider.name` (OpenTelemetry GenAI semconv). */
   genAiProvider: string;
   /** The provider's id in the price data, when it differs from `id`. */
   pricingId?: string;
+  /**
+   * Its models run on the user's own hardware (Ollama): a call no price
+   * covers costs exactly 0 (`cost_source = free`) instead of NULL. The
+   * operator's price file still prices them when it names them.
+   */
+  freeUnlessPriced?: boolean;
   /** Response headers holding the provider's request id, in order of preference. */
   requestIdHeaders: readonly string[];
   /** Whether a root path (no prefix) is this provider's, for drop-in base URLs (`/v1/messages`). */

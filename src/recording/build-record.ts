@@ -14,6 +14,8 @@ export interface CallSummary {
   ttfbMs: number | undefined;
   provider: string;
   pricingProvider: string;
+  /** The provider's models are free unless a price covers them (`Provider.freeUnlessPriced`). */
+  freeUnlessPriced?: boolean | undefined;
   endpoint: Endpoint | undefined;
   method: string;
   path: string;
@@ -38,9 +40,15 @@ export interface CallSummary {
 /**
  * The cost of a call: provider-reported wins; free endpoints cost exactly 0;
  * a billable call with usage and a known price gets an exact cost; anything
- * else is NULL (unpriced), never 0.
+ * else is NULL (unpriced), never 0 — unless the provider's models are free
+ * (local models): then what no price covers costs exactly 0.
  */
 export function priceCall(summary: CallSummary, priceBook: PriceBook): Cost {
+  const cost = priceByBook(summary, priceBook);
+  return cost.nano === undefined && summary.freeUnlessPriced === true ? { nano: 0n, source: "free" } : cost;
+}
+
+function priceByBook(summary: CallSummary, priceBook: PriceBook): Cost {
   const usage = summary.response.usage;
   if (usage?.providerCostUsd !== undefined) return priceBook.price({ provider: summary.pricingProvider, model: undefined, usage, at: new Date(summary.startedAt) });
   if (summary.endpoint && !summary.endpoint.billable && summary.status < 400) return { nano: 0n, source: "free" };

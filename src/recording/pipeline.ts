@@ -1,6 +1,7 @@
 import { existsSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PriceBook } from "../pricing/price-book.ts";
+import type { ProviderLookup } from "../providers/registry.ts";
 import type { RecordSink } from "../sinks/sink.ts";
 import { journalFiles, recordSegment, type SegmentReader } from "./journal.ts";
 import type { UnjournaledEvent } from "./journal-writer.ts";
@@ -26,16 +27,17 @@ export interface Pipeline {
   recordEvents(events: readonly UnjournaledEvent[]): Promise<void>;
   /**
    * Records the segments a previous run left in the journal folder (with
-   * `priceBook`, the book that run used) and stores them into the first sink,
-   * skipping ids it has. Returns how many records were made.
+   * `priceBook` and `providers`, the book and declared providers that run
+   * used) and stores them into the first sink, skipping ids it has. Returns
+   * how many records were made.
    */
-  replay(priceBook: PriceBook): Promise<number>;
+  replay(priceBook: PriceBook, providers?: ProviderLookup): Promise<number>;
   /** Waits until every sink has every record made so far (SIGTERM, tests). */
   drain(): Promise<void>;
   /** Record segments a sink has yet to take. */
   backlog(sink: string): number;
-  /** The price book of the calls journaled from now on (after `replay`). */
-  usePriceBook(book: PriceBook): void;
+  /** The price book (and providers) of the calls journaled from now on (after `replay`). */
+  usePriceBook(book: PriceBook, providers?: ProviderLookup): void;
 }
 
 export interface PipelineOptions {
@@ -44,6 +46,8 @@ export interface PipelineOptions {
   sinks: readonly RecordSink[];
   /** The price book of the calls journaled from now on (`usePriceBook` changes it). */
   priceBook: PriceBook;
+  /** Their providers, when the config declares some (provider-snapshot.ts); default the registered ones. */
+  providers?: ProviderLookup | undefined;
   /** `loupe sql`: keep the other sinks' cursors (and backlog) for the gateway's next start. */
   keepOtherSinks?: boolean;
   /** What could not be read while recording (each call is recorded anyway), and sink failures. */
@@ -60,7 +64,7 @@ export function openPipeline(options: PipelineOptions): Pipeline {
   const primary: RecordSink = first;
   const names = sinks.map((sink) => sink.name);
   const queue = openRecordQueue(join(journalDir, "records"), options.keepOtherSinks ? undefined : names, names);
-  let recorder = createRecorder(options.priceBook, onProblem);
+  let recorder = createRecorder(options.priceBook, onProblem, options.providers);
   // Segments up to here may hold records a sink already has (a crash before its acknowledgement).
   let replayUpTo = 0;
   const runners = new Map(sinks.map((sink) => [sink.name, createSinkRunner(sink, queue, () => replayUpTo)]));
@@ -107,8 +111,8 @@ export function openPipeline(options: PipelineOptions): Pipeline {
       }
       await store();
     },
-    async replay(priceBook) {
-      const leftRecorder = createRecorder(priceBook, onProblem);
+    async replay(priceBook, providers) {
+      const leftRecorder = createRecorder(priceBook, onProblem, providers);
       let made = 0;
       for (const path of journalFiles(journalDir)) made += record(path, leftRecorder);
       replayUpTo = Math.max(0, ...names.flatMap((name) => queue.pending(name).map((segment) => segment.seq)));
@@ -119,8 +123,8 @@ export function openPipeline(options: PipelineOptions): Pipeline {
       await Promise.all([...runners.values()].map((runner) => runner.run()));
     },
     backlog: (sink) => queue.pending(sink).length,
-    usePriceBook(book) {
-      recorder = createRecorder(book, onProblem);
+    usePriceBook(book, providers) {
+      recorder = createRecorder(book, onProblem, providers);
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { PriceBook } from "../pricing/price-book.ts";
 import type { Endpoint, ResponseFacts } from "../providers/contract.ts";
 import { readPromptPreview } from "../providers/prompt-preview.ts";
-import { providerById } from "../providers/registry.ts";
+import { providerById, type ProviderLookup } from "../providers/registry.ts";
 import { readWholeBody } from "../observe/response-observer.ts";
 import type { RequestRecord } from "../record.ts";
 import type { CallTelemetry } from "../sinks/otlp/call-telemetry.ts";
@@ -20,10 +20,16 @@ export interface Recorded {
  * event and price book always give the same record, wherever it runs (the
  * recording worker, replay at start, `loupe sql` on a crashed journal).
  * Never throws for a bad body: a call is recorded whatever its body says;
- * `problems` say what could not be read.
+ * `problems` say what could not be read. `findProvider` knows the providers
+ * the gateway's config declared (provider-snapshot.ts) besides the registered ones.
  */
-export function recordCall(event: CallEvent, body: Uint8Array | undefined, priceBook: PriceBook): { recorded: Recorded; problems: string[] } {
-  const provider = providerById(event.provider);
+export function recordCall(
+  event: CallEvent,
+  body: Uint8Array | undefined,
+  priceBook: PriceBook,
+  findProvider: ProviderLookup = providerById,
+): { recorded: Recorded; problems: string[] } {
+  const provider = findProvider(event.provider);
   const endpoint: Endpoint | undefined = provider?.endpoint(event.method, event.upstreamPath);
   let response: ResponseFacts = event.response ?? {};
   let responseBody = event.responseBody;
@@ -41,6 +47,7 @@ export function recordCall(event: CallEvent, body: Uint8Array | undefined, price
   const summary: CallSummary = {
     ...event,
     pricingProvider: provider?.pricingId ?? event.provider,
+    freeUnlessPriced: provider?.freeUnlessPriced,
     endpoint,
     response,
     responseBody,
@@ -76,15 +83,15 @@ export function recordedLine({ record, telemetry }: Recorded): string {
  * passes as it is. A head that is not JSON (a damaged journal) gives no line;
  * a body that cannot be read still gives its call's record, without usage.
  */
-export function createRecorder(priceBook: PriceBook, onProblem: (message: string) => void) {
+export function createRecorder(priceBook: PriceBook, onProblem: (message: string) => void, findProvider: ProviderLookup = providerById) {
   function record(event: CallEvent, body: Uint8Array | undefined): string {
     try {
-      const { recorded, problems } = recordCall(event, body, priceBook);
+      const { recorded, problems } = recordCall(event, body, priceBook, findProvider);
       if (problems.length) onProblem(`response ${event.id}: ${problems.join("; ")}`);
       return recordedLine(recorded);
     } catch (error) {
       onProblem(`record ${event.id} made without its response: ${(error as Error).message}`);
-      return recordedLine(recordCall({ ...event, response: {} }, undefined, priceBook).recorded);
+      return recordedLine(recordCall({ ...event, response: {} }, undefined, priceBook, findProvider).recorded);
     }
   }
   return {

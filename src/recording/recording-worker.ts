@@ -17,6 +17,7 @@ import { createOtlpSink } from "../sinks/otlp/otlp-sink.ts";
 import type { RecordSink } from "../sinks/sink.ts";
 import { openPipeline, type Pipeline } from "./pipeline.ts";
 import { journalPriceBook, snapshotPrices } from "./price-snapshot.ts";
+import { journalProviders, snapshotProviders } from "./provider-snapshot.ts";
 import type { RecordingWorkerApi, WorkerEvent, WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 declare const self: Worker;
@@ -41,12 +42,14 @@ const api: RecordingWorkerApi = {
       telemetry = createTelemetryExport(options.telemetry.config, options.telemetry.version, (message) => post({ event: "log", message: `telemetry: ${message}` }));
       sinks.push(createOtlpSink(telemetry));
     }
-    // What a previous run left is priced with the book that run used; then this run's book takes over.
+    // What a previous run left is recorded with the book and declared providers that run used; then this run's take over.
     const leftBook = journalPriceBook(options.journalDir);
-    pipeline = openPipeline({ journalDir: options.journalDir, sinks, priceBook: leftBook, onProblem: (message) => post({ event: "problem", message }) });
-    const recovered = await pipeline.replay(leftBook);
+    const leftProviders = journalProviders(options.journalDir);
+    pipeline = openPipeline({ journalDir: options.journalDir, sinks, priceBook: leftBook, providers: leftProviders, onProblem: (message) => post({ event: "problem", message }) });
+    const recovered = await pipeline.replay(leftBook, leftProviders);
     snapshotPrices(options.journalDir, options.pricesFile);
-    pipeline.usePriceBook(journalPriceBook(options.journalDir));
+    snapshotProviders(options.journalDir, options.providers ?? []);
+    pipeline.usePriceBook(journalPriceBook(options.journalDir), journalProviders(options.journalDir));
     return recovered;
   },
   async recordFiles(paths) {

@@ -1,3 +1,4 @@
+import type { DeclaredProvider } from "../providers/declare-provider.ts";
 import type { AnalyticsStore } from "../sinks/analytics.ts";
 import type { QueryLimits, QueryResult } from "../sinks/duckdb/duckdb-store.ts";
 import type { ParquetExportResult } from "../sinks/duckdb/parquet-export.ts";
@@ -14,6 +15,8 @@ export interface RecordingWorkerOptions {
   backgroundPriority: boolean;
   /** The operator's price file of this run (its calls are priced with it). */
   pricesFile: string | undefined;
+  /** The providers this run's config file declares (its calls' records name them). */
+  providers?: readonly DeclaredProvider[] | undefined;
   /** OpenTelemetry export, when on: the OTLP sink. */
   telemetry?: { config: TelemetryConfig; version: string } | undefined;
 }

@@ -65,11 +65,12 @@ describe("every fixture says what it is", () => {
 });
 
 describe("the registry's promises", () => {
-  test.each(providerIds)("%s: served at /<id>, LOUPE_<ID>_BASE_URL and --<id>-base-url override an https default", (id) => {
+  // An API on the user's own machine (Ollama) is reached over plain HTTP on loopback; every other default is HTTPS.
+  test.each(providerIds)("%s: served at /<id>, LOUPE_<ID>_BASE_URL and --<id>-base-url override an https (or local http) default", (id) => {
     const provider = providerById(id)!;
     expect(provider.id).toBe(id);
     expect(provider.route.prefix).toBe(`/${id}`);
-    expect(provider.upstream.baseUrl).toMatch(/^https:\/\/[^/]+(\/[^/]+)*[^/]$/);
+    expect(provider.upstream.baseUrl).toMatch(/^(https:\/\/[^/]+|http:\/\/127\.0\.0\.1:\d+)(\/[^/]+)*[^/]$/);
     expect(describeSettings()).toContainEqual({ flag: `--${id}-base-url`, env: `LOUPE_${id.toUpperCase()}_BASE_URL` });
   });
 });

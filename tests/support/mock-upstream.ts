@@ -51,6 +51,10 @@ function defaultFixture(path: string, json: any): string | undefined {
   if (path.endsWith(":streamGenerateContent")) return "gemini/streamGenerateContent-2.5-flash-thoughts.js-genai-recording.sse";
   if (path.endsWith(":generateContent")) return "gemini/generateContent-2.5-flash-cache-thoughts.js-genai-recording.json";
   if (path.endsWith(":countTokens")) return "gemini/countTokens.js-genai-recording.json";
+  // Ollama's native API (the ollama SDK always sends `stream`; the API itself streams when it is absent).
+  if (path === "/api/chat") return json?.stream === false ? "ollama/api-chat-nonstream.documented.json" : "ollama/api-chat-stream.documented.ndjson";
+  if (path === "/api/generate") return json?.stream === false ? "ollama/api-generate-nonstream.documented.json" : "ollama/api-generate-stream.documented.ndjson";
+  if (path === "/api/embed") return "ollama/api-embed.documented.json";
   return undefined;
 }
 

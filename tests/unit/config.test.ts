@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { loadConfig } from "../../src/config.ts";
+import { ConfigError, loadConfig } from "../../src/config.ts";
 import { tempDir } from "../support/gateway.ts";
 
 describe("config: flags > LOUPE_* env > file > defaults", () => {
@@ -37,5 +37,54 @@ describe("config: flags > LOUPE_* env > file > defaults", () => {
     expect(() => loadConfig({ env: { LOUPE_PROT: "1" } })).toThrow(/unknown environment variable LOUPE_PROT/);
     expect(() => loadConfig({ flags: { "--prot": "1" } })).toThrow(/unknown flag --prot/);
     expect(() => loadConfig({ env: { LOUPE_CONFIG: "/nonexistent/loupe.json" } })).toThrow(/cannot read config file/);
+  });
+});
+
+describe("config: providers declared in the config file", () => {
+  const write = async (config: unknown) => {
+    const file = `${tempDir()}/loupe.json`;
+    await Bun.write(file, JSON.stringify(config));
+    return file;
+  };
+
+  test("parsed, base URL trimmed; LOUPE_<ID>_BASE_URL and --<id>-base-url override it as for a registered provider", async () => {
+    const file = await write({ port: 1000, providers: [{ id: "acme", baseUrl: "https://api.acme.test/v1/", dialect: "openai", pricingId: "together" }, { id: "claudish", baseUrl: "http://127.0.0.1:9/anthropic", dialect: "anthropic" }] });
+    const config = loadConfig({ env: { LOUPE_CONFIG: file } });
+    expect(config.server.port).toBe(1000);
+    expect(config.providers).toEqual([
+      { id: "acme", baseUrl: "https://api.acme.test/v1", dialect: "openai", pricingId: "together" },
+      { id: "claudish", baseUrl: "http://127.0.0.1:9/anthropic", dialect: "anthropic" },
+    ]);
+    expect(Object.isFrozen(config.providers[0])).toBe(true);
+    const overridden = loadConfig({ env: { LOUPE_CONFIG: file, LOUPE_ACME_BASE_URL: "http://127.0.0.1:7/v1" }, flags: { "--claudish-base-url": "http://127.0.0.1:8" } });
+    expect(overridden.providers.map((p) => p.baseUrl)).toEqual(["http://127.0.0.1:7/v1", "http://127.0.0.1:8"]);
+    expect(overridden.upstreams).toEqual({});
+    // Without the declaration, the variable names nothing.
+    expect(() => loadConfig({ env: { LOUPE_ACME_BASE_URL: "http://127.0.0.1:7" } })).toThrow(/unknown environment variable LOUPE_ACME_BASE_URL/);
+    expect(loadConfig({ env: {} }).providers).toEqual([]);
+  });
+
+  test("an id already served is refused at start, by name: a registered provider's, the gateway's own paths, or twice", async () => {
+    const clash = await write({ providers: [{ id: "openai", baseUrl: "https://x.test", dialect: "openai" }] });
+    expect(() => loadConfig({ env: { LOUPE_CONFIG: clash } })).toThrow(/provider "openai" is already registered/);
+    const own = await write({ providers: [{ id: "api", baseUrl: "https://x.test", dialect: "openai" }] });
+    expect(() => loadConfig({ env: { LOUPE_CONFIG: own } })).toThrow(/provider id "api" is a path the gateway serves itself/);
+    const twice = await write({ providers: [{ id: "acme", baseUrl: "https://x.test", dialect: "openai" }, { id: "acme", baseUrl: "https://y.test", dialect: "anthropic" }] });
+    expect(() => loadConfig({ env: { LOUPE_CONFIG: twice } })).toThrow(/provider "acme" is declared twice/);
+  });
+
+  test("a bad entry is refused with the field at fault", async () => {
+    const bad = await write({ providers: [{ id: "acme", baseUrl: "https://x.test", dialect: "openai" }, { id: "Bad-Id", baseUrl: "ftp://x", dialect: "cohere" }] });
+    const message = (() => {
+      try {
+        loadConfig({ env: { LOUPE_CONFIG: bad } });
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).toContain("providers[1].id: must be lower-case letters and digits");
+    expect(message).toContain("providers[1].baseUrl");
+    expect(message).toContain("providers[1].dialect");
+    expect(() => loadConfig({ env: { LOUPE_CONFIG: bad } })).toThrow(ConfigError);
   });
 });

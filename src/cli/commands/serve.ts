@@ -63,6 +63,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
       journalDir,
       backgroundPriority: config.storagePriority === "background",
       pricesFile: config.pricesFile,
+      providers: config.providers,
       telemetry: config.telemetry && { config: config.telemetry, version },
     },
     {
