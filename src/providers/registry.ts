@@ -1,4 +1,5 @@
 import { anthropic } from "./anthropic.ts";
+import { bedrock } from "./bedrock/bedrock.ts";
 import { deepseek } from "./deepseek.ts";
 import { gemini } from "./gemini.ts";
 import { groq } from "./groq.ts";
@@ -10,7 +11,7 @@ import type { Provider } from "./contract.ts";
  * Every provider Loupe knows, keyed by id. Order matters for drop-in root
  * paths: the first provider that claims a path serves it.
  */
-export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter } as const satisfies Record<string, Provider>;
+export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, bedrock } as const satisfies Record<string, Provider>;
 
 export type ProviderId = keyof typeof providers;
 export const providerIds = Object.keys(providers) as ProviderId[];
