@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+import { loadConfig } from "../../src/config.ts";
 import { LoupeError } from "../../src/errors.ts";
 import { bedrock, convertBedrockUsage, pricedModel } from "../../src/providers/bedrock/bedrock.ts";
 import { createEventStreamFrames } from "../../src/providers/bedrock/eventstream-frames.ts";
@@ -131,6 +132,10 @@ describe("endpoints", () => {
     expect(invoke).toMatchObject({ sessionId: "s-1", params: { max_tokens: 10 } });
   });
 
+  test("Claude Code's session and agent headers are read as on Anthropic's API", () => {
+    expect(bedrock.readHeaders?.({ "x-claude-code-session-id": "cc-1", "x-claude-code-agent-id": "a-2" })).toMatchObject({ sessionId: "cc-1", client: { agentId: "a-2" } });
+  });
+
   test("an AWS error body gives its message to the record", () => {
     const body = { message: "The provided model identifier is invalid." };
     expect(bedrock.endpoint("POST", "/model/m/converse")?.readResponse?.(body)).toEqual({ errorType: undefined, errorMessage: body.message });
@@ -151,6 +156,11 @@ describe("the upstream request", () => {
   const request = (url: string, headers: Record<string, string>): UpstreamRequest => ({ url, method: "POST", headers: { "content-type": "application/json", ...headers }, body });
   const DEFAULT = "https://bedrock-runtime.us-east-1.amazonaws.com/model/m%3A0/converse";
   const clientSig = (region: string) => `AWS4-HMAC-SHA256 Credential=AKIDCLIENT/20260101/${region}/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature=${"a".repeat(64)}`;
+
+  test("LOUPE_BEDROCK_REGION is checked when the gateway starts", () => {
+    expect(loadConfig({ env: { LOUPE_BEDROCK_REGION: "ap-south-2" } }).providerSettings).toEqual({ bedrock: { region: "ap-south-2" } });
+    expect(() => loadConfig({ env: { LOUPE_BEDROCK_REGION: "mars" } })).toThrow(/--bedrock-region \/ LOUPE_BEDROCK_REGION: an AWS region name/);
+  });
 
   test("the region a client signed for is read from its credential scope", () => {
     expect(scopeRegion(clientSig("ap-southeast-2"))).toBe("ap-southeast-2");

@@ -273,6 +273,8 @@ export const bedrock: Provider<"bedrock"> = {
     /** For clients that sign for no region (Bedrock API keys, unsigned calls): LOUPE_BEDROCK_REGION, --bedrock-region. */
     region: z.string().regex(REGION, "an AWS region name such as us-east-1").optional(),
   }),
+  // Claude Code on Bedrock (CLAUDE_CODE_USE_BEDROCK) sends the same x-claude-code-* headers as on Anthropic's API.
+  readHeaders: (headers) => anthropic.readHeaders?.(headers) ?? {},
   frames: (contentType) => (contentType.toLowerCase().startsWith(EVENT_STREAM_CONTENT_TYPE) ? createEventStreamFrames : undefined),
   endpoint(method, path) {
     const match = method === "POST" ? MODEL_ACTION.exec(path) : null;
