@@ -144,14 +144,14 @@ export async function signRequest(request: UpstreamRequest, credentials: AwsCred
 
 /** The standard AWS credential chain, loaded on first use; a failed lookup is remembered for a few seconds. */
 function createCredentialChain(): CredentialSource {
-  let chain: (() => Promise<AwsCredentials>) | undefined;
+  let chain: Promise<() => Promise<AwsCredentials>> | undefined;
   let failedAt = Number.NEGATIVE_INFINITY;
   return async () => {
     if (performance.now() - failedAt < RETRY_LOOKUP_MS) return undefined;
     try {
-      // The chain memoizes what it finds and refreshes it before it expires.
-      chain ??= (await import("@aws-sdk/credential-provider-node")).defaultProvider();
-      return await chain();
+      // One chain for all calls; it memoizes what it finds and refreshes it before it expires.
+      chain ??= import("@aws-sdk/credential-provider-node").then((module) => module.defaultProvider());
+      return await (await chain)();
     } catch {
       failedAt = performance.now();
       return undefined;
