@@ -39,7 +39,8 @@ export interface MockUpstream {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function contentTypeFor(name: string): string {
+/** The content type the mock answers a fixture with. */
+export function contentTypeFor(name: string): string {
   if (name.endsWith(".sse")) return "text/event-stream; charset=utf-8";
   if (name.endsWith(".ndjson")) return "application/x-ndjson";
   if (name.endsWith(".eventstream.bin")) return "application/vnd.amazon.eventstream";
