@@ -2,6 +2,7 @@ import { anthropic } from "./anthropic.ts";
 import { cohere } from "./cohere.ts";
 import { azure } from "./azure.ts";
 import { cerebras } from "./cerebras.ts";
+import { bedrock } from "./bedrock/bedrock.ts";
 import { deepseek } from "./deepseek.ts";
 import { fireworks } from "./fireworks.ts";
 import { gemini } from "./gemini.ts";
@@ -22,7 +23,7 @@ import { declareProvider, type DeclaredProvider } from "./declare-provider.ts";
  * Every provider Loupe knows, keyed by id. Order matters for drop-in root
  * paths: the first provider that claims a path serves it.
  */
-export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, vertex, cohere, azure, mistral, xai, together, fireworks, cerebras, perplexity, ollama } as const satisfies Record<string, Provider>;
+export const providers = { anthropic, openai, gemini, groq, deepseek, openrouter, vertex, cohere, azure, mistral, xai, together, fireworks, cerebras, perplexity, ollama, bedrock } as const satisfies Record<string, Provider>;
 
 export type ProviderId = keyof typeof providers;
 export const providerIds = Object.keys(providers) as ProviderId[];

@@ -1,5 +1,8 @@
 import type { Server } from "bun";
-import { fixtureHttp, fixtureText, sseEvent, sseEvents } from "./fixtures.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { verifySigV4, type SigV4Check } from "./aws-sigv4.ts";
+import { FIXTURES, fixtureHttp, fixtureText, sseEvent, sseEvents } from "./fixtures.ts";
 
 /**
  * A local stand-in for the providers' APIs that answers
@@ -13,6 +16,9 @@ import { fixtureHttp, fixtureText, sseEvent, sseEvents } from "./fixtures.ts";
  *   x-mock-drop-after: <n>            cut the connection after n events
  *   x-mock-stream-usage: when-asked   the stream fixture was recorded with include_usage: send it without
  *                                     usage unless the request asks (as /v1/chat/completions always does)
+ * A request signed with AWS SigV4 is verified as AWS would (aws-sigv4.ts):
+ * a wrong signature is refused with AWS's 403. `*.eventstream.bin` fixtures
+ * are sent as AWS event streams, one message per chunk.
  */
 export interface CapturedRequest {
   method: string;
@@ -21,6 +27,8 @@ export interface CapturedRequest {
   headers: Headers;
   body: Uint8Array;
   json: any;
+  /** The SigV4 verdict, for a request signed with it. */
+  sigv4?: SigV4Check;
 }
 
 export interface MockUpstream {
@@ -33,9 +41,11 @@ export interface MockUpstream {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function contentTypeFor(name: string): string {
+/** The content type the mock answers a fixture with. */
+export function contentTypeFor(name: string): string {
   if (name.endsWith(".sse")) return "text/event-stream; charset=utf-8";
   if (name.endsWith(".ndjson")) return "application/x-ndjson";
+  if (name.endsWith(".eventstream.bin")) return "application/vnd.amazon.eventstream";
   return "application/json";
 }
 
@@ -55,6 +65,13 @@ function defaultFixture(path: string, json: any): string | undefined {
   if (path === "/api/chat") return json?.stream === false ? "ollama/api-chat-nonstream.documented.json" : "ollama/api-chat-stream.documented.ndjson";
   if (path === "/api/generate") return json?.stream === false ? "ollama/api-generate-nonstream.documented.json" : "ollama/api-generate-stream.documented.ndjson";
   if (path === "/api/embed") return "ollama/api-embed.documented.json";
+  // Bedrock Runtime: /model/{modelId}/{action}
+  if (path.startsWith("/model/")) {
+    if (path.endsWith("/converse")) return "bedrock/converse-nonstream.CONSTRUCTED.json";
+    if (path.endsWith("/converse-stream")) return "bedrock/converse-stream.CONSTRUCTED.eventstream.bin";
+    if (path.endsWith("/invoke")) return "bedrock/invoke.anthropic.CONSTRUCTED.json";
+    if (path.endsWith("/invoke-with-response-stream")) return "bedrock/invoke-with-response-stream.anthropic.CONSTRUCTED.eventstream.bin";
+  }
   return undefined;
 }
 
@@ -98,9 +115,18 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       } catch {
         json = undefined;
       }
-      const captured = { method: req.method, url: req.url, path: url.pathname, headers: req.headers, body, json };
+      const captured: CapturedRequest = { method: req.method, url: req.url, path: url.pathname, headers: req.headers, body, json };
       requests.push(captured);
       const h = req.headers;
+      if (h.get("authorization")?.startsWith("AWS4-HMAC-SHA256")) {
+        captured.sigv4 = await verifySigV4(req, body);
+        const refused = captured.sigv4.error;
+        if (refused) {
+          const answer = JSON.stringify({ message: refused.message });
+          sent.push(encoder.encode(answer));
+          return new Response(answer, { status: 403, headers: { "content-type": "application/json", "x-amzn-errortype": `${refused.type}:http://internal.amazon.com/coral/com.amazon.coral.service/`, "x-amzn-requestid": "mock-sigv4-refused" } });
+        }
+      }
       const delay = Number(h.get("x-mock-delay-ms") ?? 0);
       if (delay) await sleep(delay);
       const name = h.get("x-mock-fixture") ?? defaultFixture(url.pathname, json);
@@ -111,6 +137,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         sent.push(encoder.encode(fixture.body));
         return new Response(fixture.body, { status: fixture.status, headers: fixture.headers });
       }
+      if (name.endsWith(".eventstream.bin")) return eventStream(name, h, sent);
       const text = fixtureText(name);
       const status = Number(h.get("x-mock-status") ?? 200);
       const headers = new Headers({ "content-type": contentTypeFor(name), "request-id": "req_mock_1", "x-request-id": "req_mock_1" });
@@ -165,6 +192,41 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     sent,
     stop: () => server.stop(true),
   };
+}
+
+/**
+ * An AWS event stream fixture (binary), one message per chunk as Bedrock
+ * sends them; a length that cannot be a message sends the rest in one chunk.
+ */
+function eventStream(name: string, h: Headers, sent: Uint8Array<ArrayBuffer>[]): Response {
+  const bytes = new Uint8Array(readFileSync(join(FIXTURES, name)));
+  const messages: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    const size = bytes.length - at >= 4 ? new DataView(bytes.buffer, at, 4).getUint32(0) : 0;
+    const end = size >= 16 && at + size <= bytes.length ? at + size : bytes.length;
+    messages.push(bytes.subarray(at, end));
+    at = end;
+  }
+  const eventDelay = Number(h.get("x-mock-event-delay-ms") ?? 0);
+  const dropAfter = h.has("x-mock-drop-after") ? Number(h.get("x-mock-drop-after")) : Infinity;
+  const all: Uint8Array[] = [];
+  let i = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (i >= dropAfter || i >= messages.length) {
+        sent.push(concat(all));
+        if (i >= messages.length) controller.close();
+        else controller.error(new Error("mock: connection dropped"));
+        return;
+      }
+      if (eventDelay && i > 0) await sleep(eventDelay);
+      const message = messages[i++]!;
+      all.push(message);
+      controller.enqueue(message);
+    },
+  });
+  const headers = { "content-type": contentTypeFor(name), "x-amzn-requestid": "mock-bedrock-request-1", "x-amzn-bedrock-content-type": "application/json" };
+  return new Response(stream, { status: Number(h.get("x-mock-status") ?? 200), headers });
 }
 
 export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {

@@ -2,10 +2,11 @@ import { describe, expect, test } from "bun:test";
 import { anthropic } from "../../src/providers/anthropic.ts";
 import { openai } from "../../src/providers/openai.ts";
 import { providerById, providerIds } from "../../src/providers/registry.ts";
-import type { Provider } from "../../src/providers/contract.ts";
+import type { FrameDecoder, Provider } from "../../src/providers/contract.ts";
 import { createResponseObserver, type BodyKind } from "../../src/observe/response-observer.ts";
 import type { Usage } from "../../src/usage/usage.ts";
 import { expectedBytes, fixtureText, listFixtures, readExpected } from "../support/fixtures.ts";
+import { contentTypeFor } from "../support/mock-upstream.ts";
 
 interface Case {
   adapter: Provider;
@@ -13,6 +14,8 @@ interface Case {
   path: string;
   fixture: string;
   kind: BodyKind;
+  /** The provider's own framing, for a body it answers with (binary event streams). */
+  frames?: (() => FrameDecoder) | undefined;
   bytes?: Uint8Array;
   usage: Usage | undefined;
 }
@@ -26,14 +29,15 @@ const cases: Case[] = listFixtures().flatMap((fixture) => {
   const expected = readExpected(fixture);
   if (!expected.walked || expected.status >= 400) return [];
   const adapter = providerById(expected.provider ?? fixture.slice(0, fixture.indexOf("/")))!;
-  const kind: BodyKind = expected.frame === "sse" || fixture.endsWith(".sse") ? "sse" : fixture.endsWith(".ndjson") ? "ndjson" : "json";
+  const frames = adapter.frames?.(contentTypeFor(fixture));
+  const kind: BodyKind = frames ? "frames" : expected.frame === "sse" || fixture.endsWith(".sse") ? "sse" : fixture.endsWith(".ndjson") ? "ndjson" : "json";
   const path = expected.request.path.split("?")[0]!;
-  return [{ adapter, method: expected.request.method, path, fixture, kind, bytes: expectedBytes(fixture, expected), usage: expected.usage ?? undefined }];
+  return [{ adapter, method: expected.request.method, path, fixture, kind, frames, bytes: expectedBytes(fixture, expected), usage: expected.usage ?? undefined }];
 });
 
 function observe(c: Case, chunkSize: number) {
   const endpoint = c.adapter.endpoint(c.method ?? "POST", c.path);
-  const observer = createResponseObserver({ endpoint, kind: c.kind, encoding: null, captureBytes: 0 });
+  const observer = createResponseObserver({ endpoint, kind: c.kind, frames: c.frames, encoding: null, captureBytes: 0 });
   const bytes = c.bytes ?? new TextEncoder().encode(fixtureText(c.fixture));
   for (let i = 0; i < bytes.length; i += chunkSize) observer.feed(bytes.subarray(i, i + chunkSize));
   return observer.finish();
