@@ -120,6 +120,14 @@ describe("loupe prices", () => {
     expect(JSON.parse(groq.stdout)).toMatchObject({ model: "llama-3.3-70b-versatile", provider: "groq", source: "genai-prices" });
   });
 
+  test("--provider takes Loupe's provider ids (priced under their id in the price data); a provider whose models are free says so", async () => {
+    const xai = await loupe(["prices", "grok-4", "--provider", "xai"]);
+    expect(JSON.parse(xai.stdout)).toMatchObject({ model: "grok-4", provider: "x-ai", source: "genai-prices" });
+    const ollama = await loupe(["prices", "llama3.2", "--provider", "ollama"]);
+    expect(ollama.stdout).toContain("recorded as free (cost_usd 0, cost_source free) unless the price file prices them");
+    expect(ollama.code).toBe(0);
+  });
+
   test("a model no provider prices: no price known, exit 1", async () => {
     const { stdout, code } = await loupe(["prices", "no-such-model-anywhere"]);
     expect(stdout).toContain("no-such-model-anywhere: no price known");

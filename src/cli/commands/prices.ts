@@ -1,6 +1,7 @@
 import { loadConfig } from "../../config.ts";
 import { loadPriceBook } from "../../pricing/load-prices.ts";
 import type { PriceLookup } from "../../pricing/price-book.ts";
+import { createRegistry } from "../../providers/registry.ts";
 import type { Command } from "../command.ts";
 
 function unpriced(model: string): void {
@@ -31,10 +32,15 @@ export const pricesCommand: Command = {
     }
     const describe = (found: PriceLookup) => ({ model, matched: found.model, provider: found.provider, source: found.source, version: book.version, usd_per_million_tokens: found.prices });
     if (typeof values.provider === "string") {
-      const found = book.lookup(values.provider, model);
-      if (!found) return unpriced(model);
-      console.log(JSON.stringify(describe(found), null, 2));
-      return;
+      // A Loupe provider id (registered or declared in the config file) is looked up under its id in the price data.
+      const registry = createRegistry(config.providers);
+      const provider = registry.providerById(values.provider);
+      const found = book.lookup(provider ? registry.pricingIdOf(provider.id) : values.provider, model);
+      if (found) return void console.log(JSON.stringify(describe(found), null, 2));
+      if (provider?.freeUnlessPriced) {
+        return void console.log(`${model}: no price known for ${provider.id} — its calls are recorded as free (cost_usd 0, cost_source free) unless the price file prices them`);
+      }
+      return unpriced(model);
     }
     // A call is priced by the provider it goes to: without --provider, every provider that prices the model.
     const found = book.findAll(model);
