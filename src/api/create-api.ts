@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { stringify as toYaml } from "yaml";
-import { formatCsv } from "../cli/format-table.ts";
+import { formatCsv } from "./format-table.ts";
 import { sameSecret } from "../http/same-secret.ts";
 import { computeCostNano, formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { PriceBook } from "../pricing/price-book.ts";

@@ -89,6 +89,10 @@ describe("layering: the import graph runs one way", () => {
     expect(arrows(["src/recording", "src/observe", "src/pricing"], ["src/proxy", "src/api", "src/cli", "src/server.ts", "main.ts"])).toEqual([]);
   });
 
+  test("the API and the app never reach into the command line", () => {
+    expect(arrows(["src/api", "src/server.ts", "src/proxy", "src/recording", "src/sinks", "src/providers"], ["src/cli", "main.ts"])).toEqual([]);
+  });
+
   test("nothing imports the proxy but the app (src/server.ts)", () => {
     const outside = [...graph.keys()].filter((file) => !under(file, "src/proxy", "src/server.ts"));
     expect(arrows(outside, ["src/proxy"])).toEqual([]);

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from "../../config.ts";
 import type { Command } from "../command.ts";
 import { runSql } from "../db-commands.ts";
-import { formatCsv, formatJson, formatTable } from "../format-table.ts";
+import { formatCsv, formatJson, formatTable } from "../../api/format-table.ts";
 
 /** `loupe sql "<query>" [--json|--csv]`: one read-only query, through the serving gateway when one holds the file. */
 export const sqlCommand: Command = {
