@@ -6,6 +6,11 @@
  *   POST /v1/chat/completions  an OpenAI chat completion (~1 KB JSON, recorded fixture)
  *   POST /v1/messages          an Anthropic SSE stream (8 events), first event at once,
  *                              then one event every BENCH_STREAM_GAP_MS (default 1 ms)
+ *   POST /api/chat             an Ollama NDJSON stream (application/x-ndjson), one line per
+ *                              chunk, paced the same way (bench/streams.ts)
+ *   POST /model/{id}/converse-stream
+ *                              a Bedrock ConverseStream (application/vnd.amazon.eventstream),
+ *                              one binary message per chunk, paced the same way (bench/streams.ts)
  *   GET  /_stats               requests seen, by the `x-bench-target` request header
  */
 import { readFileSync } from "node:fs";
@@ -14,16 +19,51 @@ import { join } from "node:path";
 const FIXTURES = join(import.meta.dir, "..", "tests", "fixtures");
 export const CHAT_JSON = readFileSync(join(FIXTURES, "openai", "chat-nonstream.json"), "utf8");
 export const STREAM_SSE = readFileSync(join(FIXTURES, "anthropic", "messages-stream-cache.CONSTRUCTED.sse"), "utf8");
+/** The Anthropic stream as the mock sends it: one SSE event per chunk. */
+export const SSE_CHUNKS: Uint8Array[] = STREAM_SSE.split(/(?<=\n\n)/)
+  .filter((e) => e.trim() !== "")
+  .map((e) => new TextEncoder().encode(e));
+/** An Ollama /api/chat stream (2 lines), one NDJSON line (with its newline) per chunk. */
+export const NDJSON_CHUNKS: Uint8Array[] = readFileSync(join(FIXTURES, "ollama", "api-chat-stream.documented.ndjson"), "utf8")
+  .split(/(?<=\n)/)
+  .filter((l) => l.trim() !== "")
+  .map((l) => new TextEncoder().encode(l));
+export const BEDROCK_STREAM = new Uint8Array(readFileSync(join(FIXTURES, "bedrock", "converse-stream.CONSTRUCTED.eventstream.bin")));
+/** A Bedrock ConverseStream, one event-stream message per chunk (each starts with its total length, 4 bytes big-endian). */
+export const EVENTSTREAM_CHUNKS: Uint8Array[] = splitEventStream(BEDROCK_STREAM);
+
+export function splitEventStream(bytes: Uint8Array): Uint8Array[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < bytes.byteLength; ) {
+    const length = at + 4 <= bytes.byteLength ? view.getUint32(at) : 0;
+    if (length < 16 || at + length > bytes.byteLength) throw new Error(`event stream: bad message length ${length} at byte ${at}`);
+    out.push(bytes.subarray(at, at + length));
+    at += length;
+  }
+  return out;
+}
 
 if (import.meta.main) {
   const gapMs = Number(process.env.BENCH_STREAM_GAP_MS ?? 1);
   const encoder = new TextEncoder();
   const chatBytes = encoder.encode(CHAT_JSON);
-  const events = STREAM_SSE.split(/(?<=\n\n)/)
-    .filter((e) => e.trim() !== "")
-    .map((e) => encoder.encode(e));
   const jsonHeaders = { "content-type": "application/json", "x-request-id": "req_bench_1", "openai-processing-ms": "1" };
   const sseHeaders = { "content-type": "text/event-stream; charset=utf-8", "request-id": "req_bench_1", "cache-control": "no-cache" };
+  const ndjsonHeaders = { "content-type": "application/x-ndjson" };
+  const eventStreamHeaders = { "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": "00000000-bench-0000-0000-000000000001" };
+  /** The first chunk at once, then one every gapMs. */
+  const paced = (chunks: Uint8Array[], headers: Record<string, string>) => {
+    let i = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (i > 0) await Bun.sleep(gapMs);
+        controller.enqueue(chunks[i++]!);
+        if (i >= chunks.length) controller.close();
+      },
+    });
+    return new Response(stream, { headers });
+  };
   const seen: Record<string, number> = {};
 
   const server = Bun.serve({
@@ -37,17 +77,9 @@ if (import.meta.main) {
       seen[target] = (seen[target] ?? 0) + 1;
       await req.arrayBuffer(); // a real upstream reads the request
       if (path === "/v1/chat/completions") return new Response(chatBytes, { headers: jsonHeaders });
-      if (path === "/v1/messages") {
-        let i = 0;
-        const stream = new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            if (i > 0) await Bun.sleep(gapMs);
-            controller.enqueue(events[i++]!);
-            if (i >= events.length) controller.close();
-          },
-        });
-        return new Response(stream, { headers: sseHeaders });
-      }
+      if (path === "/v1/messages") return paced(SSE_CHUNKS, sseHeaders);
+      if (path === "/api/chat") return paced(NDJSON_CHUNKS, ndjsonHeaders);
+      if (path.startsWith("/model/") && path.endsWith("/converse-stream")) return paced(EVENTSTREAM_CHUNKS, eventStreamHeaders);
       return Response.json({ error: { message: `bench mock: nothing at ${path}` } }, { status: 404 });
     },
   });
