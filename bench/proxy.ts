@@ -8,22 +8,40 @@
  * Layout (all loopback): the proxy under test is pinned to core 0; the mock
  * upstream, the OTLP sink and the load generators share core 1.
  */
-import type { Subprocess } from "bun";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { CHAT_JSON, STREAM_SSE } from "./mock-upstream.ts";
 import type { SeqJob, SeqTargetResult } from "./seq-client.ts";
 import type { SinkPathStats } from "./otlp-sink.ts";
-import { START_ENVIRONMENT } from "../src/runtime/fetch-concurrency.ts";
+import {
+  BenchRun,
+  BUN,
+  CLK_TCK,
+  ROOT,
+  backgroundCpu,
+  baseEnv,
+  canPin,
+  coreBusyPct,
+  coreTimes,
+  envPairs,
+  fetchJson,
+  fmt,
+  hasTaskset,
+  livezOf,
+  loupeSql,
+  num,
+  pin,
+  procCpuTicks,
+  runClient,
+  spawn,
+  statusKb,
+  table,
+  threadTicks,
+  waitLoupeIdle,
+  type Child,
+  type LoupeProcess,
+} from "./harness.ts";
 
-const ROOT = join(import.meta.dir, "..");
-const BUN = process.execPath;
-const num = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a non-negative number`);
-  return v;
-};
 const OPT = {
   durationS: num("BENCH_DURATION_S", 5),
   warmupS: num("BENCH_WARMUP_S", 2),
@@ -33,34 +51,19 @@ const OPT = {
   streamSamples: Math.max(1, num("BENCH_STREAM_SAMPLES", 400)),
   streamGapMs: num("BENCH_STREAM_GAP_MS", 1),
 };
-const KEEP = process.env.BENCH_KEEP === "1";
 // Subsets, for profiling: BENCH_PHASES=throughput,latency,stream  BENCH_TARGETS=direct,bare,loupe
 const PHASES = new Set((process.env.BENCH_PHASES ?? "throughput,latency,stream").split(","));
-// For profiling and experiments: extra bun flags for Loupe (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
-// and another entry point (a patched copy of the repo).
+// For profiling: extra bun flags for Loupe (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 const LOUPE_FLAGS = (process.env.BENCH_LOUPE_BUN_FLAGS ?? "").split(/\s+/).filter(Boolean);
-const LOUPE_MAIN = process.env.BENCH_LOUPE_MAIN ?? join(ROOT, "main.ts");
 // Extra environment for the loupe+otel process only (space-separated K=V), to take the export apart:
 // e.g. "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json".
-const OTEL_EXTRA_ENV: Record<string, string> = Object.fromEntries(
-  (process.env.BENCH_OTEL_ENV ?? "")
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((kv) => {
-      const eq = kv.indexOf("=");
-      if (eq <= 0) throw new Error(`BENCH_OTEL_ENV: "${kv}" is not K=V`);
-      return [kv.slice(0, eq), kv.slice(eq + 1)];
-    }),
-);
+const OTEL_EXTRA_ENV = envPairs("BENCH_OTEL_ENV");
 
-const hasTaskset = Bun.which("taskset") !== null && process.env.BENCH_NO_PIN !== "1";
-const canPin = hasTaskset && availableParallelism() >= 2;
-const pin = (core: number): string[] => (canPin ? ["taskset", "-c", String(core)] : []);
 const NODE = Bun.which("node") ?? BUN;
 const AUTOCANNON = join(ROOT, "node_modules", "autocannon", "autocannon.js");
-const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const bench = new BenchRun("bench", "loupe-bench-");
+const log = bench.log;
 const sleep = (ms: number) => Bun.sleep(ms);
 
 // ── what the clients send ────────────────────────────────────────────────────
@@ -103,99 +106,6 @@ const NAMES: TargetName[] = ALL.filter((n) => WANTED.has(n));
 /** The Loupe that exports to the OTLP sink runs only when it is a target. */
 const WITH_OTEL = NAMES.includes("loupe+otel");
 const OTEL_INTERVAL_MS = 5000;
-
-// ── processes ────────────────────────────────────────────────────────────────
-interface Child {
-  name: string;
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  firstLine: Promise<string>;
-  stdout(): string;
-  stderr(): string;
-}
-
-function spawn(name: string, cmd: string[], env: Record<string, string>): Child {
-  const proc = Bun.spawn(cmd, { cwd: ROOT, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  let out = "";
-  let err = "";
-  const drain = async (stream: ReadableStream<Uint8Array>, onText: (t: string) => void) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
-  };
-  let resolveLine!: (line: string) => void;
-  let rejectLine!: (e: Error) => void;
-  const firstLine = new Promise<string>((res, rej) => ((resolveLine = res), (rejectLine = rej)));
-  firstLine.catch(() => {}); // only the starters of mock and bare proxy wait for it
-  void drain(proc.stdout, (t) => {
-    out += t;
-    const nl = out.indexOf("\n");
-    if (nl >= 0) resolveLine(out.slice(0, nl));
-  }).then(() => rejectLine(new Error(`${name} closed stdout before printing a line:\n${err.slice(-2000)}`)));
-  void drain(proc.stderr, (t) => {
-    err = (err + t).slice(-20_000);
-  });
-  return { name, proc, firstLine, stdout: () => out, stderr: () => err };
-}
-
-const baseEnv = (): Record<string, string> => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? tmpdir() });
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// ── /proc readings ───────────────────────────────────────────────────────────
-function procCpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, all threads
-}
-/** CPU ticks per thread name (main JS thread, "HTTP Client", the DuckDB "Worker", "JITWorker", GC, …). */
-function threadTicks(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const name = tid === String(pid) ? "main" : comm.replace(/\d+$/, "").trim();
-      out.set(name, (out.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
-function coreTimes(): Map<string, { busy: number; total: number }> {
-  const out = new Map<string, { busy: number; total: number }>();
-  for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
-    const m = /^(cpu\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const v = m[2]!.trim().split(/\s+/).map(Number);
-    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-    out.set(m[1]!, { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total });
-  }
-  return out;
-}
-function coreBusyPct(before: ReturnType<typeof coreTimes>, after: ReturnType<typeof coreTimes>, core: string): number {
-  const a = before.get(core);
-  const b = after.get(core);
-  if (!a || !b || b.total === a.total) return NaN;
-  return (100 * (b.busy - a.busy)) / (b.total - a.total);
-}
-function statusKb(pid: number, field: "VmHWM" | "VmRSS"): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) : NaN;
-}
 
 // ── load generators ──────────────────────────────────────────────────────────
 interface Target {
@@ -295,11 +205,7 @@ async function sequential(targets: Target[], mode: "json" | "stream", samples?: 
     block: mode === "json" ? 250 : 25,
     expectBytes: mode === "json" ? CHAT_BYTES : STREAM_BYTES,
   };
-  const client = spawn("seq-client", [...pin(1), BUN, join(import.meta.dir, "seq-client.ts"), JSON.stringify(job)], baseEnv());
-  const code = await client.proc.exited;
-  const text = client.stdout().trim();
-  if (code !== 0 || !text.startsWith("{")) throw new Error(`seq-client failed (${code}):\n${client.stderr().slice(-2000)}`);
-  const result = JSON.parse(text) as Record<string, SeqTargetResult>;
+  const result = await runClient<Record<string, SeqTargetResult>>("seq-client.ts", job);
   for (const t of targets) {
     const r = result[t.name];
     if (!r) continue;
@@ -311,54 +217,17 @@ async function sequential(targets: Target[], mode: "json" | "stream", samples?: 
 }
 
 // ── main ─────────────────────────────────────────────────────────────────────
-const dir = mkdtempSync(join(tmpdir(), "loupe-bench-"));
-const children: Child[] = [];
-const stopped = new Set<string>();
 let background = { core0: NaN, core1: NaN };
 
-interface LoupeInstance {
+interface LoupeInstance extends LoupeProcess {
   name: LoupeName;
-  child: Child;
-  db: string;
-  pid: number;
-  url: string;
 }
 
-/** One Loupe process pinned to core 0, its own DuckDB file; up once its discovery file exists. */
+/** One Loupe process pinned to core 0, its own DuckDB file, both providers' calls sent to the mock. */
 async function startLoupe(name: LoupeName, mockUrl: string, extraEnv: Record<string, string>): Promise<LoupeInstance> {
-  const db = join(dir, name === "loupe" ? "bench.duckdb" : "bench-otel.duckdb");
-  const child = spawn(name, [...pin(0), BUN, ...LOUPE_FLAGS, LOUPE_MAIN, "serve"], {
-    ...baseEnv(),
-    LOUPE_PORT: "0",
-    LOUPE_DB: db,
-    LOUPE_QUIET: "true",
-    LOUPE_OPENAI_BASE_URL: mockUrl,
-    LOUPE_ANTHROPIC_BASE_URL: mockUrl,
-    // What Loupe would set itself by re-executing at start-up (src/runtime/fetch-concurrency.ts); set here so it
-    // starts once: the re-exec under \`--cpu-prof\` sometimes hung Loupe's start (2 of 4 tries).
-    ...START_ENVIRONMENT,
-    // `normal` makes DuckDB compete for the core during the runs (README: "Reading it").
-    ...(process.env.LOUPE_STORAGE_PRIORITY ? { LOUPE_STORAGE_PRIORITY: process.env.LOUPE_STORAGE_PRIORITY } : {}),
-    ...extraEnv,
-  });
-  children.push(child);
-  // Quiet Loupe prints nothing: it is up once its discovery file (written after listen) exists.
-  const discovery = `${db}.loupe.json`;
-  const deadline = Date.now() + 30_000;
-  while (!existsSync(discovery)) {
-    if (child.proc.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start (exit code ${child.proc.exitCode}, ${LOUPE_FLAGS.join(" ")} ${LOUPE_MAIN}):\n${child.stderr()}${child.stdout()}`);
-    await sleep(20);
-  }
-  const info = JSON.parse(readFileSync(discovery, "utf8")) as { pid: number; url: string };
-  return { name, child, db, pid: info.pid, url: info.url };
-}
-
-async function livezOf(url: string): Promise<any> {
-  try {
-    return await (await fetch(`${url}/livez`)).json();
-  } catch {
-    return undefined;
-  }
+  const db = join(bench.dir, name === "loupe" ? "bench.duckdb" : "bench-otel.duckdb");
+  const env = { LOUPE_OPENAI_BASE_URL: mockUrl, LOUPE_ANTHROPIC_BASE_URL: mockUrl, ...extraEnv };
+  return { name, ...(await bench.startLoupe(name, db, env, LOUPE_FLAGS)) };
 }
 
 /** Per Loupe instance, what the records section reports. */
@@ -374,28 +243,14 @@ async function main() {
   if (!canPin) log(`WARNING: not pinning (${hasTaskset ? `${availableParallelism()} core(s)` : "taskset unavailable or BENCH_NO_PIN=1"}): numbers are noisier`);
   log(`options ${JSON.stringify(OPT)}; targets ${NAMES.join(",")}; pinning ${canPin ? "proxy→core 0, mock+sink+load→core 1" : "off"}; load generator: ${NODE === BUN ? "bun" : "node"} autocannon`);
 
-  // Other work on the machine skews everything: measure it first, report it with the results.
-  const idle0 = coreTimes();
-  await sleep(1000);
-  const idle1 = coreTimes();
-  background = { core0: coreBusyPct(idle0, idle1, "cpu0"), core1: coreBusyPct(idle0, idle1, "cpu1") };
-  if (background.core0 > 10 || background.core1 > 10)
-    log(`WARNING: the machine is busy before the bench starts (core0 ${background.core0.toFixed(0)}%, core1 ${background.core1.toFixed(0)}%): expect noisy numbers`);
-
-  const mock = spawn("mock", [...pin(1), BUN, join(import.meta.dir, "mock-upstream.ts")], { ...baseEnv(), BENCH_STREAM_GAP_MS: String(OPT.streamGapMs) });
-  children.push(mock);
-  const mockUrl = (JSON.parse(await withTimeout(mock.firstLine, 15_000, "mock start")) as { url: string }).url;
-
-  const bare = spawn("bare", [...pin(0), BUN, join(import.meta.dir, "bare-proxy.ts")], { ...baseEnv(), UPSTREAM: mockUrl, PORT: "0" });
-  children.push(bare);
-  const bareUrl = (JSON.parse(await withTimeout(bare.firstLine, 15_000, "bare proxy start")) as { url: string }).url;
+  background = await backgroundCpu(log);
+  const { child: mock, url: mockUrl } = await bench.startMock(OPT.streamGapMs);
+  const { child: bare, url: bareUrl } = await bench.startBare(mockUrl);
 
   let sink: Child | undefined;
   let sinkUrl = "";
   if (WITH_OTEL) {
-    sink = spawn("otlp-sink", [...pin(1), BUN, join(import.meta.dir, "otlp-sink.ts")], baseEnv());
-    children.push(sink);
-    sinkUrl = (JSON.parse(await withTimeout(sink.firstLine, 15_000, "OTLP sink start")) as { url: string }).url;
+    ({ child: sink, url: sinkUrl } = await bench.startServer("otlp-sink", "OTLP sink start", [...pin(1), BUN, join(import.meta.dir, "otlp-sink.ts")], baseEnv()));
   }
 
   const loupes: Partial<Record<LoupeName, LoupeInstance>> = {};
@@ -410,7 +265,7 @@ async function main() {
     `mock ${mockUrl} (pid ${mock.proc.pid}), bare ${bareUrl} (pid ${bare.proc.pid}), ` +
       Object.values(loupes).map((l) => `${l.name} ${l.url} (pid ${l.pid})`).join(", ") +
       (sink ? `, OTLP sink ${sinkUrl} (pid ${sink.proc.pid})` : "") +
-      `, dir ${dir}`,
+      `, dir ${bench.dir}`,
   );
 
   const targets: Partial<Record<TargetName, Target>> = {
@@ -421,25 +276,13 @@ async function main() {
   const T = (n: TargetName) => targets[n]!;
 
   /** Waits until a Loupe has stored its records and exported its spans; returns the CPU seconds that took. */
-  const waitLoupeIdle = async (name: LoupeName): Promise<number> => {
+  const drainLoupe = async (name: LoupeName): Promise<number> => {
     // Loupe stores records in batches after the calls (and the otel one exports spans up to 1 s later):
     // let it finish so it does not steal the next run's core.
     const l = loupes[name];
     if (!l) return 0;
     const cpu0 = procCpuTicks(l.pid);
-    const until = Date.now() + 10_000;
-    let lastSpans = -1;
-    let spansSince = Date.now();
-    while (Date.now() < until) {
-      const live = await livezOf(l.url);
-      if (!live) break;
-      const queued = live.records?.queued ?? 0;
-      const spans = live.telemetry?.spansExported ?? 0;
-      if (spans !== lastSpans) [lastSpans, spansSince] = [spans, Date.now()];
-      // The span processor exports at the latest 1 s after a span ends: no new export for 1.2 s = drained.
-      if (queued === 0 && (!live.telemetry || Date.now() - spansSince >= 1200)) break;
-      await sleep(50);
-    }
+    await waitLoupeIdle(l.url, 10_000);
     const cpu = (procCpuTicks(l.pid) - cpu0) / CLK_TCK;
     await sleep(300);
     return cpu;
@@ -457,7 +300,7 @@ async function main() {
     log(`throughput: warm-up ${OPT.warmupS}s each, then ${OPT.rounds} round(s) × ${OPT.durationS}s per target at ${OPT.connections} connections`);
     for (const n of NAMES) {
       if (OPT.warmupS > 0) await autocannon(T(n), OPT.warmupS);
-      if (isLoupe(n)) await waitLoupeIdle(n);
+      if (isLoupe(n)) await drainLoupe(n);
     }
     for (let round = 0; round < OPT.rounds; round++) {
       const order = round % 2 === 0 ? NAMES : [...NAMES].reverse();
@@ -467,7 +310,7 @@ async function main() {
         tput[n].push(run);
         const other = otherOnCore0(run);
         log(`  round ${round + 1} ${n.padEnd(10)} ${run.rps.toFixed(0)} req/s (proxy cpu ${fmt(run.proxyCpuPct, 0)}%, core0 ${run.core0Pct.toFixed(0)}%, core1 ${run.core1Pct.toFixed(0)}%)${run.failed ? `, ${run.failed} failed` : ""}${other > OTHER_MAX ? `  ← other processes on core 0: ~${other.toFixed(0)}%` : ""}`);
-        if (isLoupe(n)) run.deferredUsPerReq = ((await waitLoupeIdle(n)) * 1e6) / Math.max(1, run.ok);
+        if (isLoupe(n)) run.deferredUsPerReq = ((await drainLoupe(n)) * 1e6) / Math.max(1, run.ok);
       }
     }
   }
@@ -477,7 +320,7 @@ async function main() {
   if (PHASES.has("latency")) {
     log(`latency: ${OPT.samples} sequential calls per target (interleaved blocks of 250)`);
     lat = await sequential(NAMES.map(T), "json");
-    for (const l of LOUPES) await waitLoupeIdle(l);
+    for (const l of LOUPES) await drainLoupe(l);
   }
 
   // 3. Streaming TTFB, one at a time
@@ -485,7 +328,7 @@ async function main() {
   if (PHASES.has("stream")) {
     log(`streaming: ${OPT.streamSamples} sequential streams per target (8 events, ${OPT.streamGapMs} ms apart)`);
     str = await sequential(NAMES.map(T), "stream");
-    for (const l of LOUPES) await waitLoupeIdle(l);
+    for (const l of LOUPES) await drainLoupe(l);
   }
 
   // 4. Memory
@@ -498,19 +341,12 @@ async function main() {
   const sinkCpuS = sink ? procCpuTicks(sink.proc.pid) / CLK_TCK : NaN;
 
   // 5. Records: every call each Loupe answered is a row
-  const upstreamSeen = (await (await fetch(`${mockUrl}/_stats`)).json()) as Record<string, number>;
+  const upstreamSeen = await fetchJson<Record<string, number>>(`${mockUrl}/_stats`);
   const records: Partial<Record<LoupeName, LoupeRecords>> = {};
   for (const l of Object.values(loupes)) {
     const livez = await livezOf(l.url);
-    l.child.proc.kill("SIGTERM"); // the otel one exports what is pending on the way out
-    const exitCode = await withTimeout(l.child.proc.exited, 60_000, `${l.name} shutdown`);
-    stopped.add(l.name);
-    const sqlEnv = { ...baseEnv(), LOUPE_DB: l.db };
-    const runSql = (q: string) => {
-      const r = Bun.spawnSync([BUN, LOUPE_MAIN, "sql", "--json", q], { cwd: ROOT, env: sqlEnv });
-      if (r.exitCode !== 0) throw new Error(`loupe sql (${l.name}) failed: ${r.stderr.toString()}`);
-      return JSON.parse(r.stdout.toString()) as Record<string, unknown>[];
-    };
+    const exitCode = await bench.stop(l.child, 60_000); // the otel one exports what is pending on the way out
+    const runSql = (q: string) => loupeSql(l.db, q, l.name);
     const recorded = Number(runSql("select count(*)::int as n from requests")[0]?.n);
     let breakdown: Record<string, unknown>[] = [];
     try {
@@ -522,33 +358,18 @@ async function main() {
     }
     records[l.name] = { exitCode, recorded, breakdown, livez };
   }
-  const sinkStats = sink ? ((await (await fetch(`${sinkUrl}/_stats`)).json()) as Record<string, SinkPathStats>) : undefined;
+  const sinkStats = sink ? await fetchJson<Record<string, SinkPathStats>>(`${sinkUrl}/_stats`) : undefined;
 
   // ── report ──
   const totalS = (performance.now() - started) / 1000;
   const report = renderReport({ tput, lat, str, rss, records, upstreamSeen, sinkStats, sinkCpuS, totalS });
   process.stdout.write(report);
 
-  const resultsDir = join(import.meta.dir, "results");
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `proxy-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({ options: OPT, targets: NAMES, pinned: canPin, background, tput, lat, str, rss, sent, completed, records, upstreamSeen, sinkStats, sinkCpuS }, null, 2),
-  );
-  log(`raw results: ${file}`);
+  bench.saveResults("proxy", { options: OPT, targets: NAMES, pinned: canPin, background, tput, lat, str, rss, sent, completed, records, upstreamSeen, sinkStats, sinkCpuS });
 }
 
 // ── formatting ───────────────────────────────────────────────────────────────
-function fmt(v: number | undefined, digits = 3): string {
-  return v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits);
-}
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-const table = (head: string[], rows: string[][]): string => {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => "  " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  return [line(head), "  " + widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n";
-};
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 /** Core 0 busy beyond the proxy under test (% of the core): other processes on the machine. */
 const otherOnCore0 = (run: ThroughputRun) => run.core0Pct - (Number.isFinite(run.proxyCpuPct) ? run.proxyCpuPct : 0);
@@ -710,23 +531,4 @@ function renderReport(r: {
   return out + "\n";
 }
 
-async function cleanup() {
-  for (const c of children) {
-    if (c.proc.exitCode !== null || stopped.has(c.name)) continue;
-    c.proc.kill("SIGTERM");
-    await withTimeout(c.proc.exited, 10_000, `${c.name} exit`).catch(() => c.proc.kill("SIGKILL"));
-  }
-  if (!KEEP) rmSync(dir, { recursive: true, force: true });
-  else log(`kept ${dir}`);
-}
-
-process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
-try {
-  await main();
-  await cleanup();
-} catch (error) {
-  log(`FAILED: ${(error as Error).stack ?? error}`);
-  for (const c of children) if (c.stderr().trim()) log(`${c.name} stderr:\n${c.stderr().slice(-3000)}`);
-  await cleanup();
-  process.exit(1);
-}
+await bench.run(main);

@@ -9,6 +9,8 @@
  *                ttfb    = request start → first body chunk (the first SSE event);
  *                total   = request start → end of stream.
  */
+import { runInBlocks, summarize, type CallCounts, type Summary } from "./timing.ts";
+
 export interface SeqTarget {
   name: string;
   url: string;
@@ -26,33 +28,11 @@ export interface SeqJob {
   expectBytes?: number;
 }
 
-export interface Summary {
-  n: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  mean: number;
-  min: number;
-  max: number;
-}
-
-export interface SeqTargetResult {
-  sent: number;
-  ok: number;
-  bad: number;
-  firstError?: string;
+export interface SeqTargetResult extends CallCounts {
   latency?: Summary;
   headers?: Summary;
   ttfb?: Summary;
   total?: Summary;
-}
-
-export function summarize(values: ArrayLike<number>, count = values.length): Summary {
-  const sorted = Float64Array.from({ length: count }, (_, i) => values[i]!).sort();
-  const at = (p: number) => sorted[Math.min(count - 1, Math.max(0, Math.ceil(p * count) - 1))] ?? NaN;
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return { n: count, p50: at(0.5), p90: at(0.9), p99: at(0.99), mean: sum / count, min: sorted[0] ?? NaN, max: sorted[count - 1] ?? NaN };
 }
 
 async function main(job: SeqJob): Promise<Record<string, SeqTargetResult>> {
@@ -66,50 +46,34 @@ async function main(job: SeqJob): Promise<Record<string, SeqTargetResult>> {
     n: 0,
   }));
 
-  const once = async (s: (typeof state)[number], keep: boolean) => {
-    s.result.sent++;
-    try {
-      const t0 = performance.now();
-      const res = await fetch(s.target.url, s.init);
-      if (job.mode === "json") {
-        const bytes = (await res.arrayBuffer()).byteLength;
-        const t1 = performance.now();
-        if (res.status !== 200 || (job.expectBytes !== undefined && bytes !== job.expectBytes)) throw new Error(`status ${res.status}, ${bytes} bytes`);
-        if (keep) s.a[s.n++] = t1 - t0;
-      } else {
-        const th = performance.now();
-        const reader = res.body!.getReader();
-        let first = await reader.read();
-        const tf = performance.now();
-        let bytes = first.value?.byteLength ?? 0;
-        while (!first.done) {
-          first = await reader.read();
-          bytes += first.value?.byteLength ?? 0;
-        }
-        const te = performance.now();
-        if (res.status !== 200 || (job.expectBytes !== undefined && bytes !== job.expectBytes)) throw new Error(`status ${res.status}, ${bytes} bytes`);
-        if (keep) {
-          s.a[s.n] = tf - t0;
-          s.b[s.n] = th - t0;
-          s.c[s.n] = te - t0;
-          s.n++;
-        }
+  await runInBlocks(state, job, async (s, keep) => {
+    const t0 = performance.now();
+    const res = await fetch(s.target.url, s.init);
+    if (job.mode === "json") {
+      const bytes = (await res.arrayBuffer()).byteLength;
+      const t1 = performance.now();
+      if (res.status !== 200 || (job.expectBytes !== undefined && bytes !== job.expectBytes)) throw new Error(`status ${res.status}, ${bytes} bytes`);
+      if (keep) s.a[s.n++] = t1 - t0;
+    } else {
+      const th = performance.now();
+      const reader = res.body!.getReader();
+      let first = await reader.read();
+      const tf = performance.now();
+      let bytes = first.value?.byteLength ?? 0;
+      while (!first.done) {
+        first = await reader.read();
+        bytes += first.value?.byteLength ?? 0;
       }
-      s.result.ok++;
-    } catch (error) {
-      s.result.bad++;
-      s.result.firstError ??= (error as Error).message;
+      const te = performance.now();
+      if (res.status !== 200 || (job.expectBytes !== undefined && bytes !== job.expectBytes)) throw new Error(`status ${res.status}, ${bytes} bytes`);
+      if (keep) {
+        s.a[s.n] = tf - t0;
+        s.b[s.n] = th - t0;
+        s.c[s.n] = te - t0;
+        s.n++;
+      }
     }
-  };
-
-  for (const s of state) for (let i = 0; i < job.warmup; i++) await once(s, false);
-  // Blocks rotate their order every round: A B C, B C A, C A B, …
-  for (let round = 0; state.some((s) => s.n < job.samples && s.result.bad < 50); round++) {
-    for (let k = 0; k < state.length; k++) {
-      const s = state[(round + k) % state.length]!;
-      for (let i = 0; i < job.block && s.n < job.samples && s.result.bad < 50; i++) await once(s, true);
-    }
-  }
+  });
 
   const out: Record<string, SeqTargetResult> = {};
   for (const s of state) {

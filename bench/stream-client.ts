@@ -13,7 +13,7 @@
  *             0 ms gap instead of hiding one;
  *   total   = request start → end of stream.
  */
-import { summarize, type Summary } from "./seq-client.ts";
+import { runInBlocks, summarize, type CallCounts, type Summary } from "./timing.ts";
 
 export interface StreamCase {
   name: string;
@@ -35,11 +35,7 @@ export interface StreamJob {
   expectBodies?: Record<string, string>;
 }
 
-export interface StreamCaseResult {
-  sent: number;
-  ok: number;
-  bad: number;
-  firstError?: string;
+export interface StreamCaseResult extends CallCounts {
   headers?: Summary;
   ttfb?: Summary;
   /** TTFB of the first stream of each block only: the proxy's core sat idle (or served other cases) before it. */
@@ -83,57 +79,41 @@ async function main(job: StreamJob): Promise<Record<string, StreamCaseResult>> {
   });
 
   const clientStart = performance.now();
-  const once = async (s: (typeof state)[number], keep: boolean, inBlock = -1) => {
-    s.result.sent++;
-    try {
-      const t0 = performance.now();
-      const res = await fetch(s.c.url, s.init);
-      const th = performance.now();
-      const reader = res.body!.getReader();
-      let tf = NaN;
-      let bytes = 0;
-      let k = 0;
-      let reads = 0;
-      const pieces: Uint8Array[] | undefined = s.expectBody ? [] : undefined;
-      for (;;) {
-        const r = await reader.read();
-        const t = performance.now();
-        if (r.done) break;
-        if (!r.value.byteLength) continue;
-        if (reads++ === 0) tf = t;
-        bytes += r.value.byteLength;
-        pieces?.push(r.value);
-        while (k < s.ends.length && bytes >= s.ends[k]!) s.arrived[k++] = t;
-      }
-      const te = performance.now();
-      if (res.status !== 200 || bytes !== s.expectBytes) throw new Error(`status ${res.status}, ${bytes} bytes (expected ${s.expectBytes})`);
-      if (s.expectBody && Buffer.compare(Buffer.concat(pieces!), s.expectBody) !== 0) throw new Error("body differs from what the upstream sent");
-      if (keep) {
-        const i = s.n++;
-        s.headers[i] = th - t0;
-        s.ttfb[i] = tf - t0;
-        if (inBlock === 0) s.ttfbFirst.push(tf - t0);
-        s.total[i] = te - t0;
-        for (let g = 0; g < s.gapsPer; g++) s.gaps[i * s.gapsPer + g] = s.arrived[g + 1]! - s.arrived[g]!;
-        s.reads += reads;
-        if (reads !== s.ends.length) s.regrouped++;
-        if (job.raw) s.raw.push([t0 - clientStart, inBlock, th - t0, tf - t0, te - t0]);
-      }
-      s.result.ok++;
-    } catch (error) {
-      s.result.bad++;
-      s.result.firstError ??= (error as Error).message;
+  await runInBlocks(state, job, async (s, keep, inBlock) => {
+    const t0 = performance.now();
+    const res = await fetch(s.c.url, s.init);
+    const th = performance.now();
+    const reader = res.body!.getReader();
+    let tf = NaN;
+    let bytes = 0;
+    let k = 0;
+    let reads = 0;
+    const pieces: Uint8Array[] | undefined = s.expectBody ? [] : undefined;
+    for (;;) {
+      const r = await reader.read();
+      const t = performance.now();
+      if (r.done) break;
+      if (!r.value.byteLength) continue;
+      if (reads++ === 0) tf = t;
+      bytes += r.value.byteLength;
+      pieces?.push(r.value);
+      while (k < s.ends.length && bytes >= s.ends[k]!) s.arrived[k++] = t;
     }
-  };
-
-  for (const s of state) for (let i = 0; i < job.warmup; i++) await once(s, false);
-  // Blocks rotate their order every round: A B C, B C A, C A B, …
-  for (let round = 0; state.some((s) => s.n < job.samples && s.result.bad < 50); round++) {
-    for (let k = 0; k < state.length; k++) {
-      const s = state[(round + k) % state.length]!;
-      for (let i = 0; i < job.block && s.n < job.samples && s.result.bad < 50; i++) await once(s, true, i);
+    const te = performance.now();
+    if (res.status !== 200 || bytes !== s.expectBytes) throw new Error(`status ${res.status}, ${bytes} bytes (expected ${s.expectBytes})`);
+    if (s.expectBody && Buffer.compare(Buffer.concat(pieces!), s.expectBody) !== 0) throw new Error("body differs from what the upstream sent");
+    if (keep) {
+      const i = s.n++;
+      s.headers[i] = th - t0;
+      s.ttfb[i] = tf - t0;
+      if (inBlock === 0) s.ttfbFirst.push(tf - t0);
+      s.total[i] = te - t0;
+      for (let g = 0; g < s.gapsPer; g++) s.gaps[i * s.gapsPer + g] = s.arrived[g + 1]! - s.arrived[g]!;
+      s.reads += reads;
+      if (reads !== s.ends.length) s.regrouped++;
+      if (job.raw) s.raw.push([t0 - clientStart, inBlock, th - t0, tf - t0, te - t0]);
     }
-  }
+  });
 
   const out: Record<string, StreamCaseResult> = {};
   for (const s of state) {

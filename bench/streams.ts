@@ -8,23 +8,14 @@
  * Layout (all loopback): the proxy under test (bare, Loupe) is pinned to core 0;
  * the mock upstream and the client share core 1.
  */
-import type { Subprocess } from "bun";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { EVENTSTREAM_CHUNKS, NDJSON_CHUNKS, SSE_CHUNKS } from "./mock-upstream.ts";
 import type { StreamCase, StreamCaseResult, StreamJob } from "./stream-client.ts";
-import { START_ENVIRONMENT } from "../src/runtime/fetch-concurrency.ts";
+import { BenchRun, backgroundCpu, canPin, coreBusyPct, coreStealPct, coreTimes, envPairs, fetchJson, fmt, loupeSql, num, runClient, table, waitLoupeIdle } from "./harness.ts";
 
-const ROOT = join(import.meta.dir, "..");
-const BUN = process.execPath;
-const num = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a non-negative number`);
-  return v;
-};
 const OPT = {
   samples: Math.max(1, num("BENCH_STREAM_SAMPLES", 300)),
   warmup: num("BENCH_STREAM_WARMUP", 50),
@@ -32,24 +23,12 @@ const OPT = {
   gapMs: num("BENCH_STREAM_GAP_MS", 1),
 };
 const TARGET_MS = 1;
-const KEEP = process.env.BENCH_KEEP === "1";
 /** Keep every stream's timings in the results file (bench/results/streams-*.json), not only the percentiles. */
 const RAW = process.env.BENCH_RAW === "1";
-const LOUPE_MAIN = process.env.BENCH_LOUPE_MAIN ?? join(ROOT, "main.ts");
 /** Extra environment for Loupe (space-separated K=V), for experiments: e.g. LOUPE_FLUSH_INTERVAL_MS=60000. */
-const LOUPE_EXTRA_ENV: Record<string, string> = Object.fromEntries(
-  (process.env.BENCH_LOUPE_ENV ?? "")
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((kv) => {
-      const eq = kv.indexOf("=");
-      if (eq <= 0) throw new Error(`BENCH_LOUPE_ENV: "${kv}" is not K=V`);
-      return [kv.slice(0, eq), kv.slice(eq + 1)];
-    }),
-);
-const canPin = Bun.which("taskset") !== null && process.env.BENCH_NO_PIN !== "1" && availableParallelism() >= 2;
-const pin = (core: number): string[] => (canPin ? ["taskset", "-c", String(core)] : []);
-const log = (msg: string) => process.stderr.write(`[streams] ${msg}\n`);
+const LOUPE_EXTRA_ENV = envPairs("BENCH_LOUPE_ENV");
+const bench = new BenchRun("streams", "loupe-streams-");
+const log = bench.log;
 
 // ── the three framings ───────────────────────────────────────────────────────
 type TargetName = "direct" | "bare" | "loupe";
@@ -115,78 +94,7 @@ const FRAMINGS: Framing[] = [
   if (types.some((t) => typeof t !== "string")) throw new Error(`event stream: a message without :event-type (${types.join(", ")})`);
 }
 
-// ── processes ────────────────────────────────────────────────────────────────
-interface Child {
-  name: string;
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  firstLine: Promise<string>;
-  stdout(): string;
-  stderr(): string;
-}
-
-function spawn(name: string, cmd: string[], env: Record<string, string>): Child {
-  const proc = Bun.spawn(cmd, { cwd: ROOT, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  let out = "";
-  let err = "";
-  const drain = async (stream: ReadableStream<Uint8Array>, onText: (t: string) => void) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
-  };
-  let resolveLine!: (line: string) => void;
-  let rejectLine!: (e: Error) => void;
-  const firstLine = new Promise<string>((res, rej) => ((resolveLine = res), (rejectLine = rej)));
-  firstLine.catch(() => {});
-  void drain(proc.stdout, (t) => {
-    out += t;
-    const nl = out.indexOf("\n");
-    if (nl >= 0) resolveLine(out.slice(0, nl));
-  }).then(() => rejectLine(new Error(`${name} closed stdout before printing a line:\n${err.slice(-2000)}`)));
-  void drain(proc.stderr, (t) => {
-    err = (err + t).slice(-20_000);
-  });
-  return { name, proc, firstLine, stdout: () => out, stderr: () => err };
-}
-
-const baseEnv = (): Record<string, string> => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? tmpdir() });
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Per core, from /proc/stat: busy and total ticks, and steal (time the hypervisor gave this VM's core to others). */
-function coreTimes(): Map<string, { busy: number; total: number; steal: number }> {
-  const out = new Map<string, { busy: number; total: number; steal: number }>();
-  for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
-    const m = /^(cpu\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const v = m[2]!.trim().split(/\s+/).map(Number);
-    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-    out.set(m[1]!, { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total, steal: v[7] ?? 0 });
-  }
-  return out;
-}
-function coreBusyPct(before: ReturnType<typeof coreTimes>, after: ReturnType<typeof coreTimes>, core: string): number {
-  const a = before.get(core);
-  const b = after.get(core);
-  if (!a || !b || b.total === a.total) return NaN;
-  return (100 * (b.busy - a.busy)) / (b.total - a.total);
-}
-function coreStealPct(before: ReturnType<typeof coreTimes>, after: ReturnType<typeof coreTimes>, core: string): number {
-  const a = before.get(core);
-  const b = after.get(core);
-  if (!a || !b || b.total === a.total) return NaN;
-  return (100 * (b.steal - a.steal)) / (b.total - a.total);
-}
-
 // ── main ─────────────────────────────────────────────────────────────────────
-const dir = mkdtempSync(join(tmpdir(), "loupe-streams-"));
-const children: Child[] = [];
-const stopped = new Set<string>();
 const caseName = (f: Framing, t: TargetName) => `${f.id}/${t}`;
 /** Streams sent to Loupe, by provider (sanity, warm-up and measured). */
 const sentToLoupe: Record<string, number> = {};
@@ -196,13 +104,8 @@ interface Records {
   rows: Record<string, unknown>[];
 }
 
-async function runClient(cases: StreamCase[], job: Omit<StreamJob, "cases">): Promise<Record<string, StreamCaseResult>> {
-  const full: StreamJob = { cases, ...job };
-  const client = spawn("stream-client", [...pin(1), BUN, join(import.meta.dir, "stream-client.ts"), JSON.stringify(full)], baseEnv());
-  const code = await client.proc.exited;
-  const text = client.stdout().trim();
-  if (code !== 0 || !text.startsWith("{")) throw new Error(`stream-client failed (${code}):\n${client.stderr().slice(-2000)}`);
-  const result = JSON.parse(text) as Record<string, StreamCaseResult>;
+async function streamClient(cases: StreamCase[], job: Omit<StreamJob, "cases">): Promise<Record<string, StreamCaseResult>> {
+  const result = await runClient<Record<string, StreamCaseResult>>("stream-client.ts", { cases, ...job } satisfies StreamJob);
   for (const f of FRAMINGS) sentToLoupe[f.provider] = (sentToLoupe[f.provider] ?? 0) + (result[caseName(f, "loupe")]?.sent ?? 0);
   return result;
 }
@@ -212,46 +115,20 @@ async function main() {
   if (!canPin) log("WARNING: not pinning (taskset unavailable, fewer than 2 cores, or BENCH_NO_PIN=1): numbers are noisier");
   log(`options ${JSON.stringify(OPT)}; chunks per stream: ${FRAMINGS.map((f) => `${f.id} ${f.chunks.length}`).join(", ")}`);
 
-  const idle0 = coreTimes();
-  await Bun.sleep(1000);
-  const idle1 = coreTimes();
-  const background = { core0: coreBusyPct(idle0, idle1, "cpu0"), core1: coreBusyPct(idle0, idle1, "cpu1") };
-  if (background.core0 > 10 || background.core1 > 10)
-    log(`WARNING: the machine is busy before the bench starts (core0 ${background.core0.toFixed(0)}%, core1 ${background.core1.toFixed(0)}%): expect noisy numbers`);
+  const background = await backgroundCpu(log);
+  const { child: mock, url: mockUrl } = await bench.startMock(OPT.gapMs);
+  const { child: bare, url: bareUrl } = await bench.startBare(mockUrl);
 
-  const mock = spawn("mock", [...pin(1), BUN, join(import.meta.dir, "mock-upstream.ts")], { ...baseEnv(), BENCH_STREAM_GAP_MS: String(OPT.gapMs) });
-  children.push(mock);
-  const mockUrl = (JSON.parse(await withTimeout(mock.firstLine, 15_000, "mock start")) as { url: string }).url;
-
-  const bare = spawn("bare", [...pin(0), BUN, join(import.meta.dir, "bare-proxy.ts")], { ...baseEnv(), UPSTREAM: mockUrl, PORT: "0" });
-  children.push(bare);
-  const bareUrl = (JSON.parse(await withTimeout(bare.firstLine, 15_000, "bare proxy start")) as { url: string }).url;
-
-  const db = join(dir, "streams.duckdb");
-  const loupe = spawn("loupe", [...pin(0), BUN, LOUPE_MAIN, "serve"], {
-    ...baseEnv(),
-    LOUPE_PORT: "0",
-    LOUPE_DB: db,
-    LOUPE_QUIET: "true",
+  const db = join(bench.dir, "streams.duckdb");
+  const loupe = await bench.startLoupe("loupe", db, {
     LOUPE_ANTHROPIC_BASE_URL: mockUrl,
     LOUPE_OLLAMA_BASE_URL: mockUrl,
     LOUPE_BEDROCK_BASE_URL: mockUrl,
-    // As bench/proxy.ts: what Loupe would set by re-executing itself at start-up.
-    ...START_ENVIRONMENT,
-    ...(process.env.LOUPE_STORAGE_PRIORITY ? { LOUPE_STORAGE_PRIORITY: process.env.LOUPE_STORAGE_PRIORITY } : {}),
     ...LOUPE_EXTRA_ENV,
   });
-  children.push(loupe);
-  const discovery = `${db}.loupe.json`;
-  const deadline = Date.now() + 30_000;
-  while (!existsSync(discovery)) {
-    if (loupe.proc.exitCode !== null || Date.now() > deadline) throw new Error(`loupe did not start (exit code ${loupe.proc.exitCode}):\n${loupe.stderr()}${loupe.stdout()}`);
-    await Bun.sleep(20);
-  }
-  const loupeInfo = JSON.parse(readFileSync(discovery, "utf8")) as { pid: number; url: string };
-  log(`mock ${mockUrl} (pid ${mock.proc.pid}), bare ${bareUrl} (pid ${bare.proc.pid}), loupe ${loupeInfo.url} (pid ${loupeInfo.pid}), dir ${dir}`);
+  log(`mock ${mockUrl} (pid ${mock.proc.pid}), bare ${bareUrl} (pid ${bare.proc.pid}), loupe ${loupe.url} (pid ${loupe.pid}), dir ${bench.dir}`);
 
-  const base: Record<TargetName, string> = { direct: mockUrl, bare: bareUrl, loupe: loupeInfo.url };
+  const base: Record<TargetName, string> = { direct: mockUrl, bare: bareUrl, loupe: loupe.url };
   const cases: StreamCase[] = FRAMINGS.flatMap((f) =>
     TARGETS.map((t) => ({
       name: caseName(f, t),
@@ -267,12 +144,12 @@ async function main() {
   const expectBodies = Object.fromEntries(
     FRAMINGS.flatMap((f) => TARGETS.map((t) => [caseName(f, t), Buffer.concat(f.chunks).toString("base64")] as const)),
   );
-  const sanity = await runClient(cases, { samples: 3, warmup: 0, block: 3, expectBodies });
+  const sanity = await streamClient(cases, { samples: 3, warmup: 0, block: 3, expectBodies });
   for (const c of cases) if (sanity[c.name]?.ok !== 3) throw new Error(`${c.name} does not stream right: ${sanity[c.name]?.firstError}`);
 
   log(`measuring: ${OPT.samples} streams per framing × target after ${OPT.warmup} warm-up each, blocks of ${OPT.block} rotating over ${cases.length} cases`);
   const run0 = coreTimes();
-  const res = await runClient(cases, { samples: OPT.samples, warmup: OPT.warmup, block: OPT.block, raw: RAW });
+  const res = await streamClient(cases, { samples: OPT.samples, warmup: OPT.warmup, block: OPT.block, raw: RAW });
   const run1 = coreTimes();
   const during = {
     core0: coreBusyPct(run0, run1, "cpu0"),
@@ -283,55 +160,30 @@ async function main() {
   for (const c of cases) if (res[c.name]?.bad) log(`WARNING ${c.name}: ${res[c.name]!.bad} bad stream(s), first: ${res[c.name]!.firstError}`);
 
   // Records: let Loupe store what is queued, stop it, count its rows.
-  const until = Date.now() + (LOUPE_EXTRA_ENV.LOUPE_FLUSH_INTERVAL_MS ? 0 : 15_000);
-  let livez: any;
-  while (Date.now() < until) {
-    livez = await (await fetch(`${loupeInfo.url}/livez`)).json().catch(() => undefined);
-    if (!livez || (livez.records?.queued ?? 0) === 0) break;
-    await Bun.sleep(50);
-  }
-  const upstreamSeen = (await (await fetch(`${mockUrl}/_stats`)).json()) as Record<string, number>;
-  loupe.proc.kill("SIGTERM");
-  const exitCode = await withTimeout(loupe.proc.exited, 60_000, "loupe shutdown");
-  stopped.add("loupe");
-  const sql = Bun.spawnSync(
-    [
-      BUN,
-      LOUPE_MAIN,
-      "sql",
-      "--json",
-      `select provider, count(*)::int as n, count(*) filter (where status = 200 and error_type is null)::int as ok,
-              count(*) filter (where streamed)::int as streamed,
-              count(*) filter (where input_tokens is not null and output_tokens is not null)::int as with_usage,
-              string_agg(distinct coalesce(error_type, '-'), ',') as errors,
-              round(median(ttfb_ms), 3) as ttfb_ms_p50
-       from requests group by all order by all`,
-    ],
-    { cwd: ROOT, env: { ...baseEnv(), LOUPE_DB: db } },
+  const livez = await waitLoupeIdle(loupe.url, LOUPE_EXTRA_ENV.LOUPE_FLUSH_INTERVAL_MS ? 0 : 15_000);
+  const upstreamSeen = await fetchJson<Record<string, number>>(`${mockUrl}/_stats`);
+  const exitCode = await bench.stop(loupe.child, 60_000);
+  const rows = loupeSql(
+    db,
+    `select provider, count(*)::int as n, count(*) filter (where status = 200 and error_type is null)::int as ok,
+            count(*) filter (where streamed)::int as streamed,
+            count(*) filter (where input_tokens is not null and output_tokens is not null)::int as with_usage,
+            string_agg(distinct coalesce(error_type, '-'), ',') as errors,
+            round(median(ttfb_ms), 3) as ttfb_ms_p50
+     from requests group by all order by all`,
   );
-  if (sql.exitCode !== 0) throw new Error(`loupe sql failed: ${sql.stderr.toString()}`);
-  const records: Records = { exitCode, rows: JSON.parse(sql.stdout.toString()) };
+  const records: Records = { exitCode, rows };
 
   const totalS = (performance.now() - started) / 1000;
   const report = render({ res, records, upstreamSeen, background, during, livez, totalS });
   process.stdout.write(report);
 
-  const resultsDir = join(import.meta.dir, "results");
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `streams-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, JSON.stringify({ options: OPT, pinned: canPin, background, during, results: res, sentToLoupe, records, upstreamSeen }, null, 2));
-  log(`raw results: ${file}`);
+  bench.saveResults("streams", { options: OPT, pinned: canPin, background, during, results: res, sentToLoupe, records, upstreamSeen });
 }
 
 // ── report ───────────────────────────────────────────────────────────────────
-const fmt = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
 const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(3)}` : "—");
 const verdict = (v: number) => (!Number.isFinite(v) ? "—" : v <= TARGET_MS ? "PASS" : "MISS");
-const table = (head: string[], rows: string[][]): string => {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => "  " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  return [line(head), "  " + widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n";
-};
 
 function render(r: {
   res: Record<string, StreamCaseResult>;
@@ -393,23 +245,4 @@ function render(r: {
   return out + "\n";
 }
 
-async function cleanup() {
-  for (const c of children) {
-    if (c.proc.exitCode !== null || stopped.has(c.name)) continue;
-    c.proc.kill("SIGTERM");
-    await withTimeout(c.proc.exited, 10_000, `${c.name} exit`).catch(() => c.proc.kill("SIGKILL"));
-  }
-  if (!KEEP) rmSync(dir, { recursive: true, force: true });
-  else log(`kept ${dir}`);
-}
-
-process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
-try {
-  await main();
-  await cleanup();
-} catch (error) {
-  log(`FAILED: ${(error as Error).stack ?? error}`);
-  for (const c of children) if (c.stderr().trim()) log(`${c.name} stderr:\n${c.stderr().slice(-3000)}`);
-  await cleanup();
-  process.exit(1);
-}
+await bench.run(main);
