@@ -1,40 +1,23 @@
-import type { LogBodyMode } from "../config.ts";
 import type { Cost, PriceBook } from "../pricing/price-book.ts";
 import { formatNanoUsd } from "../pricing/compute-cost.ts";
-import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/contract.ts";
+import type { Endpoint, ResponseFacts } from "../providers/contract.ts";
 import type { RequestRecord } from "../record.ts";
 import { isEmptyUsage } from "../usage/usage.ts";
-import type { RequestTags } from "./call-event.ts";
+import type { CallEvent } from "./call-event.ts";
 
-/** Everything known about a call when it ends. */
-export interface CallSummary {
-  id: string;
-  startedAt: number;
-  durationMs: number;
-  ttfbMs: number | undefined;
-  provider: string;
+/**
+ * Everything known about a call when its record is made: its event's facts
+ * (call-event.ts), with the provider's answers to them and the response read.
+ */
+export interface CallSummary extends Omit<CallEvent, "event" | "upstreamPath" | "response" | "responseBody" | "encoding" | "captureBytes" | "traceId" | "telemetry"> {
   pricingProvider: string;
   /** The provider's models are free unless a price covers them (`Provider.freeUnlessPriced`). */
   freeUnlessPriced?: boolean | undefined;
   endpoint: Endpoint | undefined;
-  method: string;
-  path: string;
-  status: number;
-  request: RequestFacts;
-  tags: RequestTags;
-  client: ClientMeta | undefined;
   response: ResponseFacts;
-  logBody: LogBodyMode;
-  requestBody: string | undefined;
+  responseBody: string | undefined;
   /** The first thing the user wrote (providers/prompt-preview.ts), when bodies are logged. */
   promptPreview?: string | undefined;
-  responseBody: string | undefined;
-  requestBytes: number;
-  responseBytes: number;
-  upstreamRequestId: string | undefined;
-  truncated: boolean;
-  errorType?: string | undefined;
-  errorMessage?: string | undefined;
 }
 
 /**
