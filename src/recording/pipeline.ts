@@ -32,7 +32,7 @@ export interface Pipeline {
    * how many records were made.
    */
   replay(priceBook: PriceBook, providers?: ProviderLookup): Promise<number>;
-  /** Waits until every sink has every record made so far (SIGTERM, tests). */
+  /** Offers every sink every record made so far and waits for their answers (SIGTERM, tests); what a sink refuses stays queued. */
   drain(): Promise<void>;
   /** Record segments a sink has yet to take. */
   backlog(sink: string): number;
@@ -56,6 +56,8 @@ export interface PipelineOptions {
 
 /** A backlog goes to a sink in batches of at most this many segments. */
 const MAX_SEGMENTS_PER_TAKE = 64;
+/** The longest a failing sink waits before its segments are offered again. */
+const MAX_RETRY_DELAY_MS = 60_000;
 
 export function openPipeline(options: PipelineOptions): Pipeline {
   const { journalDir, sinks, onProblem } = options;
@@ -80,13 +82,32 @@ export function openPipeline(options: PipelineOptions): Pipeline {
     return rows;
   }
 
+  // A sink that failed waits before it is offered its segments again (doubling, up to a minute): a dead
+  // backend costs a try now and then, not one per flush. Its segments wait on disk meanwhile.
+  const backoff = new Map<string, { delayMs: number; timer?: ReturnType<typeof setTimeout> | undefined }>();
+  function feed(sink: RecordSink) {
+    const waiting = backoff.get(sink.name);
+    if (waiting?.timer) return;
+    runners
+      .get(sink.name)!
+      .run()
+      .then(
+        () => backoff.delete(sink.name),
+        (error: Error) => {
+          const delayMs = Math.min((waiting?.delayMs ?? 500) * 2, MAX_RETRY_DELAY_MS);
+          onProblem(`${sink.name}: ${error.message} (again in ${delayMs / 1000} s)`);
+          const timer = setTimeout(() => {
+            backoff.set(sink.name, { delayMs });
+            feed(sink);
+          }, delayMs);
+          timer.unref?.();
+          backoff.set(sink.name, { delayMs, timer });
+        },
+      );
+  }
+
   function feedOthers() {
-    for (const sink of others) {
-      void runners
-        .get(sink.name)!
-        .run()
-        .catch((error: Error) => onProblem(`${sink.name}: ${error.message} (will retry)`));
-    }
+    for (const sink of others) feed(sink);
   }
 
   async function store() {
@@ -120,7 +141,9 @@ export function openPipeline(options: PipelineOptions): Pipeline {
       return made;
     },
     async drain() {
-      await Promise.all([...runners.values()].map((runner) => runner.run()));
+      // A sink that fails keeps its segments for the next start: draining reports, it does not throw.
+      const results = await Promise.allSettled([...runners.values()].map((runner) => runner.run()));
+      for (const result of results) if (result.status === "rejected") onProblem(`draining: ${(result.reason as Error).message}`);
     },
     backlog: (sink) => queue.pending(sink).length,
     usePriceBook(book, providers) {

@@ -21,6 +21,8 @@ import { journalProviders, snapshotProviders } from "./provider-snapshot.ts";
 import type { RecordingWorkerApi, WorkerEvent, WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 declare const self: Worker;
+/** How long SIGTERM waits for the OTLP sink to send what is queued. */
+const SHUTDOWN_EXPORT_MS = 10_000;
 let store: DuckDBStore | undefined;
 let pipeline: Pipeline | undefined;
 let telemetry: TelemetryExport | undefined;
@@ -63,7 +65,8 @@ const api: RecordingWorkerApi = {
   },
   async shutdownTelemetry() {
     if (!telemetry) return;
-    await opened().pipeline.drain();
+    // Spans still to go get a few seconds; what a dead backend does not take stays in the record queue for the next start.
+    await Promise.race([opened().pipeline.drain(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_EXPORT_MS))]);
     await telemetry.shutdown();
   },
   queryReadOnly: (sql, limits) => opened().store.queryReadOnly(sql, limits),

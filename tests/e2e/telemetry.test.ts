@@ -228,6 +228,35 @@ describe("export settings and failure", () => {
     receiver.failWith(null);
   }, 30_000);
 
+  test("spans a backend refused are not lost: the OTLP sink offers its segments again, and they go out once it takes them", async () => {
+    receiver.reset();
+    receiver.failWith(400);
+    const gw = await startGateway({ env: otel({ OTEL_METRICS_EXPORTER: "none" }) });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const response = await fetch(`${gw.url}/openai/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"model":"gpt-5.4","messages":[]}' });
+        await response.arrayBuffer();
+        ids.push(response.headers.get("x-loupe-request-id")!);
+      }
+      // Refused at least once (400 is not retried by the export queue: its spans are given up on there).
+      let failures = 0;
+      for (let i = 0; i < 40 && failures === 0; i++) {
+        failures = ((await (await fetch(`${gw.url}/livez`)).json()) as { telemetry: { exportFailures: number } }).telemetry.exportFailures;
+        if (!failures) await Bun.sleep(150);
+      }
+      expect(failures).toBeGreaterThan(0);
+      expect(receiver.spans.length).toBe(0);
+      receiver.failWith(null);
+      const spans = await receiver.waitForSpans((all) => ids.every((id) => clientSpanFor(all, id)), 15_000);
+      // Each call's SERVER and CLIENT span, once: none went out while the backend refused them.
+      expect(spans.filter((s) => ids.includes(String(s.attributes["loupe.record.id"]))).length).toBe(ids.length * 2);
+    } finally {
+      receiver.failWith(null);
+      expect(await gw.stop()).toBe(0);
+    }
+  }, 30_000);
+
   test("kill -9 between journaling and recording: after restart every call has its record and its spans", async () => {
     receiver.reset();
     const dir = tempDir();

@@ -53,6 +53,30 @@ describe("span export queue", () => {
     void q.shutdown();
   });
 
+  test("settled sends what is batched now and resolves once every span is answered; dropped counts what was given up on", async () => {
+    const backend = fakeBackend();
+    const { q } = queue({ post: backend.post, maxBatchSpans: 100, maxPendingSpans: 4, maxRetries: 0 });
+    q.add(span);
+    q.add(span);
+    let done = false;
+    const settled = q.settled().then(() => (done = true));
+    // Not waiting for the batch delay: the open batch left at once.
+    expect(backend.posts).toHaveLength(1);
+    await Bun.sleep(5);
+    expect(done).toBe(false);
+    backend.posts[0]!.answer(true);
+    await settled;
+    expect(q.dropped).toBe(0);
+    // A refused batch (not retried) and a span beyond the backlog are given up on, and counted.
+    for (let i = 0; i < 5; i++) q.add(span);
+    expect(q.dropped).toBe(1);
+    const second = q.settled();
+    backend.posts[1]!.answer(false);
+    await second;
+    expect(q.dropped).toBe(5);
+    void q.shutdown();
+  });
+
   test("a partial batch goes out after the delay", async () => {
     const backend = fakeBackend();
     const { q } = queue({ post: backend.post, delayMs: 20 });

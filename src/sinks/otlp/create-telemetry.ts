@@ -17,10 +17,14 @@ export type TelemetryStats = ExportCounters;
 
 /** The export side: spans and metrics of finished calls, encoded and sent in the background. */
 export interface TelemetryExport {
-  /** Encodes a finished call's spans and records its metrics. Never throws. */
-  emit(record: RequestRecord, call: CallTelemetry): void;
+  /** Encodes a finished call's spans and records its metrics (unless `metrics` is false: a call sent again). Never throws. */
+  emit(record: RequestRecord, call: CallTelemetry, options?: { metrics?: boolean }): void;
   /** Resolves when spans may be emitted without overflowing the export backlog (SpanExportQueue.whenRoom). */
   whenRoom(): Promise<void>;
+  /** Resolves once every span emitted so far is exported or given up on (SpanExportQueue.settled). */
+  settled(): Promise<void>;
+  /** Spans given up on so far. */
+  dropped(): number;
   stats(): TelemetryStats;
   /** Exports what is pending (SIGTERM), then stops. */
   shutdown(): Promise<void>;
@@ -53,15 +57,17 @@ export function createTelemetryExport(config: TelemetryConfig, version: string, 
   const metricExport = config.metrics && metrics && startMetricExport(config.metrics, origin, metrics, stats, onError);
   const spans = config.traces && startSpanExport(config.traces, origin, stats, onError);
   return {
-    emit(record, call) {
+    emit(record, call, options) {
       try {
-        metrics?.record(record, call.details);
+        if (options?.metrics !== false) metrics?.record(record, call.details);
         if (spans && call.spans) exportSpans(spans, record, call.details, call.spans, call.endTime);
       } catch (error) {
         onError(`telemetry for ${record.id} failed: ${(error as Error).message}`);
       }
     },
     whenRoom: () => spans?.whenRoom() ?? Promise.resolve(),
+    settled: () => spans?.settled() ?? Promise.resolve(),
+    dropped: () => spans?.dropped ?? 0,
     stats: () => ({ ...stats }),
     async shutdown() {
       await Promise.allSettled([spans?.shutdown(), metricExport?.shutdown()]);

@@ -16,6 +16,13 @@ export interface SpanExportQueue {
    * of its own go at the backend's pace instead of overflowing.
    */
   whenRoom(): Promise<void>;
+  /**
+   * Sends what is batched now, and resolves once every span added so far is
+   * answered: exported, or given up on (a failed batch is retried first).
+   */
+  settled(): Promise<void>;
+  /** Spans given up on so far: a full backlog, or a batch that failed for good. */
+  readonly dropped: number;
   /** Sends everything pending at once and waits for the answers (each bounded by the export timeout); then stops. */
   shutdown(): Promise<void>;
 }
@@ -68,6 +75,14 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
   let stopped = false;
   let failing = false;
   let roomWaiters: (() => void)[] = [];
+  let settledWaiters: (() => void)[] = [];
+  let dropped = 0;
+  function wakeSettledWaiters() {
+    if (settledWaiters.length === 0 || pendingSpans > 0) return;
+    const waiters = settledWaiters;
+    settledWaiters = [];
+    for (const wake of waiters) wake();
+  }
   const hasRoom = () => failing || stopped || (pendingSpans <= maxPendingSpans / 2 && pendingBytes <= maxPendingBytes / 2);
   function wakeRoomWaiters() {
     if (roomWaiters.length === 0 || !hasRoom()) return;
@@ -98,6 +113,7 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
         failing = true;
         const retry = error instanceof OtlpExportError && error.retryable && !stopped && next.tries < maxRetries;
         fail(`trace export failed${retry ? " (will retry)" : ""}: ${error.message}`);
+        if (!retry) dropped += next.spans;
         if (retry) {
           retrying = true;
           next.tries++;
@@ -119,6 +135,7 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
         pendingSpans -= next.spans;
         pendingBytes -= next.bytes;
       }
+      wakeSettledWaiters();
       pump();
       wakeRoomWaiters();
     });
@@ -137,8 +154,12 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
 
   return {
     add(span) {
-      if (stopped) return;
+      if (stopped) {
+        dropped++;
+        return;
+      }
       if (pendingSpans >= maxPendingSpans || pendingBytes >= maxPendingBytes) {
+        dropped++;
         fail(`trace export backlog full (${pendingSpans} spans waiting): span dropped`);
         return;
       }
@@ -150,6 +171,14 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
         seal();
         pump();
       }
+    },
+    settled() {
+      seal();
+      pump();
+      return pendingSpans === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve));
+    },
+    get dropped() {
+      return dropped;
     },
     whenRoom() {
       return hasRoom() ? Promise.resolve() : new Promise<void>((resolve) => roomWaiters.push(resolve));
@@ -168,6 +197,10 @@ export function createSpanExportQueue(options: SpanExportOptions): SpanExportQue
       seal();
       pump(Infinity);
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      // Nothing more will be sent: whoever waits for answers has them all.
+      const waiters = settledWaiters;
+      settledWaiters = [];
+      for (const wake of waiters) wake();
     },
   };
 }
