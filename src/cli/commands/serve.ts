@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, loadConfig, type Config } from "../../config.ts";
@@ -160,6 +161,8 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     if (stats.queued === 0) journal.close();
     await store.close();
     if (onDisk) removeDiscovery(config.db);
+    // An in-memory database's records die with the process: so does its journal folder.
+    else rmSync(journalDir, { recursive: true, force: true });
     log(config, `stopped: ${stats.stored} record(s) stored this run${stats.queued ? `, ${stats.queued} left in the journal` : ""}`);
     await server.stop();
     process.exit(0);
