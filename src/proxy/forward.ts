@@ -69,7 +69,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     let upstream: Response;
     const deadline = deps.deadlines.arm(abort);
     try {
-      // Called as a plain function: a runtime's fetch may not take another \`this\`.
+      // Called as a plain function: a runtime's fetch may not take another `this`.
       const fetchUpstream = deps.fetch;
       upstream = await fetchUpstream(url, init);
     } catch (error) {

@@ -100,7 +100,7 @@ export function createRecorder(priceBook: PriceBook, onProblem: (message: string
       const parsed = parseHead(text, onProblem);
       if (!parsed) return "";
       if (isEvent(parsed)) return record(parsed, undefined);
-      // An earlier version's record: as it was, with \`billable\` by the rule DuckDB's migration uses (duckdb-store.ts).
+      // An earlier version's record: as it was, with `billable` by the rule DuckDB's migration uses (duckdb-store.ts).
       return "billable" in parsed ? text : JSON.stringify({ ...parsed, billable: parsed.cost_source !== "free" });
     },
     /** One journal entry: an event and the response body that follows it. */

@@ -122,7 +122,7 @@ describe("the recorder: call events (and journaled response bodies) become recor
     expect(recordSegment(segment.path, target, createRecorder(priceBook, () => {}))).toBe(4);
     const lines = readFileSync(target, "utf8").trimEnd().split("\n");
     expect(lines.map((l) => JSON.parse(l).id)).toEqual(["plain-1", "observed-1", "later-1", "later-2"]);
-    // An earlier version's record line passes as it was (with \`billable\` by the migration's rule); events become records.
+    // An earlier version's record line passes as it was (with `billable` by the migration's rule); events become records.
     expect(JSON.parse(lines[0]!)).toEqual({ id: "plain-1", billable: true });
     expect(JSON.parse(lines[1]!).cost_usd).toBe(expectedCost);
     expect(JSON.parse(lines[2]!).cost_usd).toBe(expectedCost);

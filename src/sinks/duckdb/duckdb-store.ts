@@ -134,7 +134,7 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
   };
 }
 
-/** The rule for records made before the recorder set \`billable\` (recorder.ts uses the same for their journal lines). */
+/** The rule for records made before the recorder set `billable` (recorder.ts uses the same for their journal lines). */
 const BACKFILL_BILLABLE = "UPDATE requests SET billable = (cost_source IS DISTINCT FROM 'free') WHERE billable IS NULL";
 
 async function addMissingColumns(connection: DuckDBConnection): Promise<void> {
@@ -145,6 +145,6 @@ async function addMissingColumns(connection: DuckDBConnection): Promise<void> {
   for (const [name, type] of REQUEST_COLUMNS) {
     if (!existing.has(name)) await connection.run(`ALTER TABLE requests ADD COLUMN ${name} ${type}`);
   }
-  // Records stored before \`billable\` existed: a call that was not charged for lack of a billable endpoint was priced "free".
+  // Records stored before `billable` existed: a call that was not charged for lack of a billable endpoint was priced "free".
   if (!existing.has("billable")) await connection.run(BACKFILL_BILLABLE);
 }
