@@ -191,7 +191,7 @@ export function readWholeBody(
   }
 }
 
-/** Error bodies of unknown endpoints still say what went wrong, in any of the three dialects. */
+/** Error bodies of unknown endpoints still say what went wrong, in the common error shapes (`error.type`, `.status` or `.code`, and `.message`). */
 function readGenericError(body: unknown): ResponseFacts {
   const error = asObject(asObject(body)?.error);
   if (!error) return {};
