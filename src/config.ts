@@ -52,6 +52,9 @@ const baseSettings = z.strictObject({
   storagePriority: z.enum(["background", "normal"]).default("background"),
   pricesFile: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
+  dashboardPassword: z.string().min(1).optional(),
+  // A link to the trace UI from each record, e.g. http://jaeger:16686/trace/{trace_id}.
+  traceUrlTemplate: z.url({ protocol: /^https?$/ }).refine((url) => url.includes("{trace_id}"), "must contain {trace_id}").optional(),
   retentionDays: z.coerce.number().int().positive().optional(),
   quiet: z.stringbool().default(false),
 });
@@ -91,6 +94,10 @@ export interface Config {
   readonly providers: readonly DeclaredProvider[];
   readonly pricesFile?: string | undefined;
   readonly adminToken?: string | undefined;
+  /** HTTP basic-auth password (any user name) that opens the dashboard and the /api routes it reads. */
+  readonly dashboardPassword?: string | undefined;
+  /** The trace UI's URL for a trace, with `{trace_id}` in it; the dashboard links each record there. */
+  readonly traceUrlTemplate?: string | undefined;
   /** Records older than this many days are deleted (hourly); unset keeps everything. */
   readonly retentionDays?: number | undefined;
   readonly quiet: boolean;
@@ -227,6 +234,8 @@ export function loadConfig(
     providers: declared.map((entry) => ({ ...entry, baseUrl: s[`${entry.id}BaseUrl`] ?? entry.baseUrl })),
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,
+    dashboardPassword: s.dashboardPassword,
+    traceUrlTemplate: s.traceUrlTemplate,
     retentionDays: s.retentionDays,
     quiet: s.quiet,
   });

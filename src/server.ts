@@ -1,5 +1,10 @@
 import { Hono } from "hono";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
+import { createAccess } from "./dashboard/access.ts";
+import { describeSettings } from "./dashboard/describe-settings.ts";
+import { createRecordFeed, type RecordFeed } from "./dashboard/record-feed.ts";
+import { createDashboard, type DashboardBundle } from "./dashboard/serve-dashboard.ts";
+import { prefersHtml } from "./dashboard/ui-routes.ts";
 import { LoupeError, renderError, toLoupeError } from "./errors.ts";
 import { sameSecret } from "./http/same-secret.ts";
 import { createRegistry, type RouteMatch } from "./providers/registry.ts";
@@ -38,6 +43,10 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
   apiSql: ApiDeps["sql"];
   /** `loupe export --parquet` while this server holds the database. */
   exportParquet(dir: string, since: string | undefined): Promise<unknown>;
+  /** New records for the dashboard's live tail (none when absent). */
+  feed?: RecordFeed | undefined;
+  /** The dashboard's page shell and assets (src/dashboard/ui-bundle.generated.ts). */
+  dashboard: DashboardBundle;
 }
 
 export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request) => Response | Promise<Response> } {
@@ -81,10 +90,24 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   );
   // Claude Code probes its base URL with HEAD /api/hello at start-up.
   app.on(["GET", "HEAD"], "/api/hello", (c) => c.body(null, 200));
+  const access = createAccess({ adminToken: deps.config.adminToken, dashboardPassword: deps.config.dashboardPassword });
+  const dashboard = createDashboard(deps.dashboard, access);
+  const settings = () =>
+    describeSettings({ config: deps.config, version: deps.version, routes: registry.describeRoutes(), state, writerStats: deps.writerStats, telemetryStats: deps.telemetryStats });
   app.route(
     "/",
-    createApi({ analytics: deps.analytics, priceBook: deps.priceBook, registry, adminToken: deps.config.adminToken, version: deps.version, sql: deps.apiSql }),
+    createApi({
+      analytics: deps.analytics,
+      priceBook: deps.priceBook,
+      registry,
+      adminToken: deps.config.adminToken,
+      access,
+      dashboard: { settings, feed: deps.feed ?? createRecordFeed() },
+      version: deps.version,
+      sql: deps.apiSql,
+    }),
   );
+  app.on(["GET", "HEAD"], "/assets/*", (c, next) => dashboard.asset(c.req.raw, c.req.path) ?? next());
 
   // Local CLI processes (`loupe sql`, `loupe export`) present the key from the discovery file.
   // Errors here take the same status as anywhere (errors.ts), in Loupe's neutral shape.
@@ -113,8 +136,9 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     }
   });
 
-  // The mounted routes, from the provider registry (browsers will get the dashboard here).
+  // Browsers get the dashboard; other clients the mounted routes, from the provider registry.
   app.get("/", (c) => {
+    if (prefersHtml(c.req.header("accept"))) return dashboard.page(c.req.raw, "/");
     const origin = new URL(c.req.url).origin;
     const routes = registry.describeRoutes().map((route) => ({
       provider: route.provider,
@@ -129,7 +153,10 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
 
   // Anything not routed above and not a provider path (those never reach Hono).
   const prefixes = registry.describeRoutes().map((route) => route.prefix).join(", ");
-  app.all("*", (c) => renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: the provider routes are ${prefixes} (GET / lists them)`)));
+  app.all("*", (c) =>
+    (c.req.method === "GET" || c.req.method === "HEAD") && prefersHtml(c.req.header("accept"))
+      ? dashboard.page(c.req.raw, c.req.path)
+      : renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: the provider routes are ${prefixes} (GET / lists them)`)));
 
   function proxy(request: Request, route: RouteMatch): Response | Promise<Response> {
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);

@@ -2,7 +2,8 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { stringify as toYaml } from "yaml";
 import { formatCsv } from "./format-table.ts";
-import { sameSecret } from "../http/same-secret.ts";
+import type { Access } from "../dashboard/access.ts";
+import { addDashboardRoutes, type DashboardApiDeps } from "./dashboard-routes.ts";
 import { computeCostNano, formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { PriceBook } from "../pricing/price-book.ts";
 import { LoupeError, renderError, toLoupeError } from "../errors.ts";
@@ -17,6 +18,9 @@ export interface ApiDeps {
   /** The providers served (their routes for the OpenAPI description, their ids in the price data). */
   registry: Pick<ProviderRegistry, "describeRoutes" | "pricingIdOf">;
   adminToken: string | undefined;
+  access: Access;
+  /** The dashboard's settings page and live tail (dashboard-routes.ts). */
+  dashboard: Omit<DashboardApiDeps, "access" | "adminToken">;
   version: string;
   /** Vetted read-only SQL (see store/sql-guard.ts). */
   sql(query: string, maxRows: number): Promise<{ columns: string[]; rows: unknown[][]; truncated: boolean }>;
@@ -66,18 +70,11 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "LOUPE_ADMIN_TOKEN" });
 
-  // Access: /api/* and the reference page need the admin token whenever one is set.
-  const requireToken = async (c: Context, next: () => Promise<void>) => {
-    if (!deps.adminToken) return next();
-    const header = c.req.header("authorization") ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
-    if (!sameSecret(token, deps.adminToken)) {
-      return renderError(new LoupeError("unauthorized", "send Authorization: Bearer <LOUPE_ADMIN_TOKEN>"), undefined, { "www-authenticate": "Bearer" });
-    }
-    return next();
-  };
-  app.use("/api/*", async (c, next) => (c.req.path === "/api/hello" ? next() : requireToken(c, next)));
-  app.use("/reference", requireToken);
+  // Access (dashboard/access.ts): /api/* and the reference page need a credential whenever one is configured.
+  const OPEN = new Set(["/api/hello", "/api/login", "/api/logout"]);
+  const guard = async (c: Context, next: () => Promise<void>) => deps.access.check(c.req.raw) ?? next();
+  app.use("/api/*", async (c, next) => (OPEN.has(c.req.path) ? next() : guard(c, next)));
+  app.use("/reference", guard);
   // One mapping for every route (errors.ts): a query timeout is 408 here and on /_loupe/sql.
   app.onError((error) => renderError(toLoupeError(error)));
 
@@ -208,6 +205,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     },
   );
 
+  addDashboardRoutes(app, { access: deps.access, adminToken: deps.adminToken, ...deps.dashboard });
   describeProxyRoutes(app, deps.registry.describeRoutes());
 
   const document = () =>

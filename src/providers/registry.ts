@@ -66,8 +66,8 @@ export interface ProviderRegistry {
 
 const ALIAS = "/proxy";
 
-/** First path segments the gateway serves itself (routes are matched before them): no declared id may take one. */
-const RESERVED = new Set(["api", "proxy", "v1", "v1beta", "health", "livez", "reference", "openapi"]);
+/** First path segments the gateway serves itself, the dashboard's pages included (provider routes are matched first): no declared id may take one. */
+const RESERVED = new Set(["api", "proxy", "v1", "v1beta", "health", "livez", "reference", "openapi", "assets", "requests", "sessions", "users", "projects", "models", "live", "settings"]);
 
 /** Why each declared id cannot be served, if any: taken by a registered provider, by the gateway, or declared twice. */
 export function checkDeclaredIds(declared: readonly Pick<DeclaredProvider, "id">[]): string[] {

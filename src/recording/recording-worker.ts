@@ -9,12 +9,14 @@
  * loop that proxies requests; with background priority they wait while calls
  * need the CPU.
  */
+import { readFileSync } from "node:fs";
 import { lowerStoragePriority } from "../runtime/background-priority.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
 import { openDuckDBStore, type DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import { createTelemetryExport, type TelemetryExport } from "../sinks/otlp/create-telemetry.ts";
 import { createOtlpSink } from "../sinks/otlp/otlp-sink.ts";
 import type { RecordSink } from "../sinks/sink.ts";
+import { toLiveRecord, type LiveRecord } from "./live-record.ts";
 import { openPipeline, type Pipeline } from "./pipeline.ts";
 import { journalPriceBook, snapshotPrices } from "./price-snapshot.ts";
 import { journalProviders, snapshotProviders } from "./provider-snapshot.ts";
@@ -27,8 +29,21 @@ let store: DuckDBStore | undefined;
 let pipeline: Pipeline | undefined;
 let telemetry: TelemetryExport | undefined;
 let backgroundPriority = false;
+let liveTail = false;
 
 const post = (event: WorkerEvent) => self.postMessage(event);
+
+/** The live tail: new records, read back from their segments only while the main thread asks for them. */
+function postLiveRecords(paths: readonly string[]) {
+  if (!liveTail) return;
+  try {
+    const records: LiveRecord[] = [];
+    for (const path of paths) for (const line of readFileSync(path, "utf8").split("\n")) if (line) records.push(toLiveRecord(line));
+    if (records.length > 0) post({ event: "records", records });
+  } catch (error) {
+    post({ event: "problem", message: `live tail: ${(error as Error).message}` });
+  }
+}
 
 function opened(): { store: DuckDBStore; pipeline: Pipeline } {
   if (!store || !pipeline) throw new Error("the recording worker is not open");
@@ -39,7 +54,7 @@ const api: RecordingWorkerApi = {
   async open(options) {
     store = await openDuckDBStore(options.db);
     backgroundPriority = options.backgroundPriority;
-    const sinks: RecordSink[] = [createDuckDBSink(store)];
+    const sinks: RecordSink[] = [createDuckDBSink(store, { onStored: postLiveRecords })];
     if (options.telemetry) {
       telemetry = createTelemetryExport(options.telemetry.config, options.telemetry.version, (message) => post({ event: "log", message: `telemetry: ${message}` }));
       sinks.push(createOtlpSink(telemetry));
@@ -78,6 +93,9 @@ const api: RecordingWorkerApi = {
     // One method per question; its arguments crossed the boundary as they were typed (worker-protocol.ts).
     const method = analytics[call.method] as (...args: typeof call.args) => Promise<unknown>;
     return method.apply(analytics, call.args);
+  },
+  async liveTail(on) {
+    liveTail = on;
   },
   async close() {
     await opened().store.close();

@@ -1,6 +1,7 @@
 import type { AnalyticsStore } from "../sinks/analytics.ts";
 import type { DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import type { RecordingSink } from "./journal-writer.ts";
+import type { LiveRecord } from "./live-record.ts";
 import type { AnalyticsCall, RecordingWorkerApi, RecordingWorkerOptions, WorkerEvent, WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 export interface RecordingWorkerEvents {
@@ -8,6 +9,8 @@ export interface RecordingWorkerEvents {
   onLog?: (message: string) => void;
   /** A call's response could not be read while its record was made (the record is stored anyway), or a sink failed. */
   onProblem?: (message: string) => void;
+  /** New records stored, while the live tail is on. */
+  onRecords?: (records: LiveRecord[]) => void;
 }
 
 /** The recording worker as the main thread sees it: the journal writer's sink, and the store's reads. */
@@ -16,6 +19,7 @@ export interface RecordingWorker extends RecordingSink, Pick<DuckDBStore, "query
   readonly recovered: number;
   analytics: AnalyticsStore;
   telemetryStats: RecordingWorkerApi["telemetryStats"];
+  liveTail: RecordingWorkerApi["liveTail"];
   /** Sends every record's spans and metrics still to go (before `close`). */
   shutdownTelemetry(): Promise<void>;
   close(): Promise<void>;
@@ -30,8 +34,10 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
 
   worker.onmessage = (event: MessageEvent<WorkerReply | WorkerEvent>) => {
     if ("event" in event.data) {
-      if (event.data.event === "problem") events.onProblem?.(event.data.message);
-      else events.onLog?.(event.data.message);
+      const message = event.data;
+      if (message.event === "records") events.onRecords?.(message.records);
+      else if (message.event === "problem") events.onProblem?.(message.message);
+      else events.onLog?.(message.message);
       return;
     }
     const reply = event.data;
@@ -82,6 +88,7 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
     recordFiles: (paths) => call("recordFiles", [...paths]),
     recordEvents: (list) => call("recordEvents", [...list]),
     telemetryStats: () => call("telemetryStats"),
+    liveTail: (on) => call("liveTail", on),
     shutdownTelemetry: () => call("shutdownTelemetry"),
     queryReadOnly: (sql, limits) => call("queryReadOnly", sql, limits),
     checkpoint: () => call("checkpoint"),

@@ -5,6 +5,7 @@ import type { ParquetExportResult } from "../sinks/duckdb/parquet-export.ts";
 import type { TelemetryStats } from "../sinks/otlp/create-telemetry.ts";
 import type { TelemetryConfig } from "../telemetry/otel-config.ts";
 import type { UnjournaledEvent } from "./journal-writer.ts";
+import type { LiveRecord } from "./live-record.ts";
 
 /** How the recording worker starts: where things are, and what to export. */
 export interface RecordingWorkerOptions {
@@ -42,6 +43,8 @@ export interface RecordingWorkerApi {
   exportParquet(dir: string, since: string | undefined): Promise<ParquetExportResult>;
   prune(days: number): Promise<number>;
   analytics(call: AnalyticsCall): Promise<unknown>;
+  /** While on, each batch of new records stored in DuckDB is sent as a `records` event (the dashboard's live tail). */
+  liveTail(on: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,4 +55,4 @@ export type WorkerRequest = { [K in WorkerOp]: { id: number; op: K; args: Parame
 export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; name: string; message: string });
 
 /** Sent by the worker unasked. */
-export type WorkerEvent = { event: "log" | "problem"; message: string };
+export type WorkerEvent = { event: "log" | "problem"; message: string } | { event: "records"; records: LiveRecord[] };

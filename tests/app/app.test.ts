@@ -1,63 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
-import { loadConfig } from "../../src/config.ts";
-import { loadPriceBook } from "../../src/pricing/load-prices.ts";
-import type { CallEvent } from "../../src/recording/call-event.ts";
-import { recordCall } from "../../src/recording/recorder.ts";
-import type { RequestRecord } from "../../src/record.ts";
-import { createApp } from "../../src/server.ts";
-import type { AnalyticsStore } from "../../src/sinks/analytics.ts";
+import { harness, priceBook } from "../support/app-harness.ts";
 import { fixtureText } from "../support/fixtures.ts";
 
-/**
- * The app in process, with an injected fetch standing in for the provider and
- * the recorder run on the events it writes: the whole way from a client's
- * request to its record, in milliseconds, without a server or a worker.
- */
-const priceBook = loadPriceBook(undefined);
-
-interface Harness {
-  fetch(request: Request): Promise<Response>;
-  /** What the upstream fetch was asked, in order. */
-  sent: { url: string; init: RequestInit }[];
-  /** The records of the events written so far (the recorder's output). */
-  records(): RequestRecord[];
-  problems: string[];
-}
-
-function harness(upstream: (url: string, init: RequestInit) => Response | Promise<Response>, env: Record<string, string> = {}): Harness {
-  const events: { line: string; body?: Uint8Array }[] = [];
-  const problems: string[] = [];
-  const sent: Harness["sent"] = [];
-  const config = loadConfig({ env: { LOUPE_OPENAI_BASE_URL: "http://upstream.test", LOUPE_ANTHROPIC_BASE_URL: "http://upstream.test", ...env } });
-  const unused = () => Promise.reject(new Error("not used in these tests"));
-  const { fetch } = createApp({
-    config,
-    priceBook,
-    state: { draining: false, inflight: 0, internalErrors: 0 },
-    onInternalError: (message) => problems.push(message),
-    writeEvent: (line) => events.push({ line }),
-    writeEventWithBody: (line, body) => events.push({ line, body }),
-    writerStats: () => ({ written: events.length, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0 }),
-    flushRecords: async () => {},
-    localKey: "k",
-    version: "test",
-    tracer: undefined,
-    analytics: {} as AnalyticsStore,
-    apiSql: unused,
-    exportParquet: unused,
-    async fetch(url, init) {
-      sent.push({ url, init });
-      return upstream(url, init);
-    },
-  });
-  return {
-    fetch: async (request) => fetch(request),
-    sent,
-    problems,
-    records: () => events.map(({ line, body }) => recordCall(JSON.parse(line) as CallEvent, body, priceBook).recorded.record),
-  };
-}
 
 const json = (body: string, init: ResponseInit = {}) => new Response(body, { status: 200, ...init, headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...init.headers } });
 

@@ -5,6 +5,7 @@ import { loadPriceBook } from "../../src/pricing/load-prices.ts";
 import { anthropicErrors, googleErrors, openAIErrors } from "../../src/providers/dialects.ts";
 import { describeRoutes, providerIds } from "../../src/providers/registry.ts";
 import { createApp, type AppDeps } from "../../src/server.ts";
+import { TEST_BUNDLE } from "../support/app-harness.ts";
 
 const named = (name: string, message: string) => Object.assign(new Error(message), { name });
 
@@ -56,6 +57,7 @@ function appFailingSql(error: Error) {
     state: { draining: false, inflight: 0, internalErrors: 0 },
     localKey: "local-key",
     version: "test",
+    dashboard: TEST_BUNDLE,
     apiSql: async () => {
       throw error;
     },

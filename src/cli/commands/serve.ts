@@ -1,3 +1,5 @@
+import { createRecordFeed } from "../../dashboard/record-feed.ts";
+import { assets, indexHtml } from "../../dashboard/ui-bundle.generated.ts";
 import { rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -56,6 +58,9 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   const journalDir = onDisk ? journalPath(config.db) : `${process.env.TMPDIR ?? "/tmp"}/loupe-memory-${process.pid}.journal`;
   // Telemetry failures are counted and logged once a minute at most, never thrown.
   let lastTelemetryLog = 0;
+  // The dashboard's live tail: records the worker stores, sent only while a browser listens.
+  let liveTail: (on: boolean) => void = () => {};
+  const feed = createRecordFeed((on) => liveTail(on));
   // The recorder, the sinks and DuckDB's file live in the recording worker; it
   // first records what a previous run left in the journal (with that run's prices).
   const store = await startRecordingWorker(
@@ -69,6 +74,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     },
     {
       onProblem: onInternalError,
+      onRecords: (records) => feed.publish(records),
       onLog(message) {
         if (Date.now() - lastTelemetryLog < 60_000) return;
         lastTelemetryLog = Date.now();
@@ -76,6 +82,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
       },
     },
   );
+  liveTail = (on) => void store.liveTail(on).catch(() => {});
   if (store.recovered > 0) log(config, `journal: ${store.recovered} record(s) recovered from a previous run`);
   const journal = openJournal(journalDir, {
     mapping: await runtime.loadFileMapping(),
@@ -112,6 +119,8 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     // Reads first store every finished call, so the API answers with all of them.
     analytics: flushedBefore(store.analytics, writer.flush),
     exportParquet: (dir, since) => store.exportParquet(dir, since),
+    feed,
+    dashboard: { indexHtml, assets },
     async apiSql(query, maxRows) {
       await writer.flush();
       const result = await store.queryReadOnly(query, { maxRows, timeoutMs: 10_000 });
