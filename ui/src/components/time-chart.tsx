@@ -29,6 +29,8 @@ export function TimeChart({ title, times, series, format }: { title: string; tim
         width: Math.max(320, element.clientWidth),
         height: 260,
         scales: { x: { time: true } },
+        // Buckets are UTC (as the records and SQL are): so is the axis.
+        tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
         axes: [axis, { ...axis, size: 70, values: (_u, ticks) => ticks.map((t) => format(t)) }],
         series: [
           {},

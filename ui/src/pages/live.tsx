@@ -15,6 +15,7 @@ export function Live() {
   const [paused, setPaused] = useState(false);
   const [status, setStatus] = useState<"connecting" | "live" | "reconnecting">("connecting");
   const waiting = useRef<RequestItem[]>([]);
+  const [held, setHeld] = useState(0);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
 
@@ -24,7 +25,10 @@ export function Live() {
     source.onerror = () => setStatus("reconnecting");
     source.addEventListener("record", (event) => {
       const record = JSON.parse((event as MessageEvent<string>).data) as RequestItem;
-      if (pausedRef.current) waiting.current.push(record);
+      if (pausedRef.current) {
+        waiting.current.push(record);
+        setHeld(waiting.current.length);
+      }
       else setRows((previous) => [record, ...previous].slice(0, KEEP));
     });
     return () => source.close();
@@ -33,6 +37,7 @@ export function Live() {
   const resume = () => {
     const held = waiting.current.reverse();
     waiting.current = [];
+    setHeld(0);
     setRows((previous) => [...held, ...previous].slice(0, KEEP));
     setPaused(false);
   };
@@ -45,7 +50,7 @@ export function Live() {
           {status === "live" ? (paused ? "Paused" : "Live") : status === "connecting" ? "Connecting…" : "Reconnecting…"}
         </span>
         <button type="button" onClick={() => (paused ? resume() : setPaused(true))} aria-pressed={paused}>
-          {paused ? `Resume${waiting.current.length ? ` (${waiting.current.length} new)` : ""}` : "Pause"}
+          {paused ? `Resume${held ? ` (${held} new)` : ""}` : "Pause"}
         </button>
         <span class="muted">{count(rows.length)} shown (the latest {KEEP})</span>
       </div>

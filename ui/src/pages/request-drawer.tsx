@@ -66,6 +66,8 @@ export function RecordDetail({ record }: { record: RequestDetail }) {
                 <a href={`/sessions/${encodeURIComponent(String(value))}`}>{String(value)}</a>
               ) : LABELS[key] ? (
                 LABELS[key](record)
+              ) : key.endsWith("_tokens") && typeof value === "number" ? (
+                count(value)
               ) : value === null ? (
                 <span class="muted">null</span>
               ) : Array.isArray(value) ? (

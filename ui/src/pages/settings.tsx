@@ -16,8 +16,8 @@ export function SettingsPage() {
             <Group title="Gateway">
               <Tree value={data.gateway} />
             </Group>
-            <Group title="Access">
-              <Tree value={data.access} />
+            <Group title="Access and links">
+              <Tree value={{ ...data.access, trace_url_template: data.trace_url_template }} />
             </Group>
             <Group title="Upstreams">
               <table>
