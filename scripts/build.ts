@@ -13,6 +13,10 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
+
+// The dashboard's bundle (src/dashboard/ui-bundle.generated.ts), fresh, so the executable serves what ui/ says.
+const ui = Bun.spawnSync([process.execPath, join(root, "scripts", "build-ui.ts")], { stdout: "inherit", stderr: "inherit" });
+if (ui.exitCode !== 0) process.exit(ui.exitCode ?? 1);
 const args = process.argv.slice(2);
 const sourcemap = args.includes("--sourcemap");
 const [entry = join(root, "main.ts"), outfile = join(root, "dist", "loupe")] = args.filter((a) => !a.startsWith("--"));

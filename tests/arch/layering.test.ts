@@ -11,10 +11,10 @@ import { dirname, join, relative, resolve } from "node:path";
 const ROOT = join(import.meta.dir, "..", "..");
 const SRC = join(ROOT, "src");
 
-function sourceFiles(dir: string): string[] {
+function sourceFiles(dir: string, pattern = /\.ts$/): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith(".ts") ? [path] : [];
+    return statSync(path).isDirectory() ? sourceFiles(path, pattern) : pattern.test(path) ? [path] : [];
   });
 }
 
@@ -96,6 +96,25 @@ describe("layering: the import graph runs one way", () => {
   test("nothing imports the proxy but the app (src/server.ts)", () => {
     const outside = [...graph.keys()].filter((file) => !under(file, "src/proxy", "src/server.ts"));
     expect(arrows(outside, ["src/proxy"])).toEqual([]);
+  });
+
+  test("the dashboard's server side sits beside the API: nothing below the app reaches it", () => {
+    expect(arrows(["src/proxy", "src/recording", "src/sinks", "src/providers", "src/pricing", "src/observe", "src/telemetry"], ["src/dashboard"])).toEqual([]);
+    expect(arrows(["src/dashboard"], ["src/proxy", "src/sinks", "src/cli", "main.ts"])).toEqual([]);
+  });
+
+  test("the front end (ui/) touches the server's code only through the API's schema types", () => {
+    const outside: string[] = [];
+    for (const file of sourceFiles(join(ROOT, "ui", "src"), /\.tsx?$/)) {
+      const code = withoutComments(readFileSync(file, "utf8"));
+      for (const match of code.matchAll(/^\s*import\s+(type\s+)?[^;]*?from\s+["']([^"']+)["']/gm)) {
+        const target = relative(ROOT, resolve(dirname(file), match[2]!));
+        if (!match[2]!.startsWith(".") || target.startsWith("ui/")) continue;
+        const allowed = match[1] && ["src/api/schemas.ts", "src/api/dashboard-schemas.ts"].includes(target);
+        if (!allowed) outside.push(`${relative(ROOT, file)} → ${target}`);
+      }
+    }
+    expect(outside).toEqual([]);
   });
 
   test("no circles between files", () => {

@@ -38,6 +38,17 @@ describe("dist/loupe, the single executable", () => {
     const viaServer = run(["sql", "--json", "select cost_usd, input_tokens from requests"]);
     expect(viaServer.exitCode).toBe(0);
     expect(JSON.parse(viaServer.stdout.toString())).toEqual([{ cost_usd: "0.005615000", input_tokens: "2006" }]);
+    // The dashboard is inside the executable: its page and the assets the page names.
+    const page = await fetch(`${gw.url}/sessions`, { headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const assetPaths = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assetPaths.length).toBe(2);
+    for (const path of assetPaths) {
+      const asset = await fetch(`${gw.url}${path}`);
+      expect([path, asset.status]).toEqual([path, 200]);
+      expect((await asset.text()).length).toBeGreaterThan(1000);
+    }
     expect(await gw.stop()).toBe(0);
     // …and exported its GenAI span over OTLP (flushed on SIGTERM).
     const span = receiver.spans.find((s) => s.kind === "CLIENT");
