@@ -72,6 +72,7 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
     sessions: ask("sessions"),
     session: ask("session"),
     users: ask("users"),
+    projects: ask("projects"),
     usageSummary: ask("usageSummary"),
   };
 
