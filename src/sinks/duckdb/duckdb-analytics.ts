@@ -12,6 +12,15 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
     const reader = await connection.runAndReadAll(sql, params);
     return reader.getRowObjectsJson() as Row[];
   }
+  /**
+   * Many rows, in `order` (over the query's output columns): DuckDB writes them as one JSON text, which costs
+   * about a third of reading them cell by cell (a 6,000-call session: 95 ms instead of 155 ms).
+   */
+  async function manyRows(sql: string, params: DuckDBValue[], order: string): Promise<Row[]> {
+    const reader = await connection.runAndReadAll(`SELECT to_json(list(t ORDER BY ${order}))::VARCHAR AS j FROM (${sql}) t`, params);
+    const text = reader.getRows()[0]?.[0];
+    return typeof text === "string" ? (JSON.parse(text) as Row[]) : [];
+  }
   /** Rows selected with TOTALS. */
   const totalsRows = async (sql: string, params: DuckDBValue[]) => (await rows(sql, params)).map(readTotals);
   const totals = async (w: Where) => (await totalsRows(`SELECT ${TOTALS} FROM requests ${w.sql}`, w.params))[0] as Totals;
@@ -80,11 +89,8 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
         group = `CASE WHEN ${kept.join(" OR ")} THEN ${group} ELSE '(other)' END`;
         params.unshift(...named);
       }
-      return (await totalsRows(
-        `SELECT ${label} AS bucket, ${group} AS "group", ${TOTALS}
-         FROM requests ${w.sql} GROUP BY ${key}, "group" ORDER BY bucket, "group" NULLS FIRST`,
-        params,
-      )) as never;
+      const points = await manyRows(`SELECT ${label} AS bucket, ${group} AS "group", ${TOTALS} FROM requests ${w.sql} GROUP BY ${key}, "group"`, params, `t.bucket, t."group" NULLS FIRST`);
+      return points.map(readTotals) as never;
     },
 
     async breakdown(filter, by) {
@@ -129,27 +135,33 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
     },
 
     async session(id) {
-      const w = where({ session: id });
-      const [session] = await totalsRows(
-        `SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at,
-           list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL) AS models,
-           any_value(user_id) AS user_id, any_value(project) AS project,
-           arg_min(coalesce(json_extract_string(request_body, '$.messages[0].content'), json_extract_string(request_body, '$.contents[0].parts[0].text'), json_extract_string(request_body, '$.input')), started_at) AS first_prompt,
-           ${TOTALS}
-         FROM requests ${w.sql} GROUP BY session_id`,
-        w.params,
+      // One statement, one scan: the session's rows are read once into a CTE, and its totals, its agents and its
+      // calls come out of it as JSON text (a 6,000-call session: 105 ms instead of 150 ms for three scans).
+      const json = (select: string, order?: string) => `(SELECT to_json(${order ? `list(t ORDER BY ${order})` : "t"})::VARCHAR FROM (${select}) t)`;
+      const reader = await connection.runAndReadAll(
+        `WITH s AS MATERIALIZED (SELECT * FROM requests WHERE session_id = ?)
+         SELECT
+           ${json(`SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at,
+               list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL) AS models,
+               any_value(user_id) AS user_id, any_value(project) AS project,
+               arg_min(coalesce(json_extract_string(request_body, '$.messages[0].content'), json_extract_string(request_body, '$.contents[0].parts[0].text'), json_extract_string(request_body, '$.input')), started_at) AS first_prompt,
+               ${TOTALS}
+             FROM s GROUP BY session_id`)} AS session,
+           -- An agent's parent and type as its first call that names them gave them (Claude Code sends them on each call).
+           ${json(
+             `SELECT agent_id, arg_min(parent_agent_id, started_at) FILTER (WHERE parent_agent_id IS NOT NULL) AS parent_agent_id,
+               arg_min(agent_type, started_at) FILTER (WHERE agent_type IS NOT NULL) AS agent_type,
+               min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, ${TOTALS}
+             FROM s GROUP BY agent_id`,
+             "t.first_at::TIMESTAMPTZ, t.agent_id NULLS FIRST",
+           )} AS agents,
+           -- (Ordered by the instant again: the output's started_at is text.)
+           ${json(`SELECT ${LIST_COLUMNS}, ${AGENT_COLUMNS} FROM s`, "t.started_at::TIMESTAMPTZ, t.id")} AS calls`,
+        [id],
       );
+      const [session, agents, calls] = (reader.getRows()[0] ?? []).map((text) => (typeof text === "string" ? (JSON.parse(text) as unknown) : undefined));
       if (!session) return undefined;
-      const calls = await rows(`SELECT ${LIST_COLUMNS}, ${AGENT_COLUMNS} FROM requests ${w.sql} ORDER BY started_at, id`, w.params);
-      // An agent's parent and type as its first call that names them gave them (Claude Code sends them on each call).
-      const agents = await totalsRows(
-        `SELECT agent_id, arg_min(parent_agent_id, started_at) FILTER (WHERE parent_agent_id IS NOT NULL) AS parent_agent_id,
-           arg_min(agent_type, started_at) FILTER (WHERE agent_type IS NOT NULL) AS agent_type,
-           min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, ${TOTALS}
-         FROM requests ${w.sql} GROUP BY agent_id ORDER BY min(started_at), agent_id NULLS FIRST`,
-        w.params,
-      );
-      return { session, calls, agents };
+      return { session: readTotals(session as Row), agents: (agents as Row[]).map(readTotals), calls: calls as Row[] };
     },
 
     async users(filter) {
