@@ -14,8 +14,8 @@ export const MODEL = "coalesce(response_model, model)";
 /**
  * The figures every aggregate view shares; counts as DOUBLE (exact below 2^53), money as an exact decimal string.
  * Latency quantiles are taken over whole microseconds (the record keeps 3 decimals of a millisecond, so nothing is
- * lost), one list call per column: quantiles of BIGINTs cost half those of DOUBLEs, and [p50, p95] in one call shares
- * the work. `readTotals` turns the lists into the four fields.
+ * lost; the cast rounds to nearest), one list call per column: quantiles of BIGINTs cost half those of DOUBLEs, and
+ * [p50, p95] in one call shares the work. `readTotals` turns the lists into the four fields.
  */
 export const TOTALS = `
   count(*)::DOUBLE AS requests,
@@ -30,8 +30,8 @@ export const TOTALS = `
   coalesce(sum(cost_usd), 0)::DECIMAL(38,9)::VARCHAR AS cost_usd,
   count(*) FILTER (WHERE ${IS_UNPRICED})::DOUBLE AS unpriced_requests,
   CASE WHEN sum(input_tokens) > 0 THEN sum(cache_read_tokens)::DOUBLE / sum(input_tokens) END AS cache_hit_ratio,
-  quantile_cont(round(duration_ms * 1000)::BIGINT, [0.5, 0.95]) AS _latency_us,
-  quantile_cont(round(ttfb_ms * 1000)::BIGINT, [0.5, 0.95]) AS _ttfb_us`;
+  quantile_cont((duration_ms * 1000)::BIGINT, [0.5, 0.95]) AS _latency_us,
+  quantile_cont((ttfb_ms * 1000)::BIGINT, [0.5, 0.95]) AS _ttfb_us`;
 
 /** A row selected with TOTALS, its quantile lists turned into the Totals fields (in place: rows can be many). */
 export function readTotals<T extends Row>(row: T): T & Totals {
