@@ -9,6 +9,7 @@ import type { PriceBook } from "../pricing/price-book.ts";
 import { LoupeError, renderError, toLoupeError } from "../errors.ts";
 import type { ProviderRegistry, RouteDescription } from "../providers/registry.ts";
 import type { AnalyticsStore, RequestFilter } from "../sinks/analytics.ts";
+import { describePrice, explainCost } from "./explain-cost.ts";
 import { renderReferencePage } from "./reference-page.ts";
 import * as s from "./schemas.ts";
 
@@ -51,6 +52,7 @@ function toFilter(q: z.infer<typeof s.FilterQuery>): RequestFilter {
     tag: q.tag,
     minCost: q.min_cost,
     streamed: q.streamed,
+    unpriced: q.unpriced,
   };
 }
 
@@ -111,7 +113,9 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     async (c) => {
       const found = await deps.analytics.getRequest(c.req.valid("param").id);
       if (!found) return c.json({ error: { type: "not_found", message: "no record with this id" } }, 404);
-      return c.json(found as z.infer<typeof s.RequestDetailSchema>, 200);
+      const { billable: _, ...record } = found;
+      const cost_breakdown = explainCost(found, { priceBook: deps.priceBook, pricingIdOf: deps.registry.pricingIdOf });
+      return c.json({ ...record, cost_breakdown } as z.infer<typeof s.RequestDetailSchema>, 200);
     },
   );
 
@@ -134,13 +138,17 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 
   app.openapi(get("/api/stats/timeseries", "The same figures per minute, hour or day, optionally grouped", s.TimeseriesQuery, s.TimeseriesSchema), async (c) => {
     const q = c.req.valid("query" as never) as z.infer<typeof s.TimeseriesQuery>;
-    const points = await deps.analytics.timeseries(toFilter(q), q.bucket, q.group_by);
+    const points = await deps.analytics.timeseries(toFilter(q), q.bucket, q.group_by, { top: q.top });
     return c.json({ bucket: q.bucket, group_by: q.group_by ?? null, points }, 200);
   });
 
   app.openapi(get("/api/stats/models", "Breakdown by provider and model", s.FilterQuery, s.ModelBreakdownSchema), async (c) => {
     const q = c.req.valid("query" as never) as z.infer<typeof s.FilterQuery>;
-    return c.json({ items: (await deps.analytics.breakdown(toFilter(q), "model")) as never }, 200);
+    const items = (await deps.analytics.breakdown(toFilter(q), "model")).map((item) => ({
+      ...item,
+      price: item.model === null || item.model === undefined ? null : describePrice(deps.priceBook.lookup(deps.registry.pricingIdOf(item.provider), item.model)),
+    }));
+    return c.json({ items: items as never }, 200);
   });
 
   app.openapi(get("/api/stats/providers", "Breakdown by provider", s.FilterQuery, s.ProviderBreakdownSchema), async (c) => {
@@ -158,7 +166,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     createRoute({
       method: "get",
       path: "/api/sessions/{id}",
-      summary: "One session: aggregates and its calls in order",
+      summary: "One session: aggregates, totals per agent, and its calls in order",
       tags: ["analytics"],
       security,
       request: { params: idParam },
@@ -174,6 +182,11 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   app.openapi(get("/api/users", "Usage and cost per end user", s.FilterQuery, s.UsersSchema), async (c) => {
     const q = c.req.valid("query" as never) as z.infer<typeof s.FilterQuery>;
     return c.json({ items: (await deps.analytics.users(toFilter(q))) as never }, 200);
+  });
+
+  app.openapi(get("/api/projects", "Usage and cost per project", s.FilterQuery, s.ProjectsSchema), async (c) => {
+    const q = c.req.valid("query" as never) as z.infer<typeof s.FilterQuery>;
+    return c.json({ items: (await deps.analytics.projects(toFilter(q))) as never }, 200);
   });
 
   app.openapi(get("/api/usage-summary", "Today, this week (ISO, from Monday) and this month, in UTC", undefined, s.UsageSummarySchema), async (c) => {

@@ -30,6 +30,10 @@ export const FilterQuery = z.object({
   tag: z.string().min(1).optional(),
   min_cost: z.string().regex(/^\d+(\.\d{1,9})?$/, "a decimal number of USD").optional(),
   streamed: z.stringbool().optional(),
+  unpriced: z
+    .stringbool()
+    .optional()
+    .openapi({ description: "`true`: only the calls counted in `unpriced_requests`; `false`: only the others" }),
 });
 
 export const PageQuery = FilterQuery.extend({
@@ -46,7 +50,8 @@ export const TotalsSchema = z
     streamed: z.number(),
     input_tokens: z.number(),
     cache_read_tokens: z.number(),
-    cache_write_tokens: z.number(),
+    cache_write_tokens: z.number().openapi({ description: "all cache writes: 5-minute plus 1-hour" }),
+    cache_write_1h_tokens: z.number().openapi({ description: "the 1-hour part of cache_write_tokens" }),
     output_tokens: z.number(),
     reasoning_tokens: z.number(),
     cost_usd: money,
@@ -91,6 +96,32 @@ export const RequestItemSchema = z
   })
   .openapi("RequestItem");
 
+const usdPerMtok = z.number().nullable();
+
+export const CostComponentSchema = z
+  .strictObject({
+    kind: z.enum(["input", "cache_read", "cache_write_5m", "cache_write_1h", "output", "reasoning", "requests"]).openapi({
+      description: "`input` is the uncached input; `reasoning` appears only when the model prices it apart from output",
+    }),
+    tokens: z.number().openapi({ description: "tokens of this kind; for `requests`, the call itself (1)" }),
+    usd_per_mtok: usdPerMtok.openapi({ description: "USD per million tokens, the tier that applied; null for `requests` or a kind the price leaves out" }),
+    cost_usd: money,
+  })
+  .openapi("CostComponent");
+
+export const CostBreakdownSchema = z
+  .strictObject({
+    cost_source: z.string().nullable().openapi({ description: "the record's: `genai-prices`, `override`, `provider`, `free`, or null (unpriced)" }),
+    price_version: z.string().nullable().openapi({ description: "the record's price data version" }),
+    price_source: z.enum(["genai-prices", "override"]).nullable().openapi({ description: "where the price below comes from" }),
+    priced_model: z.string().nullable().openapi({ description: "the model id in the price data that matched" }),
+    components: z.array(CostComponentSchema),
+    total_usd: money.nullable().openapi({ description: "the components' sum; null without components" }),
+    matches_record: z.boolean().openapi({ description: "total_usd equals the record's cost_usd" }),
+    note: z.string().nullable().openapi({ description: "why there are no components, or why the total differs from the record" }),
+  })
+  .openapi("CostBreakdown");
+
 export const RequestDetailSchema = RequestItemSchema.extend({
   cache_write_1h_tokens: nullableNumber,
   price_version: z.string().nullable(),
@@ -105,6 +136,7 @@ export const RequestDetailSchema = RequestItemSchema.extend({
   parent_agent_id: z.string().nullable(),
   request_class: z.string().nullable(),
   agent_type: z.string().nullable(),
+  cost_breakdown: CostBreakdownSchema.nullable().openapi({ description: "how the cost was made; null when the call had nothing to price" }),
 }).openapi("RequestDetail");
 
 export const RequestPageSchema = z
@@ -119,6 +151,9 @@ export const SummarySchema = TotalsSchema.extend({
 export const TimeseriesQuery = FilterQuery.extend({
   bucket: z.enum(["minute", "hour", "day"]).default("hour"),
   group_by: z.enum(["provider", "model", "project", "user"]).optional(),
+  top: z.coerce.number().int().min(1).max(50).optional().openapi({
+    description: "with group_by: keep the `top` groups of highest cost over the whole range (then most calls, then name); the others become one group named `(other)`",
+  }),
 });
 
 export const TimeseriesSchema = z
@@ -129,8 +164,36 @@ export const TimeseriesSchema = z
   })
   .openapi("Timeseries");
 
+const mtok = z.number().nullable();
+
+export const ModelPriceSchema = z
+  .strictObject({
+    source: z.enum(["genai-prices", "override"]),
+    priced_model: z.string().openapi({ description: "the model id in the price data that matched" }),
+    input_mtok: mtok,
+    cache_read_mtok: mtok,
+    cache_write_mtok: mtok,
+    cache_write_1h_mtok: mtok,
+    output_mtok: mtok,
+    output_reasoning_mtok: mtok,
+    tiered: z.boolean().openapi({ description: "some price changes past an input size; the figures are the base tier" }),
+  })
+  .openapi("ModelPrice");
+
 export const ModelBreakdownSchema = z
-  .strictObject({ items: z.array(TotalsSchema.extend({ provider: z.string(), model: z.string().nullable() })) })
+  .strictObject({
+    items: z.array(
+      TotalsSchema.extend({
+        provider: z.string(),
+        model: z.string().nullable(),
+        cost_sources: z.record(z.string(), z.number()).openapi({
+          description: "calls per cost_source; `unpriced` for the calls counted in unpriced_requests, `none` for calls with nothing to price",
+          example: { "genai-prices": 1200, free: 31, unpriced: 4 },
+        }),
+        price: ModelPriceSchema.nullable().openapi({ description: "the price book's current entry for this provider and model (USD per million tokens), null when it has none" }),
+      }),
+    ),
+  })
   .openapi("ModelBreakdown");
 
 export const ProviderBreakdownSchema = z
@@ -150,10 +213,26 @@ export const SessionPageSchema = z
   .strictObject({ items: z.array(SessionFields), next_cursor: z.string().nullable() })
   .openapi("SessionPage");
 
+const agentFields = {
+  agent_id: z.string().nullable(),
+  parent_agent_id: z.string().nullable(),
+  agent_type: z.string().nullable(),
+};
+
+export const SessionCallSchema = RequestItemSchema.extend({ ...agentFields, request_class: z.string().nullable() }).openapi("SessionCall");
+
+export const SessionAgentSchema = TotalsSchema.extend({
+  ...agentFields,
+  agent_id: z.string().nullable().openapi({ description: "null: the main agent (calls without an agent id)" }),
+  first_at: z.string(),
+  last_at: z.string(),
+}).openapi("SessionAgent");
+
 export const SessionDetailSchema = z
   .strictObject({
     session: SessionFields.extend({ first_prompt: z.string().nullable() }),
-    calls: z.array(RequestItemSchema),
+    agents: z.array(SessionAgentSchema).openapi({ description: "totals per agent, in order of first call" }),
+    calls: z.array(SessionCallSchema),
   })
   .openapi("SessionDetail");
 
@@ -162,6 +241,12 @@ export const UsersSchema = z
     items: z.array(TotalsSchema.extend({ user_id: z.string(), first_at: z.string(), last_at: z.string(), sessions: z.number() })),
   })
   .openapi("Users");
+
+export const ProjectsSchema = z
+  .strictObject({
+    items: z.array(TotalsSchema.extend({ project: z.string(), first_at: z.string(), last_at: z.string(), sessions: z.number(), users: z.number() })),
+  })
+  .openapi("Projects");
 
 export const UsageSummarySchema = z
   .strictObject({ now: z.string(), today: TotalsSchema, this_week: TotalsSchema, this_month: TotalsSchema })

@@ -17,31 +17,45 @@ export interface ModelPrices {
 const NANO_PER_USD = 1_000_000_000n;
 const TOKENS_PER_MTOK = 1_000_000n;
 
+/** The kinds of charge a call's cost is made of, in the order they are listed. */
+export type CostKind = "input" | "cache_read" | "cache_write_5m" | "cache_write_1h" | "output" | "reasoning" | "requests";
+
+/** One part of a call's cost: `tokens` at `usdPerMtok` (the tier used; null when nothing priced them), or the per-request fee. */
+export interface CostComponent {
+  kind: CostKind;
+  /** Tokens of this kind; for `requests`, the call itself (1). */
+  tokens: number;
+  usdPerMtok: number | null;
+  nano: bigint;
+}
+
 /**
- * The price per million tokens in integer nano-USD, after picking the tier:
- * a tier applies when the call's input exceeds its start, and then prices
- * every token of that kind (Anthropic/Gemini long-context pricing).
+ * The price per million tokens in USD, after picking the tier: a tier applies
+ * when the call's input exceeds its start, and then prices every token of
+ * that kind (Anthropic/Gemini long-context pricing).
  */
-function nanoPerMtok(price: TokenPrice, totalInput: number): bigint {
+function usdPerMtok(price: TokenPrice, totalInput: number): number {
   let usd = typeof price === "number" ? price : price.base;
   if (typeof price !== "number") for (const tier of price.tiers) if (totalInput > tier.start) usd = tier.price;
-  // Prices carry at most 9 decimals; rounding here removes float noise (0.3 * 1e9).
-  return BigInt(Math.round(usd * 1e9));
+  return usd;
 }
 
-function tokensCost(tokens: number | undefined, price: TokenPrice | undefined, totalInput: number): bigint {
-  if (!tokens || price === undefined) return 0n;
-  const product = BigInt(tokens) * nanoPerMtok(price, totalInput);
-  return (product + TOKENS_PER_MTOK / 2n) / TOKENS_PER_MTOK; // one round, half up
+function tokensComponent(kind: CostKind, tokens: number, price: TokenPrice | undefined, totalInput: number): CostComponent {
+  if (price === undefined) return { kind, tokens, usdPerMtok: null, nano: 0n };
+  const usd = usdPerMtok(price, totalInput);
+  // Prices carry at most 9 decimals; rounding here removes float noise (0.3 * 1e9).
+  const product = BigInt(tokens) * BigInt(Math.round(usd * 1e9));
+  return { kind, tokens, usdPerMtok: usd, nano: (product + TOKENS_PER_MTOK / 2n) / TOKENS_PER_MTOK }; // one round, half up
 }
 
 /**
- * Exact cost in nano-USD. Input is split into uncached, cache read and cache
- * write (5-minute and 1-hour); a part without its own price is charged at the
- * input price, as genai-prices does. Reasoning tokens are output unless the
- * model prices them apart.
+ * A call's cost, part by part. Input is split into uncached, cache read and
+ * cache write (5-minute and 1-hour); a part without its own price is charged
+ * at the input price, as genai-prices does. Reasoning tokens are output unless
+ * the model prices them apart. Only kinds the call used are listed (and the
+ * per-request fee when the model has one).
  */
-export function computeCostNano(usage: Usage, prices: ModelPrices): bigint {
+export function breakdownCostNano(usage: Usage, prices: ModelPrices): CostComponent[] {
   const input = usage.inputTokens ?? 0;
   const cacheRead = usage.cacheReadTokens ?? 0;
   const cacheWrite = usage.cacheWriteTokens ?? 0;
@@ -50,14 +64,26 @@ export function computeCostNano(usage: Usage, prices: ModelPrices): bigint {
   const output = usage.outputTokens ?? 0;
   const reasoning = prices.output_reasoning_mtok === undefined ? 0 : Math.min(usage.reasoningTokens ?? 0, output);
   const inputPrice = prices.input_mtok;
+  const parts: [CostKind, number, TokenPrice | undefined][] = [
+    ["input", uncached, inputPrice],
+    ["cache_read", cacheRead, prices.cache_read_mtok ?? inputPrice],
+    ["cache_write_5m", cacheWrite - write1h, prices.cache_write_mtok ?? inputPrice],
+    ["cache_write_1h", write1h, prices.cache_write_1h_mtok],
+    ["output", output - reasoning, prices.output_mtok],
+    ["reasoning", reasoning, prices.output_reasoning_mtok],
+  ];
+  const components: CostComponent[] = [];
+  for (const [kind, tokens, price] of parts) if (tokens > 0) components.push(tokensComponent(kind, tokens, price, input));
+  if (prices.requests_kcount !== undefined) {
+    components.push({ kind: "requests", tokens: 1, usdPerMtok: null, nano: BigInt(Math.round(prices.requests_kcount * 1e6)) });
+  }
+  return components;
+}
 
-  let nano = tokensCost(uncached, inputPrice, input);
-  nano += tokensCost(cacheRead, prices.cache_read_mtok ?? inputPrice, input);
-  nano += tokensCost(cacheWrite - write1h, prices.cache_write_mtok ?? inputPrice, input);
-  nano += tokensCost(write1h, prices.cache_write_1h_mtok, input);
-  nano += tokensCost(output - reasoning, prices.output_mtok, input);
-  nano += tokensCost(reasoning, prices.output_reasoning_mtok, input);
-  if (prices.requests_kcount !== undefined) nano += BigInt(Math.round(prices.requests_kcount * 1e6));
+/** Exact cost in nano-USD: the sum of the call's components (breakdownCostNano), so the two never disagree. */
+export function computeCostNano(usage: Usage, prices: ModelPrices): bigint {
+  let nano = 0n;
+  for (const component of breakdownCostNano(usage, prices)) nano += component.nano;
   return nano;
 }
 

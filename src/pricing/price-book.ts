@@ -25,8 +25,8 @@ export interface PriceQuery {
 export interface PriceBook {
   readonly version: string;
   price(query: PriceQuery): Cost;
-  /** The prices that apply to a model now, for `loupe prices`. */
-  lookup(provider: string | undefined, model: string): PriceLookup | undefined;
+  /** The prices that apply to a model now (or at `at`: the price a call made then was given), for `loupe prices` and the API. */
+  lookup(provider: string | undefined, model: string, options?: { at?: Date | undefined }): PriceLookup | undefined;
   /**
    * Every provider whose prices cover a model now, for `loupe prices <model>`
    * without `--provider`: the provider matched by the model's name first. An
@@ -143,7 +143,7 @@ export function createPriceBook(snapshot: PriceSnapshot, overrides?: PriceOverri
 
   return {
     version: overrideVersion,
-    lookup: (provider, model) => lookupAt(provider, model, new Date()),
+    lookup: (provider, model, options) => lookupAt(provider, model, options?.at ?? new Date()),
     findAll,
     price({ provider, model, usage, at }) {
       if (usage?.providerCostUsd !== undefined) {

@@ -88,11 +88,12 @@ const api: RecordingWorkerApi = {
   checkpoint: () => opened().store.checkpoint(),
   exportParquet: (dir, since) => opened().store.exportParquet(dir, since),
   prune: (days) => opened().store.prune(days),
-  analytics(call) {
+  async analytics(call) {
     const analytics = opened().store.analytics;
     // One method per question; its arguments crossed the boundary as they were typed (worker-protocol.ts).
     const method = analytics[call.method] as (...args: typeof call.args) => Promise<unknown>;
-    return method.apply(analytics, call.args);
+    const answer = await method.apply(analytics, call.args);
+    return answer === undefined ? undefined : JSON.stringify(answer);
   },
   async liveTail(on) {
     liveTail = on;

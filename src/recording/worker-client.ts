@@ -61,14 +61,17 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
   function call<K extends WorkerRequest["op"]>(op: K, ...args: Parameters<RecordingWorkerApi[K]>): ReturnType<RecordingWorkerApi[K]> {
     if (closed) return Promise.reject(new Error("the recording worker is closed")) as ReturnType<RecordingWorkerApi[K]>;
     const id = nextId++;
-    return new Promise((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       waiting.set(id, { resolve, reject });
       worker.postMessage({ id, op, args });
     }) as ReturnType<RecordingWorkerApi[K]>;
   }
 
   const ask = <M extends keyof AnalyticsStore>(method: M) =>
-    ((...args: Parameters<AnalyticsStore[M]>) => call("analytics", { method, args } as AnalyticsCall)) as AnalyticsStore[M];
+    (async (...args: Parameters<AnalyticsStore[M]>) => {
+      const text = await call("analytics", { method, args } as AnalyticsCall);
+      return text === undefined ? undefined : (JSON.parse(text) as unknown);
+    }) as AnalyticsStore[M];
   const analytics: AnalyticsStore = {
     listRequests: ask("listRequests"),
     getRequest: ask("getRequest"),
@@ -78,6 +81,7 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
     sessions: ask("sessions"),
     session: ask("session"),
     users: ask("users"),
+    projects: ask("projects"),
     usageSummary: ask("usageSummary"),
   };
 

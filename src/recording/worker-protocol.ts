@@ -42,7 +42,11 @@ export interface RecordingWorkerApi {
   checkpoint(): Promise<void>;
   exportParquet(dir: string, since: string | undefined): Promise<ParquetExportResult>;
   prune(days: number): Promise<number>;
-  analytics(call: AnalyticsCall): Promise<unknown>;
+  /**
+   * The answer as JSON text (analytics answers are plain JSON data): one string crosses the boundary much faster
+   * than a structured clone of thousands of objects (a 6,000-call session: 6 ms to write and 6 to read instead of 33).
+   */
+  analytics(call: AnalyticsCall): Promise<string | undefined>;
   /** While on, each batch of new records stored in DuckDB is sent as a `records` event (the dashboard's live tail). */
   liveTail(on: boolean): Promise<void>;
   close(): Promise<void>;

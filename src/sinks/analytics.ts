@@ -16,6 +16,8 @@ export interface RequestFilter {
   tag?: string | undefined;
   minCost?: string | undefined;
   streamed?: boolean | undefined;
+  /** Only the calls counted in `unpriced_requests` (true), or only the others (false). */
+  unpriced?: boolean | undefined;
 }
 
 export type SortField = "started_at" | "cost_usd" | "duration_ms" | "output_tokens";
@@ -40,7 +42,10 @@ export interface Totals {
   streamed: number;
   input_tokens: number;
   cache_read_tokens: number;
+  /** 5-minute and 1-hour writes together. */
   cache_write_tokens: number;
+  /** The 1-hour part of cache_write_tokens. */
+  cache_write_1h_tokens: number;
   output_tokens: number;
   reasoning_tokens: number;
   cost_usd: string;
@@ -66,11 +71,18 @@ export interface AnalyticsStore {
   listRequests(filter: RequestFilter, page: PageRequest): Promise<Page>;
   getRequest(id: string): Promise<Row | undefined>;
   summary(filter: RequestFilter): Promise<{ totals: Totals; cacheReads: CacheReadsByModel[] }>;
-  timeseries(filter: RequestFilter, bucket: Bucket, groupBy: GroupBy | undefined): Promise<(Totals & { bucket: string; group: string | null })[]>;
-  breakdown(filter: RequestFilter, by: "model" | "provider"): Promise<(Totals & { provider: string; model?: string | null })[]>;
+  /**
+   * Totals per bucket (and group). With `top`, the `top` groups of highest cost over the whole filtered range
+   * (then most calls, then name) keep their name and every other group is folded into one named `(other)`.
+   */
+  timeseries(filter: RequestFilter, bucket: Bucket, groupBy: GroupBy | undefined, options?: { top?: number | undefined }): Promise<(Totals & { bucket: string; group: string | null })[]>;
+  /** Per provider (and model); per model, the calls per cost source too (`unpriced`, `none` for calls with nothing to price). */
+  breakdown(filter: RequestFilter, by: "model" | "provider"): Promise<(Totals & { provider: string; model?: string | null; cost_sources?: Record<string, number> })[]>;
   sessions(filter: RequestFilter, page: { cursor?: string | undefined; limit: number }): Promise<Page>;
-  session(id: string): Promise<{ session: Row; calls: Row[] } | undefined>;
+  /** A session: its totals, its calls in order (with their agent fields), and totals per agent (null = the main agent) in order of first call. */
+  session(id: string): Promise<{ session: Row; calls: Row[]; agents: Row[] } | undefined>;
   users(filter: RequestFilter): Promise<Row[]>;
+  projects(filter: RequestFilter): Promise<Row[]>;
   /** Totals since the start of the UTC day, ISO week and month containing `now`. */
   usageSummary(now: string): Promise<{ today: Totals; this_week: Totals; this_month: Totals }>;
 }

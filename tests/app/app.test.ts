@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
+import { explainCost } from "../../src/api/explain-cost.ts";
+import { pricingIdOf } from "../../src/providers/registry.ts";
 import { harness, priceBook } from "../support/app-harness.ts";
 import { fixtureText } from "../support/fixtures.ts";
 
@@ -38,6 +40,10 @@ describe("the app in process (injected fetch)", () => {
     expect(record!.cache_read_tokens).toBeGreaterThan(0);
     expect(record!.input_tokens).toBeGreaterThan(record!.cache_read_tokens!);
     expect(record!.cost_usd).not.toBeNull();
+    // The API's cost breakdown retells the recorder's pricing exactly.
+    const breakdown = explainCost(record as never, { priceBook, pricingIdOf })!;
+    expect(breakdown).toMatchObject({ cost_source: "genai-prices", total_usd: record!.cost_usd, matches_record: true, note: null });
+    expect(breakdown.components.map((c) => c.kind)).toContain("cache_read");
   });
 
   test("a gzip body reaches the client still compressed, and its usage is read; log-body full journals the body for the recorder", async () => {

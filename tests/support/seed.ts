@@ -64,6 +64,16 @@ export function seedRecords(count: number, seed = 42, start = Date.parse("2026-1
       truncated: false,
       finish_reason: error ? null : "stop",
     });
+    // Derived without drawing numbers, so the records above stay as they were: a 1-hour part of some cache
+    // writes, and Claude Code style agents (a main agent, sub-agents under it) in most session calls.
+    const record = records.at(-1)!;
+    record.cache_write_1h_tokens = record.cache_write_tokens === null ? null : Math.floor((record.cache_write_tokens * (i % 3)) / 4);
+    if (record.session_id !== null && i % 5 !== 0) {
+      record.agent_id = `agent-${i % 3}`;
+      record.parent_agent_id = i % 3 === 0 ? null : "agent-0";
+      record.agent_type = "claude-code";
+      record.request_class = i % 2 ? "main" : "subagent";
+    }
   }
   return records;
 }

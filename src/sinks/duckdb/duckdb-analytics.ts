@@ -1,93 +1,10 @@
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
-import type { AnalyticsStore, Bucket, GroupBy, Page, RequestFilter, Row, SortField, Totals } from "../analytics.ts";
+import type { AnalyticsStore, Page, Row, Totals } from "../analytics.ts";
+import { and, bucketSql, decodeCursor, encodeCursor, GROUP_KEYS, LIST_COLUMNS, MODEL, readTotals, SORT_KEYS, TOTALS, where, type Where } from "./analytics-sql.ts";
 import { IS_UNPRICED } from "./views.ts";
 
-const IS_ERROR = "(status >= 400 OR error_type IS NOT NULL)";
-
-/** The figures every aggregate view shares; counts as DOUBLE (exact below 2^53), money as an exact decimal string. */
-const TOTALS = `
-  count(*)::DOUBLE AS requests,
-  count(*) FILTER (WHERE ${IS_ERROR})::DOUBLE AS errors,
-  count(*) FILTER (WHERE streamed)::DOUBLE AS streamed,
-  coalesce(sum(input_tokens), 0)::DOUBLE AS input_tokens,
-  coalesce(sum(cache_read_tokens), 0)::DOUBLE AS cache_read_tokens,
-  coalesce(sum(cache_write_tokens), 0)::DOUBLE AS cache_write_tokens,
-  coalesce(sum(output_tokens), 0)::DOUBLE AS output_tokens,
-  coalesce(sum(reasoning_tokens), 0)::DOUBLE AS reasoning_tokens,
-  coalesce(sum(cost_usd), 0)::DECIMAL(38,9)::VARCHAR AS cost_usd,
-  count(*) FILTER (WHERE ${IS_UNPRICED})::DOUBLE AS unpriced_requests,
-  CASE WHEN sum(input_tokens) > 0 THEN sum(cache_read_tokens)::DOUBLE / sum(input_tokens) END AS cache_hit_ratio,
-  quantile_cont(duration_ms, 0.5) AS latency_p50_ms,
-  quantile_cont(duration_ms, 0.95) AS latency_p95_ms,
-  quantile_cont(ttfb_ms, 0.5) AS ttfb_p50_ms,
-  quantile_cont(ttfb_ms, 0.95) AS ttfb_p95_ms`;
-
-/** A record without its bodies: what lists show. */
-const LIST_COLUMNS = `id, started_at::VARCHAR AS started_at, duration_ms, ttfb_ms, provider, operation, method, path, status, model, response_model,
-  streamed, input_tokens::DOUBLE AS input_tokens, cache_read_tokens::DOUBLE AS cache_read_tokens, cache_write_tokens::DOUBLE AS cache_write_tokens,
-  output_tokens::DOUBLE AS output_tokens, reasoning_tokens::DOUBLE AS reasoning_tokens, cost_usd::VARCHAR AS cost_usd, cost_source, session_id,
-  user_id, project, tags, finish_reason, error_type, truncated, trace_id`;
-
-const SORT_KEYS: Record<SortField, string> = {
-  started_at: "started_at",
-  cost_usd: "coalesce(cost_usd, -1)",
-  duration_ms: "duration_ms",
-  output_tokens: "coalesce(output_tokens, -1)",
-};
-
-const GROUP_KEYS: Record<GroupBy, string> = {
-  provider: "provider",
-  model: "coalesce(response_model, model)",
-  project: "project",
-  user: "user_id",
-};
-
-const BUCKETS: Record<Bucket, string> = { minute: "minute", hour: "hour", day: "day" };
-
-interface Where {
-  sql: string;
-  params: DuckDBValue[];
-}
-
-function where(filter: RequestFilter, extra: Where[] = []): Where {
-  const parts: string[] = [];
-  const params: DuckDBValue[] = [];
-  const add = (sql: string, ...values: DuckDBValue[]) => {
-    parts.push(sql);
-    params.push(...values);
-  };
-  if (filter.from) add("started_at >= ?::TIMESTAMPTZ", filter.from);
-  if (filter.to) add("started_at < ?::TIMESTAMPTZ", filter.to);
-  if (filter.provider) add("provider = ?", filter.provider);
-  if (filter.model) add("(model = ? OR response_model = ?)", filter.model, filter.model);
-  if (filter.status === "error") add(IS_ERROR);
-  else if (filter.status === "ok") add(`NOT ${IS_ERROR}`);
-  else if (filter.status !== undefined) add("status = ?", filter.status);
-  if (filter.session) add("session_id = ?", filter.session);
-  if (filter.user) add("user_id = ?", filter.user);
-  if (filter.project) add("project = ?", filter.project);
-  if (filter.tag) add("list_contains(tags, ?)", filter.tag);
-  if (filter.minCost) add("cost_usd >= ?::DECIMAL(38,9)", filter.minCost);
-  if (filter.streamed !== undefined) add("streamed = ?", filter.streamed);
-  for (const e of extra) add(e.sql, ...e.params);
-  return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", params };
-}
-
-const encodeCursor = (value: unknown, id: unknown) => Buffer.from(JSON.stringify([value, id])).toString("base64url");
-
-export class InvalidCursorError extends Error {
-  override name = "InvalidCursorError";
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === "string" && typeof parsed[1] === "string") return [parsed[0], parsed[1]];
-  } catch {
-    // fall through
-  }
-  throw new InvalidCursorError("cursor is not one this API issued");
-}
+/** What a session's calls show beyond a list's columns: which agent made each. */
+const AGENT_COLUMNS = "agent_id, parent_agent_id, agent_type, request_class";
 
 /** The analytics questions, answered with parameterized SQL over `requests`. */
 export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsStore {
@@ -95,7 +12,18 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
     const reader = await connection.runAndReadAll(sql, params);
     return reader.getRowObjectsJson() as Row[];
   }
-  const totals = async (w: Where) => (await rows(`SELECT ${TOTALS} FROM requests ${w.sql}`, w.params))[0] as unknown as Totals;
+  /**
+   * Many rows, in `order` (over the query's output columns): DuckDB writes them as one JSON text, which costs
+   * about a third of reading them cell by cell (a 6,000-call session: 95 ms instead of 155 ms).
+   */
+  async function manyRows(sql: string, params: DuckDBValue[], order: string): Promise<Row[]> {
+    const reader = await connection.runAndReadAll(`SELECT to_json(list(t ORDER BY ${order}))::VARCHAR AS j FROM (${sql}) t`, params);
+    const text = reader.getRows()[0]?.[0];
+    return typeof text === "string" ? (JSON.parse(text) as Row[]) : [];
+  }
+  /** Rows selected with TOTALS. */
+  const totalsRows = async (sql: string, params: DuckDBValue[]) => (await rows(sql, params)).map(readTotals);
+  const totals = async (w: Where) => (await totalsRows(`SELECT ${TOTALS} FROM requests ${w.sql}`, w.params))[0] as Totals;
 
   return {
     async listRequests(filter, page) {
@@ -128,7 +56,7 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
       const found = await rows(
         `SELECT ${LIST_COLUMNS}, cache_write_1h_tokens::DOUBLE AS cache_write_1h_tokens, price_version, error_message, request_bytes::DOUBLE AS request_bytes,
           response_bytes::DOUBLE AS response_bytes, upstream_request_id, usage_raw::VARCHAR AS usage_raw, request_body, response_body,
-          agent_id, parent_agent_id, request_class, agent_type FROM requests WHERE id = ?`,
+          ${AGENT_COLUMNS}, billable FROM requests WHERE id = ?`,
         [id],
       );
       return found[0];
@@ -137,27 +65,49 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
     async summary(filter) {
       const w = where(filter);
       const cacheReads = await rows(
-        `SELECT provider, coalesce(response_model, model) AS model, sum(cache_read_tokens)::DOUBLE AS cache_read_tokens
-         FROM requests ${w.sql} ${w.sql ? "AND" : "WHERE"} cache_read_tokens > 0 AND coalesce(response_model, model) IS NOT NULL GROUP BY ALL`,
+        `SELECT provider, ${MODEL} AS model, sum(cache_read_tokens)::DOUBLE AS cache_read_tokens
+         FROM requests ${and(w, `cache_read_tokens > 0 AND ${MODEL} IS NOT NULL`)} GROUP BY ALL`,
         w.params,
       );
       return { totals: await totals(w), cacheReads: cacheReads as never };
     },
 
-    async timeseries(filter, bucket, groupBy) {
+    async timeseries(filter, bucket, groupBy, options = {}) {
       const w = where(filter);
-      const group = groupBy ? GROUP_KEYS[groupBy] : "NULL";
-      return (await rows(
-        `SELECT date_trunc('${BUCKETS[bucket]}', started_at AT TIME ZONE 'UTC')::VARCHAR AS bucket, ${group} AS "group", ${TOTALS}
-         FROM requests ${w.sql} GROUP BY ALL ORDER BY bucket, "group" NULLS FIRST`,
-        w.params,
-      )) as never;
+      const { key, label } = bucketSql(bucket);
+      let group = groupBy ? GROUP_KEYS[groupBy] : "NULL";
+      const params = [...w.params];
+      if (groupBy && options.top !== undefined) {
+        // The top groups first (a cheap pass without quantiles), then every other group's rows under one name, so
+        // "(other)" gets its figures, quantiles included, from its own rows.
+        const top = (await rows(
+          `SELECT ${group} AS g FROM requests ${w.sql} GROUP BY 1 ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC, g NULLS LAST LIMIT ${options.top}`,
+          w.params,
+        )).map((r) => r.g as string | null);
+        const named = top.filter((g): g is string => g !== null);
+        const kept = [named.length ? `${group} IN (${named.map(() => "?").join(", ")})` : "false", top.includes(null) ? `${group} IS NULL` : "false"];
+        group = `CASE WHEN ${kept.join(" OR ")} THEN ${group} ELSE '(other)' END`;
+        params.unshift(...named);
+      }
+      const points = await manyRows(`SELECT ${label} AS bucket, ${group} AS "group", ${TOTALS} FROM requests ${w.sql} GROUP BY ${key}, "group"`, params, `t.bucket, t."group" NULLS FIRST`);
+      return points.map(readTotals) as never;
     },
 
     async breakdown(filter, by) {
       const w = where(filter);
-      const keys = by === "model" ? `provider, coalesce(response_model, model) AS model` : "provider";
-      return (await rows(`SELECT ${keys}, ${TOTALS} FROM requests ${w.sql} GROUP BY ALL ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC`, w.params)) as never;
+      const keys = by === "model" ? `provider, ${MODEL} AS model` : "provider";
+      // Calls per cost source; the calls without one are unpriced (counted in unpriced_requests) or had nothing to price.
+      const sources =
+        by === "model" ? `, histogram(coalesce(cost_source, CASE WHEN coalesce(${IS_UNPRICED}, false) THEN 'unpriced' ELSE 'none' END)) AS _sources` : "";
+      const found = await totalsRows(`SELECT ${keys}, ${TOTALS}${sources} FROM requests ${w.sql} GROUP BY ALL ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC`, w.params);
+      if (by === "model") {
+        for (const row of found) {
+          const histogram = (row._sources ?? []) as { key: string; value: string | number }[];
+          row.cost_sources = Object.fromEntries(histogram.map(({ key, value }) => [key, Number(value)]));
+          delete row._sources;
+        }
+      }
+      return found as never;
     },
 
     async sessions(filter, page) {
@@ -168,13 +118,13 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
         return { sql: "HAVING (max(started_at) < ?::TIMESTAMPTZ OR (max(started_at) = ?::TIMESTAMPTZ AND session_id < ?))", params: [value, value, id] };
       })() : { sql: "", params: [] };
       // Two passes: pick the page cheaply, then aggregate only its sessions (bench/ANALYTICS.md: 500 → 120 ms at 20k sessions).
-      const found = await rows(
+      const found = await totalsRows(
         `WITH page AS (
            SELECT session_id FROM requests ${w.sql} GROUP BY session_id ${having.sql}
            ORDER BY max(started_at) DESC, session_id DESC LIMIT ${page.limit + 1})
-         SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, list(DISTINCT coalesce(response_model, model)) FILTER (WHERE coalesce(response_model, model) IS NOT NULL) AS models,
+         SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL) AS models,
            any_value(user_id) AS user_id, any_value(project) AS project, ${TOTALS}
-         FROM requests ${w.sql} ${w.sql ? "AND" : "WHERE"} session_id IN (SELECT session_id FROM page)
+         FROM requests ${and(w, "session_id IN (SELECT session_id FROM page)")}
          GROUP BY session_id ORDER BY max(started_at) DESC, session_id DESC`,
         [...w.params, ...having.params, ...w.params],
       );
@@ -185,26 +135,51 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
     },
 
     async session(id) {
-      const w = where({ session: id });
-      const [session] = await rows(
-        `SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at,
-           list(DISTINCT coalesce(response_model, model)) FILTER (WHERE coalesce(response_model, model) IS NOT NULL) AS models,
-           any_value(user_id) AS user_id, any_value(project) AS project,
-           arg_min(coalesce(json_extract_string(request_body, '$.messages[0].content'), json_extract_string(request_body, '$.contents[0].parts[0].text'), json_extract_string(request_body, '$.input')), started_at) AS first_prompt,
-           ${TOTALS}
-         FROM requests ${w.sql} GROUP BY session_id`,
-        w.params,
+      // One statement, one scan: the session's rows are read once into a CTE, and its totals, its agents and its
+      // calls come out of it as JSON text (a 6,000-call session: 105 ms instead of 150 ms for three scans).
+      const json = (select: string, order?: string) => `(SELECT to_json(${order ? `list(t ORDER BY ${order})` : "t"})::VARCHAR FROM (${select}) t)`;
+      const reader = await connection.runAndReadAll(
+        `WITH s AS MATERIALIZED (SELECT * FROM requests WHERE session_id = ?)
+         SELECT
+           ${json(`SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at,
+               list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL) AS models,
+               any_value(user_id) AS user_id, any_value(project) AS project,
+               arg_min(coalesce(json_extract_string(request_body, '$.messages[0].content'), json_extract_string(request_body, '$.contents[0].parts[0].text'), json_extract_string(request_body, '$.input')), started_at) AS first_prompt,
+               ${TOTALS}
+             FROM s GROUP BY session_id`)} AS session,
+           -- An agent's parent and type as its first call that names them gave them (Claude Code sends them on each call).
+           ${json(
+             `SELECT agent_id, arg_min(parent_agent_id, started_at) FILTER (WHERE parent_agent_id IS NOT NULL) AS parent_agent_id,
+               arg_min(agent_type, started_at) FILTER (WHERE agent_type IS NOT NULL) AS agent_type,
+               min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, ${TOTALS}
+             FROM s GROUP BY agent_id`,
+             "t.first_at::TIMESTAMPTZ, t.agent_id NULLS FIRST",
+           )} AS agents,
+           -- (Ordered by the instant again: the output's started_at is text.)
+           ${json(`SELECT ${LIST_COLUMNS}, ${AGENT_COLUMNS} FROM s`, "t.started_at::TIMESTAMPTZ, t.id")} AS calls`,
+        [id],
       );
+      const [session, agents, calls] = (reader.getRows()[0] ?? []).map((text) => (typeof text === "string" ? (JSON.parse(text) as unknown) : undefined));
       if (!session) return undefined;
-      const calls = await rows(`SELECT ${LIST_COLUMNS} FROM requests ${w.sql} ORDER BY started_at, id`, w.params);
-      return { session, calls };
+      return { session: readTotals(session as Row), agents: (agents as Row[]).map(readTotals), calls: calls as Row[] };
     },
 
     async users(filter) {
       const w = where(filter, [{ sql: "user_id IS NOT NULL", params: [] }]);
-      return rows(
+      return totalsRows(
         `SELECT user_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, count(DISTINCT session_id)::DOUBLE AS sessions, ${TOTALS}
          FROM requests ${w.sql} GROUP BY user_id ORDER BY sum(cost_usd) DESC NULLS LAST, user_id`,
+        w.params,
+      );
+    },
+
+    async projects(filter) {
+      // As users: calls without a project are left out.
+      const w = where(filter, [{ sql: "project IS NOT NULL", params: [] }]);
+      return totalsRows(
+        `SELECT project, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at,
+           count(DISTINCT session_id)::DOUBLE AS sessions, count(DISTINCT user_id)::DOUBLE AS users, ${TOTALS}
+         FROM requests ${w.sql} GROUP BY project ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC, project`,
         w.params,
       );
     },
