@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { count, usd } from "../../ui/src/format.ts";
+import { count, groupCost, usd } from "../../ui/src/format.ts";
 import { buildDashboard, eventually, launchChromium, screenshotPath } from "../support/browser.ts";
 import { CLAUDE_SESSION, dashboardRecords, SUBAGENTS } from "../support/dashboard-seed.ts";
 import { ROOT, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
@@ -143,11 +143,11 @@ describe("the dashboard in Chromium", () => {
     await page.getByRole("heading", { name: /^Session / }).waitFor();
     await page.locator('[data-stat="Cost"]').waitFor();
     const detail = await api(`/api/sessions/${CLAUDE_SESSION}`);
-    expect(await stat(page, "Cost")).toBe(usd(detail.session.cost_usd));
+    expect(await stat(page, "Cost")).toBe(groupCost(detail.session));
     expect(await stat(page, "Calls")).toBe(count(detail.session.requests));
     expect(detail.agents.length).toBe(1 + SUBAGENTS.length);
     const agentCosts = await page.locator('table:has(caption:text("Cost per agent")) tbody td[data-col="cost"]').allTextContents();
-    expect(agentCosts).toEqual(detail.agents.map((a: { cost_usd: string }) => usd(a.cost_usd)));
+    expect(agentCosts).toEqual(detail.agents.map(groupCost));
     expect(await page.locator(".timeline .lane").count()).toBe(1 + SUBAGENTS.length);
     expect(await page.locator(".timeline .bar").count()).toBe(detail.calls.length);
     expect(await page.locator(".prompt").textContent()).toBe("Refactor the record writer so that sinks are siblings");
@@ -165,7 +165,9 @@ describe("the dashboard in Chromium", () => {
       await page.locator("tbody tr").first().waitFor();
       const { items } = await api(`${route}?${RANGE}`);
       expect([path, await page.locator("tbody tr").count()]).toEqual([path, items.length]);
-      expect(await page.locator('tbody td[data-col="cost"]').allTextContents()).toEqual(items.map((item: { cost_usd: string }) => usd(item.cost_usd)));
+      expect(await page.locator('tbody td[data-col="cost"]').allTextContents()).toEqual(items.map(groupCost));
+      // A group of unpriced calls only is never shown as $0.
+      if (path === "/models") expect(await page.locator('tr:has(td:text-is("claude-private-x")) td[data-col="cost"]').textContent()).toBe("unpriced");
       expect(await page.locator("tbody tr td:first-child").allTextContents()).toEqual(items.map((item: Record<string, string | null>) => item[key] ?? "(none)"));
       await page.screenshot({ path: screenshotPath(name), fullPage: true });
       expect(problemsOf(page)).toEqual([]);

@@ -50,3 +50,26 @@ export function shortId(id: string | null | undefined, length = 8): string {
   if (!id) return "—";
   return id.length > length + 1 ? `${id.slice(0, length)}…` : id;
 }
+
+/** A span of time for people: `850 ms`, `42 s`, `3 min 5 s`, `2 h 45 min`. */
+export function duration(milliseconds: number): string {
+  if (milliseconds < 1000) return ms(milliseconds);
+  const seconds = Math.round(milliseconds / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/**
+ * The cost of a group of calls (a model, a user, a range): the priced calls'
+ * exact sum, and how many calls had no price, which are in no sum. A group
+ * whose calls were all unpriced has no cost to show, not $0.
+ */
+export function groupCost(group: { cost_usd: string; requests: number; unpriced_requests: number }): string {
+  if (group.unpriced_requests === 0) return usd(group.cost_usd);
+  if (/^0\.0+$/.test(group.cost_usd) && group.unpriced_requests === group.requests) return "unpriced";
+  return `${usd(group.cost_usd)} + ${count(group.unpriced_requests)} unpriced`;
+}

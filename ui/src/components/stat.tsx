@@ -1,7 +1,7 @@
 import type { ComponentChildren } from "preact";
 
 /** One headline figure. `name` is what tests and screen readers find it by. */
-export function Stat({ name, value, hint, children }: { name: string; value: ComponentChildren; hint?: string; children?: ComponentChildren }) {
+export function Stat({ name, value, hint, children }: { name: string; value: ComponentChildren; hint?: string | undefined; children?: ComponentChildren }) {
   return (
     <div class="stat" data-stat={name}>
       <dt>{name}</dt>

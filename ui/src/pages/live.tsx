@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ROUTE_STREAM, type RequestItem } from "../api.ts";
+import { Cost } from "../components/cost.tsx";
 import { DataTable } from "../components/data-table.tsx";
 import { count, ms, time, usd } from "../format.ts";
 
@@ -62,7 +63,7 @@ export function Live() {
           { key: "model", label: "Model", cell: (r: RequestItem) => r.response_model ?? r.model ?? "—" },
           { key: "status", label: "Status", numeric: true, cell: (r: RequestItem) => r.status },
           { key: "output", label: "Output", numeric: true, cell: (r: RequestItem) => count(r.output_tokens) },
-          { key: "cost", label: "Cost", numeric: true, cell: (r: RequestItem) => (r.cost_usd === null ? "unpriced" : usd(r.cost_usd)) },
+          { key: "cost", label: "Cost", numeric: true, cell: (r: RequestItem) => <Cost record={r} /> },
           { key: "duration", label: "Duration", numeric: true, cell: (r: RequestItem) => ms(r.duration_ms) },
         ]}
         rows={rows}

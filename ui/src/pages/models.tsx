@@ -1,7 +1,7 @@
 import { get, type Routes } from "../api.ts";
 import { DataTable } from "../components/data-table.tsx";
 import { Async } from "../components/states.tsx";
-import { count, usd } from "../format.ts";
+import { count, groupCost, usd } from "../format.ts";
 import { useQuery, withRange } from "../nav.ts";
 import { useLoad } from "../use-load.ts";
 
@@ -25,7 +25,7 @@ export function Models() {
               { key: "model", label: "Model", cell: (r: ModelRow) => r.model ?? "(none)" },
               { key: "provider", label: "Provider", cell: (r: ModelRow) => r.provider },
               { key: "requests", label: "Calls", numeric: true, cell: (r: ModelRow) => count(r.requests) },
-              { key: "cost", label: "Cost", numeric: true, cell: (r: ModelRow) => usd(r.cost_usd) },
+              { key: "cost", label: "Cost", numeric: true, cell: (r: ModelRow) => groupCost(r) },
               {
                 key: "unpriced",
                 label: "Unpriced calls",

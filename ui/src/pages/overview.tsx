@@ -77,7 +77,7 @@ function Headline({ summary, rangeLink }: { summary: Summary; rangeLink: (path: 
   return (
     <>
       <dl class="stats">
-        <Stat name="Cost" value={usd(summary.cost_usd)} />
+        <Stat name="Cost" value={usd(summary.cost_usd)} hint={summary.unpriced_requests > 0 ? `+ ${count(summary.unpriced_requests)} unpriced` : undefined} />
         <Stat name="Requests" value={count(summary.requests)} />
         <Stat name="Errors" value={count(summary.errors)} />
         <Stat name="Unpriced calls" value={count(summary.unpriced_requests)} hint="not counted as $0">

@@ -1,21 +1,21 @@
 import { get, type Routes } from "../api.ts";
 import { DataTable } from "../components/data-table.tsx";
 import { Async } from "../components/states.tsx";
-import { count, percent, time, usd } from "../format.ts";
+import { count, groupCost, percent, time, usd } from "../format.ts";
 import { useQuery, withRange } from "../nav.ts";
 import { useLoad } from "../use-load.ts";
 
 type UserRow = Routes["/api/users"]["response"]["items"][number];
 type ProjectRow = Routes["/api/projects"]["response"]["items"][number];
 
-const usage = <T extends { requests: number; errors: number; input_tokens: number; output_tokens: number; cost_usd: string; cache_hit_ratio: number | null; last_at: string; sessions: number }>() => [
+const usage = <T extends { requests: number; unpriced_requests: number; errors: number; input_tokens: number; output_tokens: number; cost_usd: string; cache_hit_ratio: number | null; last_at: string; sessions: number }>() => [
   { key: "requests", label: "Calls", numeric: true, cell: (r: T) => count(r.requests) },
   { key: "errors", label: "Errors", numeric: true, cell: (r: T) => count(r.errors) },
   { key: "sessions", label: "Sessions", numeric: true, cell: (r: T) => count(r.sessions) },
   { key: "input", label: "Input tokens", numeric: true, cell: (r: T) => count(r.input_tokens) },
   { key: "output", label: "Output tokens", numeric: true, cell: (r: T) => count(r.output_tokens) },
   { key: "cache", label: "Cache hit", numeric: true, cell: (r: T) => percent(r.cache_hit_ratio) },
-  { key: "cost", label: "Cost", numeric: true, cell: (r: T) => usd(r.cost_usd) },
+  { key: "cost", label: "Cost", numeric: true, cell: (r: T) => groupCost(r) },
   { key: "last", label: "Last call (UTC)", cell: (r: T) => time(r.last_at) },
 ];
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get, type Filter, type RequestItem } from "../api.ts";
+import { Cost } from "../components/cost.tsx";
 import { DataTable, type Column } from "../components/data-table.tsx";
 import { Async } from "../components/states.tsx";
 import { count, ms, shortId, time, usd } from "../format.ts";
@@ -59,7 +60,7 @@ export function Requests({ id }: { id?: string }) {
     { key: "status", label: "Status", numeric: true, cell: (r) => <span class={r.status >= 400 ? "bad" : undefined}>{r.status}</span> },
     { key: "input_tokens", label: "Input", numeric: true, cell: (r) => count(r.input_tokens) },
     { key: "output_tokens", label: "Output", numeric: true, sortKey: "output_tokens", cell: (r) => count(r.output_tokens) },
-    { key: "cost_usd", label: "Cost", numeric: true, sortKey: "cost_usd", cell: (r) => (r.cost_usd === null && r.cost_source === null ? <span class="unpriced">unpriced</span> : usd(r.cost_usd)) },
+    { key: "cost_usd", label: "Cost", numeric: true, sortKey: "cost_usd", cell: (r) => <Cost record={r} /> },
     { key: "duration_ms", label: "Duration", numeric: true, sortKey: "duration_ms", cell: (r) => ms(r.duration_ms) },
     { key: "session_id", label: "Session", cell: (r) => (r.session_id ? shortId(r.session_id, 12) : "—") },
   ];

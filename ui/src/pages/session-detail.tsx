@@ -2,7 +2,8 @@ import { get, type SessionDetail as Detail } from "../api.ts";
 import { DataTable } from "../components/data-table.tsx";
 import { Async } from "../components/states.tsx";
 import { Stat } from "../components/stat.tsx";
-import { count, ms, parseTime, percent, shortId, time, usd } from "../format.ts";
+import { Cost } from "../components/cost.tsx";
+import { count, duration, groupCost, ms, parseTime, percent, shortId, time, usd } from "../format.ts";
 import { useQuery, withRange } from "../nav.ts";
 import { useLoad } from "../use-load.ts";
 
@@ -23,15 +24,16 @@ export function SessionDetail({ id }: { id: string }) {
         {(data) => (
           <>
             <dl class="stats">
-              <Stat name="Cost" value={usd(data.session.cost_usd)} />
+              <Stat name="Cost" value={groupCost(data.session)} />
               <Stat name="Calls" value={count(data.session.requests)} />
               <Stat name="Errors" value={count(data.session.errors)} />
               <Stat name="Cache hit ratio" value={percent(data.session.cache_hit_ratio)} />
-              <Stat name="Project" value={data.session.project ?? "—"} />
-              <Stat name="User" value={data.session.user_id ?? "—"} />
-              <Stat name="Started" value={`${time(data.session.first_at)} UTC`} />
-              <Stat name="Last call" value={`${time(data.session.last_at)} UTC`} />
+              <Stat name="Unpriced calls" value={count(data.session.unpriced_requests)} />
             </dl>
+            <p class="meta">
+              Project <strong>{data.session.project ?? "—"}</strong> · user <strong>{data.session.user_id ?? "—"}</strong> · from {time(data.session.first_at)} to {time(data.session.last_at)} UTC (
+              {duration(parseTime(data.session.last_at).getTime() - parseTime(data.session.first_at).getTime())})
+            </p>
             {data.session.first_prompt && (
               <div class="panel">
                 <h2>First prompt</h2>
@@ -46,7 +48,7 @@ export function SessionDetail({ id }: { id: string }) {
                   { key: "agent", label: "Agent", cell: (a: Agent) => agentName(a.agent_id) },
                   { key: "type", label: "Type", cell: (a: Agent) => a.agent_type ?? "—" },
                   { key: "requests", label: "Calls", numeric: true, cell: (a: Agent) => count(a.requests) },
-                  { key: "cost", label: "Cost", numeric: true, cell: (a: Agent) => usd(a.cost_usd) },
+                  { key: "cost", label: "Cost", numeric: true, cell: (a: Agent) => groupCost(a) },
                   { key: "cache", label: "Cache hit", numeric: true, cell: (a: Agent) => percent(a.cache_hit_ratio) },
                 ]}
                 rows={data.agents}
@@ -67,7 +69,7 @@ export function SessionDetail({ id }: { id: string }) {
                   { key: "model", label: "Model", cell: (c: Call) => c.response_model ?? c.model ?? "—" },
                   { key: "status", label: "Status", numeric: true, cell: (c: Call) => c.status },
                   { key: "output", label: "Output", numeric: true, cell: (c: Call) => count(c.output_tokens) },
-                  { key: "cost", label: "Cost", numeric: true, cell: (c: Call) => usd(c.cost_usd) },
+                  { key: "cost", label: "Cost", numeric: true, cell: (c: Call) => <Cost record={c} /> },
                   { key: "duration", label: "Duration", numeric: true, cell: (c: Call) => ms(c.duration_ms) },
                 ]}
                 rows={data.calls}
@@ -82,7 +84,7 @@ export function SessionDetail({ id }: { id: string }) {
   );
 }
 
-const agentName = (agentId: string | null) => (agentId ? `subagent ${shortId(agentId, 10)}` : "main agent");
+const agentName = (agentId: string | null) => (agentId ? `subagent ${agentId}` : "main agent");
 
 /** Calls as bars on a shared time axis, one lane per agent (the main agent first). */
 function Timeline({ calls }: { calls: Call[] }) {
@@ -96,7 +98,9 @@ function Timeline({ calls }: { calls: Call[] }) {
     <div class="timeline" role="list" aria-label="Calls over time, by agent">
       {lanes.map((lane) => (
         <div class="lane" role="listitem" key={lane}>
-          <span class="lane-label">{agentName(lane || null)}</span>
+          <span class="lane-label" title={agentName(lane || null)}>
+            {agentName(lane || null)}
+          </span>
           <div class="lane-track">
             {calls.map((c, i) =>
               (c.agent_id ?? "") !== lane ? null : (
@@ -115,7 +119,7 @@ function Timeline({ calls }: { calls: Call[] }) {
       ))}
       <div class="timeline-axis muted">
         <span>{time(new Date(t0).toISOString())}</span>
-        <span>{ms(span)}</span>
+        <span>{duration(span)}</span>
         <span>{time(new Date(t1).toISOString())}</span>
       </div>
     </div>

@@ -1,7 +1,7 @@
 import { get, type Routes } from "../api.ts";
 import { DataTable, type Column } from "../components/data-table.tsx";
 import { Async } from "../components/states.tsx";
-import { count, percent, shortId, time, usd } from "../format.ts";
+import { count, groupCost, percent, shortId, time, usd } from "../format.ts";
 import { useQuery, withRange } from "../nav.ts";
 import { useLoad } from "../use-load.ts";
 
@@ -19,7 +19,7 @@ export function Sessions() {
     { key: "session_id", label: "Session", cell: (r) => shortId(r.session_id, 24) },
     { key: "last_at", label: "Last call (UTC)", cell: (r) => time(r.last_at) },
     { key: "requests", label: "Calls", numeric: true, cell: (r) => count(r.requests) },
-    { key: "cost_usd", label: "Cost", numeric: true, cell: (r) => usd(r.cost_usd) },
+    { key: "cost_usd", label: "Cost", numeric: true, cell: (r) => groupCost(r) },
     { key: "cache_hit_ratio", label: "Cache hit", numeric: true, cell: (r) => percent(r.cache_hit_ratio) },
     { key: "models", label: "Models", cell: (r) => (r.models ?? []).join(", ") },
     { key: "user_id", label: "User", cell: (r) => r.user_id ?? "—" },
