@@ -11,7 +11,8 @@ import { useLoad } from "../use-load.ts";
 type Point = Routes["/api/stats/timeseries"]["response"]["points"][number];
 
 const METRICS = {
-  cost: { label: "Cost (USD)", value: (p: Point) => Number(p.cost_usd), format: (v: number) => `$${v.toFixed(v < 1 ? 4 : 2)}` },
+  // A bucket whose calls all lack a price has no cost to draw (a gap, not $0).
+  cost: { label: "Cost (USD)", value: (p: Point) => (p.requests > 0 && p.unpriced_requests === p.requests ? null : Number(p.cost_usd)), format: (v: number) => `$${v.toFixed(v < 1 ? 4 : 2)}` },
   requests: { label: "Requests", value: (p: Point) => p.requests, format: (v: number) => count(v) },
   errors: { label: "Errors", value: (p: Point) => p.errors, format: (v: number) => count(v) },
   tokens: { label: "Tokens (input + output)", value: (p: Point) => p.input_tokens + p.output_tokens, format: (v: number) => count(v) },
