@@ -119,14 +119,17 @@ describe("the dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Previous page" }).click();
     expect(await eventually(() => page.locator("tbody tr").first().getAttribute("data-row"), first.items[0].id)).toBe(first.items[0].id);
 
+    // By keyboard: a row's link, Enter, and the drawer takes the focus; Escape closes it.
     const id = first.items[3].id as string;
-    await page.locator(`tr[data-row="${id}"] a`).click();
+    await page.locator(`tr[data-row="${id}"] a`).focus();
+    await page.keyboard.press("Enter");
     const drawer = page.getByRole("dialog");
     await drawer.waitFor();
     expect(page.url()).toContain(`/requests/${id}`);
     expect(await eventually(() => drawer.locator('[data-field="id"] dd').textContent(), id)).toBe(id);
     const detail = await api(`/api/requests/${id}`);
     expect(await drawer.locator('[data-field="provider"] dd').textContent()).toBe(detail.provider);
+    expect(await page.evaluate<string | null>("document.activeElement?.getAttribute('role') ?? null")).toBe("dialog");
     await page.screenshot({ path: screenshotPath("request-detail") });
     await page.keyboard.press("Escape");
     await drawer.waitFor({ state: "detached" });

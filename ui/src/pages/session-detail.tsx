@@ -1,3 +1,4 @@
+import { useState } from "preact/hooks";
 import { get, type SessionDetail as Detail } from "../api.ts";
 import { DataTable } from "../components/data-table.tsx";
 import { Async } from "../components/states.tsx";
@@ -59,28 +60,48 @@ export function SessionDetail({ id }: { id: string }) {
               <h2>Timeline</h2>
               <Timeline calls={data.calls} />
             </div>
-            <div class="panel">
-              <h2>Calls</h2>
-              <DataTable
-                caption="Calls of this session"
-                columns={[
-                  { key: "started_at", label: "Time (UTC)", cell: (c: Call) => time(c.started_at) },
-                  { key: "agent", label: "Agent", cell: (c: Call) => agentName(c.agent_id) },
-                  { key: "model", label: "Model", cell: (c: Call) => c.response_model ?? c.model ?? "—" },
-                  { key: "status", label: "Status", numeric: true, cell: (c: Call) => c.status },
-                  { key: "output", label: "Output", numeric: true, cell: (c: Call) => count(c.output_tokens) },
-                  { key: "cost", label: "Cost", numeric: true, cell: (c: Call) => <Cost record={c} /> },
-                  { key: "duration", label: "Duration", numeric: true, cell: (c: Call) => ms(c.duration_ms) },
-                ]}
-                rows={data.calls}
-                rowKey={(c) => c.id}
-                href={(c) => `/requests/${encodeURIComponent(c.id)}`}
-              />
-            </div>
+            <Calls calls={data.calls} />
           </>
         )}
       </Async>
     </section>
+  );
+}
+
+const SHOWN = 200;
+
+/** The session's calls in order, 200 at a time (a long agent run has thousands). */
+function Calls({ calls }: { calls: Call[] }) {
+  const [shown, setShown] = useState(SHOWN);
+  return (
+    <div class="panel">
+      <h2>Calls</h2>
+      <DataTable
+        caption="Calls of this session"
+        columns={[
+          { key: "started_at", label: "Time (UTC)", cell: (c: Call) => time(c.started_at) },
+          { key: "agent", label: "Agent", cell: (c: Call) => agentName(c.agent_id) },
+          { key: "model", label: "Model", cell: (c: Call) => c.response_model ?? c.model ?? "—" },
+          { key: "status", label: "Status", numeric: true, cell: (c: Call) => c.status },
+          { key: "output", label: "Output", numeric: true, cell: (c: Call) => count(c.output_tokens) },
+          { key: "cost", label: "Cost", numeric: true, cell: (c: Call) => <Cost record={c} /> },
+          { key: "duration", label: "Duration", numeric: true, cell: (c: Call) => ms(c.duration_ms) },
+        ]}
+        rows={calls.slice(0, shown)}
+        rowKey={(c) => c.id}
+        href={(c) => `/requests/${encodeURIComponent(c.id)}`}
+      />
+      {calls.length > shown && (
+        <nav class="pager" aria-label="More calls">
+          <span class="muted">
+            {count(shown)} of {count(calls.length)} shown
+          </span>
+          <button type="button" onClick={() => setShown(shown + SHOWN * 5)}>
+            Show more
+          </button>
+        </nav>
+      )}
+    </div>
   );
 }
 
