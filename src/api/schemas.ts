@@ -50,7 +50,7 @@ export const TotalsSchema = z
     streamed: z.number(),
     input_tokens: z.number(),
     cache_read_tokens: z.number(),
-    cache_write_tokens: z.number().openapi({ description: "5-minute and 1-hour cache writes together" }),
+    cache_write_tokens: z.number().openapi({ description: "all cache writes: 5-minute and 1-hour" }),
     cache_write_1h_tokens: z.number().openapi({ description: "the 1-hour part of cache_write_tokens" }),
     output_tokens: z.number(),
     reasoning_tokens: z.number(),
