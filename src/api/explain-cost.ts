@@ -42,7 +42,7 @@ export function explainCost(record: Row, deps: PriceDeps): CostBreakdown | null 
     matches_record: false,
     note: null,
   };
-  if (source === "provider") return { ...base, note: "the provider reported this cost with its usage; Loupe records it as sent" };
+  if (source === "provider") return { ...base, note: "the provider reported this cost with its usage (as some routers do); Loupe records it as sent" };
   if (source === "free") {
     return { ...base, total_usd: formatNanoUsd(0n), matches_record: cost === formatNanoUsd(0n), note: "free: the endpoint does not charge, the call failed before any work, or the provider's models are free unless a price covers them" };
   }
