@@ -53,6 +53,17 @@ const baseSettings = z.strictObject({
   pricesFile: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
   dashboardPassword: z.string().min(1).optional(),
+  // Part 7: gateway keys, stored provider keys, limits.
+  secret: z.string().min(1).optional(),
+  requireKey: z.stringbool().optional(),
+  redisUrl: z.url({ protocol: /^rediss?$/ }).optional(),
+  redisFailOpen: z.stringbool().default(true),
+  jwtSecret: z.string().min(1).optional(),
+  jwtJwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+  jwtIssuer: z.string().min(1).optional(),
+  jwtAudience: z.string().min(1).optional(),
+  jwtUserClaim: z.string().min(1).default("sub"),
+  jwtProjectClaim: z.string().min(1).default("project"),
   // A link to the trace UI from each record, e.g. http://jaeger:16686/trace/{trace_id}.
   traceUrlTemplate: z.url({ protocol: /^https?$/ }).refine((url) => url.includes("{trace_id}"), "must contain {trace_id}").optional(),
   retentionDays: z.coerce.number().int().positive().optional(),
@@ -98,6 +109,24 @@ export interface Config {
   readonly dashboardPassword?: string | undefined;
   /** The trace UI's URL for a trace, with `{trace_id}` in it; the dashboard links each record there. */
   readonly traceUrlTemplate?: string | undefined;
+  /** Gateway keys, stored provider keys and limits (part 7). */
+  readonly access: {
+    /** LOUPE_SECRET: seals provider keys and peppers key hashes; comma-separated for rotation (current first). */
+    readonly secret?: string | undefined;
+    /** LOUPE_REQUIRE_KEY as set; unset: required off loopback once a key exists (see requireKeyNow). */
+    readonly requireKey?: boolean | undefined;
+    readonly redisUrl?: string | undefined;
+    /** With Redis down: let calls through (true, default) or refuse them. */
+    readonly redisFailOpen: boolean;
+    readonly jwt?: {
+      readonly secret?: string | undefined;
+      readonly jwksUrl?: string | undefined;
+      readonly issuer?: string | undefined;
+      readonly audience?: string | undefined;
+      readonly userClaim: string;
+      readonly projectClaim: string;
+    } | undefined;
+  };
   /** Records older than this many days are deleted (hourly); unset keeps everything. */
   readonly retentionDays?: number | undefined;
   readonly quiet: boolean;
@@ -235,6 +264,16 @@ export function loadConfig(
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,
     dashboardPassword: s.dashboardPassword,
+    access: {
+      secret: s.secret,
+      requireKey: s.requireKey,
+      redisUrl: s.redisUrl,
+      redisFailOpen: s.redisFailOpen,
+      jwt:
+        s.jwtSecret || s.jwtJwksUrl
+          ? { secret: s.jwtSecret, jwksUrl: s.jwtJwksUrl, issuer: s.jwtIssuer, audience: s.jwtAudience, userClaim: s.jwtUserClaim, projectClaim: s.jwtProjectClaim }
+          : undefined,
+    },
     traceUrlTemplate: s.traceUrlTemplate,
     retentionDays: s.retentionDays,
     quiet: s.quiet,
@@ -252,4 +291,15 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/**
+ * LOUPE_REQUIRE_KEY's rule: as set; unset, calls need a gateway key (or JWT)
+ * when the gateway listens off loopback and at least one key exists.
+ */
+export function requireKeyNow(config: Pick<Config, "access" | "server">, keysExist: boolean): boolean {
+  if (config.access.requireKey !== undefined) return config.access.requireKey;
+  const host = config.server.host;
+  const loopback = host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+  return !loopback && keysExist;
 }
