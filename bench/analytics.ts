@@ -393,6 +393,8 @@ function makeRecord(i: number, p: Plan, rng: Rng, seen: Set<number>): RequestRec
     started_at: new Date(startedAt).toISOString(),
     billable: true,
     prompt_preview: null,
+    key_id: null,
+    limit_hit: null,
     duration_ms: Math.round(duration * 1000) / 1000,
     ttfb_ms: Math.round(ttfb * 1000) / 1000,
     provider: m.provider,

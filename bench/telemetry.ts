@@ -28,6 +28,8 @@ const record = (i: number): RequestRecord => ({
   ttfb_ms: null,
   provider: "openai",
   operation: "chat",
+  key_id: null,
+  limit_hit: null,
   billable: true,
   prompt_preview: null,
   method: "POST",

@@ -51,6 +51,10 @@ export interface RequestRecord {
   billable: boolean;
   /** The first thing the user wrote in the request (≤ 200 characters), when bodies are logged (`full`). */
   prompt_preview: string | null;
+  /** The gateway key the call came with (`key_…`), when it came with one (part 7). */
+  key_id: string | null;
+  /** The limit that refused the call (`project:alpha requests 50/60s`), when one did. */
+  limit_hit: string | null;
 }
 
 export type ColumnType = "VARCHAR" | "TIMESTAMPTZ" | "DOUBLE" | "INTEGER" | "BIGINT" | "BOOLEAN" | "DECIMAL(38,9)" | "VARCHAR[]" | "JSON";
@@ -99,4 +103,6 @@ export const REQUEST_COLUMNS = [
   ["agent_type", "VARCHAR"],
   ["billable", "BOOLEAN"],
   ["prompt_preview", "VARCHAR"],
+  ["key_id", "VARCHAR"],
+  ["limit_hit", "VARCHAR"],
 ] as const satisfies readonly (readonly [keyof RequestRecord, ColumnType])[];

@@ -142,7 +142,7 @@ export function readSessionFromMetadata(userId: unknown): string | undefined {
 export const anthropic: Provider<"anthropic"> = {
   id: "anthropic",
   route: { prefix: "/anthropic", sdkPath: "", examplePath: "v1/messages", dropIn: ["/v1/messages…", "GET /v1/models (with anthropic-version)"] },
-  upstream: { baseUrl: "https://api.anthropic.com" },
+  upstream: { baseUrl: "https://api.anthropic.com", credentials: { header: "x-api-key" } },
   dialect: anthropicErrors,
   genAiProvider: "anthropic",
   requestIdHeaders: ["request-id", "x-request-id"],

@@ -122,7 +122,8 @@ function endpoint(method: string, path: string): Endpoint | undefined {
 export const azure: Provider<"azure"> = {
   id: "azure",
   route: { prefix: "/azure", sdkPath: "/openai/v1", examplePath: "openai/v1/chat/completions" },
-  upstream: { baseUrl: UNSET_BASE_URL, prepare },
+  // A stored key may be JSON `{"key": "…", "baseUrl": "https://<resource>.openai.azure.com"}`: the resource comes with it.
+  upstream: { baseUrl: UNSET_BASE_URL, prepare, credentials: { header: "api-key" } },
   endpoint,
   dialect: azureErrors,
   genAiProvider: "azure.ai.openai",

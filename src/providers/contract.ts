@@ -18,6 +18,12 @@ export interface Provider<Id extends string = string> {
     baseUrl: string;
     /** Last edit of the upstream request before it is sent: signing, injected credentials, deployment or regional URLs. */
     prepare?: PrepareUpstream;
+    /**
+     * How a stored provider key (part 7) goes upstream for a call that came
+     * with a gateway key: in a header (default `Authorization: Bearer`), or
+     * handed to `prepare` as `storedSecret` (AWS signing).
+     */
+    credentials?: { header: string; prefix?: string } | { viaPrepare: true };
   };
   /** The known endpoint for a method and upstream path (query excluded), if any. */
   endpoint(method: string, path: string): Endpoint | undefined;
@@ -78,6 +84,8 @@ export interface PrepareContext {
   /** The upstream path after the prefix (query excluded), and its endpoint if known. */
   path: string;
   endpoint: Endpoint | undefined;
+  /** The stored provider key for this call (when it came with a gateway key and the provider takes it in `prepare`). */
+  storedSecret?: string | undefined;
 }
 
 /** May throw a LoupeError (e.g. `unauthorized` for missing credentials); any other error is answered 500. */

@@ -109,7 +109,7 @@ export { endpointFor as geminiEndpointFor };
 export const gemini: Provider<"gemini"> = {
   id: "gemini",
   route: { prefix: "/gemini", sdkPath: "", examplePath: "v1beta/models/gemini-2.5-flash:generateContent" },
-  upstream: { baseUrl: "https://generativelanguage.googleapis.com" },
+  upstream: { baseUrl: "https://generativelanguage.googleapis.com", credentials: { header: "x-goog-api-key" } },
   dialect: googleErrors,
   genAiProvider: "gcp.gemini",
   pricingId: "google",

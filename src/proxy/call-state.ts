@@ -6,6 +6,7 @@ import type { RouteMatch } from "../providers/registry.ts";
 import { eventLine, type CallEvent, type EventTelemetry } from "../recording/call-event.ts";
 import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
+import type { Admission, Identity } from "../keys/call-gate.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
 
@@ -30,7 +31,8 @@ export interface CallState {
   readonly endpoint: Endpoint | undefined;
   /** The client's headers, read once. */
   readonly incoming: HeaderObject;
-  readonly tags: RequestTags;
+  /** The x-loupe-* tags; a gateway key's or token's project and user replace the caller's. */
+  tags: RequestTags;
   readonly client: ClientMeta | undefined;
   readonly logBody: LogBodyMode;
   readonly trace: CallTrace | undefined;
@@ -46,6 +48,14 @@ export interface CallState {
   upstreamRequestId: string | undefined;
   /** Recorded already: a call is written exactly once. */
   written: boolean;
+  /** Who called, when the call came with a gateway key or a JWT (gate.ts). */
+  identity: Identity | undefined;
+  /** Headers the gate adds to the response, whatever it is (X-RateLimit-*). */
+  gateHeaders: Record<string, string> | undefined;
+  /** The limit that refused the call. */
+  limitHit: string | undefined;
+  /** Hands the call's usage to the limits that count it. */
+  settleUsage: Admission["settle"];
 }
 
 /** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
@@ -91,6 +101,10 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     ttfbMs: undefined,
     upstreamRequestId: undefined,
     written: false,
+    identity: undefined,
+    gateHeaders: undefined,
+    limitHit: undefined,
+    settleUsage: undefined,
   };
 }
 
@@ -165,6 +179,8 @@ export function callEvent(call: CallState, end: CallEnd, base: string): CallEven
     encoding: end.encoding,
     captureBytes: end.captureBytes,
     traceId: call.traceId,
+    keyId: call.identity?.keyId,
+    limitHit: call.limitHit,
     telemetry,
   };
 }
@@ -178,9 +194,12 @@ export function writeCall(call: CallState, end: CallEnd, deps: ProxyDeps, body?:
   if (call.written) return;
   call.written = true;
   try {
-    const line = eventLine(callEvent(call, end, deps.baseUrlOf(call.route.adapter)));
+    const event = callEvent(call, end, deps.baseUrlOf(call.route.adapter));
+    const line = eventLine(event);
     if (body) deps.recordLater(line, body);
     else deps.record(line);
+    // Token and USD limits count this call's usage: priced here, now, only for calls such a limit covers.
+    if (call.settleUsage) deps.settleUsage?.(event, body, call.settleUsage);
   } catch (error) {
     deps.onInternalError(`recording ${call.id} failed: ${(error as Error).message}`);
   }

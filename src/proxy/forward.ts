@@ -7,6 +7,7 @@ import { readRequestBody, type UpstreamBody } from "./read-request.ts";
 import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { UpstreamTimeoutError } from "./upstream-deadline.ts";
+import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../keys/call-gate.ts";
 
 export type { ProxyDeps };
 
@@ -24,6 +25,15 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
   // Never rejects: a bug here is still answered, in dialect (so no .catch, one promise less per call).
   try {
     const call = openCall(request, route, deps);
+    const gate = deps.gate !== undefined && !deps.gate.idle() ? deps.gate : undefined;
+
+    // 0. Who calls (a gateway key or a JWT), before the body is read: a refused caller costs no upload.
+    if (gate !== undefined) {
+      let who = gate.identify(call.incoming);
+      if (who instanceof Promise) who = await who;
+      if (who instanceof LoupeError) return fail(call, who, deps);
+      if (who !== undefined) adoptIdentity(call, who);
+    }
 
     // 1. The request: read it, learn what we can, never change it unless a hook must.
     let body: Uint8Array | undefined;
@@ -40,6 +50,20 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     const sent = readRequestBody(call, body, deps);
     if (sent instanceof LoupeError) return fail(call, sent, deps);
 
+    // 1b. Limits, now that the model is known; a refused call is answered 429 in dialect and recorded.
+    if (gate !== undefined) {
+      const refused = call.identity && gate.permits(call.identity, route.adapter.id, call.facts.model);
+      if (refused) return fail(call, refused, deps);
+      let admission = gate.admit({ key: call.identity?.keyId, project: call.tags.project, user: call.tags.userId, model: call.facts.model });
+      if (admission instanceof Promise) admission = await admission;
+      call.gateHeaders = admission.headers;
+      if (admission.refused) {
+        call.limitHit = admission.refused.limitHit;
+        return fail(call, admission.refused.error, deps);
+      }
+      call.settleUsage = admission.settle;
+    }
+
     // 2. Upstream: a timeout covers the wait for response headers only; a stream may then run as long as it runs.
     // Streams (and unknown endpoints) also stop when their client leaves, which stops a generation it would pay for.
     // Plain calls do not watch the client: see below.
@@ -52,12 +76,23 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     };
     let url = upstreamUrl(call, deps);
     const init = upstreamInit(call, sent, abort.signal);
+    // A call with a gateway key: the stored provider key goes in place of anything the client sent.
+    let storedSecret: string | undefined;
+    if (call.identity !== undefined && gate !== undefined) {
+      const injected = injectCredential(call, gate, init.headers as Record<string, string>, url, deps);
+      if (injected instanceof LoupeError) {
+        stopWatching();
+        return fail(call, injected, deps);
+      }
+      url = injected.url;
+      storedSecret = injected.storedSecret;
+    }
     // The provider's last word on the request (signing, credentials, regional URLs); no await when it has none.
     const prepare = route.adapter.upstream.prepare;
     if (prepare !== undefined) {
       try {
         const headers = init.headers as Record<string, string>;
-        const prepared = await prepare({ url, method: call.method, headers, body: sent.bytes }, { settings: deps.config.providerSettings[route.adapter.id as ProviderId] ?? NO_SETTINGS, path: call.upstreamPath, endpoint: call.endpoint });
+        const prepared = await prepare({ url, method: call.method, headers, body: sent.bytes }, { settings: deps.config.providerSettings[route.adapter.id as ProviderId] ?? NO_SETTINGS, path: call.upstreamPath, endpoint: call.endpoint, storedSecret });
         url = prepared.url;
         init.headers = prepared.headers;
         init.body = prepared.body;
@@ -142,5 +177,50 @@ function upstreamFailed(call: CallState, request: Request, abort: AbortControlle
 /** Loupe's own error: recorded, and answered in the route's dialect. */
 function fail(call: CallState, error: LoupeError, deps: ProxyDeps, end: Partial<CallEnd> = {}): Response {
   writeCall(call, { status: error.status, responseBytes: 0, errorType: error.code, errorMessage: error.message, ...end }, deps);
-  return renderError(error, call.route.adapter.dialect, { "x-loupe-request-id": call.id });
+  return renderError(error, call.route.adapter.dialect, { ...call.gateHeaders, "x-loupe-request-id": call.id });
+}
+
+/** A gateway key's or token's project and end user are the call's (the x-loupe-* headers cannot claim others). */
+function adoptIdentity(call: CallState, who: Identity): void {
+  call.identity = who;
+  const project = who.project ?? call.tags.project;
+  const userId = who.user ?? call.tags.userId;
+  if (project !== call.tags.project || userId !== call.tags.userId) call.tags = { ...call.tags, project, userId };
+}
+
+const BEARER = { header: "authorization", prefix: "Bearer " };
+
+/**
+ * Replaces the client's credential headers with the provider key stored for
+ * the call's project (or the default). A stored key may be JSON with a
+ * `baseUrl` (Azure's resource) next to its `key`.
+ */
+function injectCredential(call: CallState, gate: CallGate, headers: Record<string, string>, url: string, deps: ProxyDeps): { url: string; storedSecret?: string } | LoupeError {
+  const adapter = call.route.adapter;
+  const project = call.tags.project;
+  let secret: string | undefined;
+  try {
+    secret = gate.credential(adapter.id, project);
+  } catch (error) {
+    deps.onInternalError(`stored ${adapter.id} key: ${(error as Error).message}`);
+    return new LoupeError("internal", `the stored ${adapter.id} key cannot be opened (LOUPE_SECRET)`);
+  }
+  if (secret === undefined) {
+    return new LoupeError("unauthorized", `no ${adapter.id} key is stored for project ${project ?? "(none)"}: loupe provider-keys set ${adapter.id}${project ? ` --project ${project}` : ""}`);
+  }
+  for (const name of CREDENTIAL_HEADERS) delete headers[name];
+  const how = adapter.upstream.credentials ?? BEARER;
+  if ("viaPrepare" in how) return { url, storedSecret: secret };
+  let value = secret;
+  if (secret.startsWith("{")) {
+    try {
+      const parsed = JSON.parse(secret) as { key?: unknown; baseUrl?: unknown };
+      if (typeof parsed.key === "string") value = parsed.key;
+      if (typeof parsed.baseUrl === "string") url = parsed.baseUrl.replace(/\/+$/, "") + url.slice(deps.baseUrlOf(adapter).length);
+    } catch {
+      // Not JSON after all: the text is the key.
+    }
+  }
+  headers[how.header] = `${how.prefix ?? ""}${value}`;
+  return { url };
 }

@@ -1,6 +1,8 @@
 import type { Config } from "../config.ts";
 import type { Provider } from "../providers/contract.ts";
 import type { CallTracer } from "../telemetry/call-tracer.ts";
+import type { CallEvent } from "../recording/call-event.ts";
+import type { Admission, CallGate } from "../keys/call-gate.ts";
 import type { UpstreamDeadlines } from "./upstream-deadline.ts";
 
 export type UpstreamFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -24,4 +26,12 @@ export interface ProxyDeps {
   baseUrlOf(provider: Provider): string;
   /** What reaches upstreams: the runtime's fetch, or one a test injects. */
   fetch: UpstreamFetch;
+  /** Gateway keys, stored provider keys and limits (part 7); absent: pass-through only. */
+  gate?: CallGate | undefined;
+  /**
+   * Prices a finished call for the limits that count tokens or USD, off the
+   * response's path (server.ts: the recorder's own code on the event), and
+   * hands the usage to `settle`. Only calls such a limit covers come here.
+   */
+  settleUsage?: ((event: CallEvent, body: Uint8Array | undefined, settle: NonNullable<Admission["settle"]>) => void) | undefined;
 }

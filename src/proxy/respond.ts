@@ -45,6 +45,7 @@ export function readAnswer(call: CallState, upstream: Response): Answer {
   call.upstreamRequestId = firstHeader(answered, call.route.adapter.requestIdHeaders);
   const headers = forwardResponseHeaders(received, answered);
   headers.set("x-loupe-request-id", call.id);
+  if (call.gateHeaders) for (const name in call.gateHeaders) headers.set(name, call.gateHeaders[name]!);
   const status = upstream.status;
   const contentType = headerText(answered["content-type"]);
   // A provider's own framing (binary event streams) comes before SSE and NDJSON.

@@ -96,6 +96,8 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     parent_agent_id: orNull(summary.client?.parentAgentId),
     request_class: orNull(summary.client?.requestClass),
     agent_type: orNull(summary.client?.agentType),
+    key_id: orNull(summary.keyId),
+    limit_hit: orNull(summary.limitHit),
   };
 }
 

@@ -54,6 +54,9 @@ export interface CallEvent {
   captureBytes?: number | undefined;
   /** The W3C trace the call belongs to (the caller's, or one Loupe started). */
   traceId: string | undefined;
+  /** The gateway key the call came with, and the limit that refused it (part 7). */
+  keyId?: string | undefined;
+  limitHit?: string | undefined;
   /** Present when telemetry is on: what the call's spans and metrics need beyond its record. */
   telemetry?: EventTelemetry | undefined;
 }

@@ -32,6 +32,8 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   id: "rec-1",
   started_at: new Date(T0).toISOString(),
   duration_ms: 250,
+  key_id: null,
+  limit_hit: null,
   ttfb_ms: 40,
   provider: "openai",
   operation: "chat",

@@ -264,7 +264,8 @@ export const bedrockErrors: ErrorDialect = {
 export const bedrock: Provider<"bedrock"> = {
   id: "bedrock",
   route: { prefix: "/bedrock", sdkPath: "", examplePath: "model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse" },
-  upstream: { baseUrl: DEFAULT_BASE_URL, prepare: createSigV4Prepare() },
+  // A stored key is AWS credentials as JSON (`{"accessKeyId", "secretAccessKey", "sessionToken"?}`): the call is signed with them.
+  upstream: { baseUrl: DEFAULT_BASE_URL, prepare: createSigV4Prepare(), credentials: { viaPrepare: true } },
   dialect: bedrockErrors,
   genAiProvider: "aws.bedrock",
   pricingId: "aws",

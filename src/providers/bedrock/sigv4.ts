@@ -65,7 +65,8 @@ export interface SigV4Options {
 
 export function createSigV4Prepare(options: SigV4Options = {}): PrepareUpstream {
   const held = options.credentials ?? createCredentialChain();
-  return async function prepareBedrockRequest(request, { settings }) {
+  return async function prepareBedrockRequest(request, { settings, storedSecret }) {
+    if (storedSecret !== undefined) return signWithStored(request, storedSecret, settings);
     const authorization = request.headers.authorization ?? "";
     const signedByClient = authorization.startsWith("AWS4-HMAC-SHA256");
     const clientRegion = signedByClient ? scopeRegion(authorization) : undefined;
@@ -87,6 +88,23 @@ export function createSigV4Prepare(options: SigV4Options = {}): PrepareUpstream 
     }
     return await signRequest({ ...request, url }, credentials, signingRegion(url) ?? region);
   };
+}
+
+/** A call that came with a gateway key: signed with the AWS credentials stored for it (part 7), in the configured region. */
+async function signWithStored(request: UpstreamRequest, storedSecret: string, settings: Readonly<Record<string, unknown>>): Promise<UpstreamRequest> {
+  let stored: Partial<AwsCredentials & { region: string }>;
+  try {
+    stored = JSON.parse(storedSecret) as typeof stored;
+  } catch {
+    throw new LoupeError("unauthorized", 'the stored Bedrock key is not AWS credentials as JSON ({"accessKeyId": …, "secretAccessKey": …})');
+  }
+  if (typeof stored.accessKeyId !== "string" || typeof stored.secretAccessKey !== "string") {
+    throw new LoupeError("unauthorized", "the stored Bedrock key lacks accessKeyId or secretAccessKey");
+  }
+  const region = stored.region ?? (typeof settings.region === "string" ? settings.region : DEFAULT_REGION);
+  const url = inRegion(request.url, region);
+  const credentials = { accessKeyId: stored.accessKeyId, secretAccessKey: stored.secretAccessKey, sessionToken: stored.sessionToken };
+  return await signRequest({ ...request, url }, credentials, signingRegion(url) ?? region);
 }
 
 /** The region of a SigV4 `Authorization` header's scope: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */

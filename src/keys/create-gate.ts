@@ -1,0 +1,118 @@
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import { requireKeyNow, type Config } from "../config.ts";
+import { LoupeError } from "../errors.ts";
+import { headerText, type HeaderObject } from "../http/headers.ts";
+import { CREDENTIAL_HEADERS, type Admission, type CallGate, type Identity } from "./call-gate.ts";
+import type { AccessBook } from "./access-book.ts";
+import { isGatewayKey } from "./access-book.ts";
+import type { LimitMetric, LimitScope } from "./definitions.ts";
+
+/** What the gate needs of the limiter (src/limits/). */
+export interface GateLimiter {
+  readonly empty: boolean;
+  admit(subjects: { key?: string | undefined; project?: string | undefined; user?: string | undefined; model?: string | undefined }): LimiterAdmission | Promise<LimiterAdmission>;
+  settle(admission: LimiterAdmission, usage: { tokens: number; costNano: bigint }): void;
+}
+
+export interface LimiterAdmission {
+  allowed: boolean;
+  blocked?: { scope: LimitScope; subject: string; metric: LimitMetric; amount: string; window: string; retryAfterS: number; reason?: string | undefined } | undefined;
+  tightest?: { limit: string; remaining: string; resetS: number; scope: LimitScope; metric: LimitMetric } | undefined;
+  warnings: string[];
+  needsUsage: boolean;
+}
+
+const WELL_FORMED = /^lp_live_[A-Za-z0-9]{40}$/;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** The credential a request carries, from whichever header its SDK uses. */
+function presented(headers: HeaderObject): { header: string; value: string } | undefined {
+  for (const header of CREDENTIAL_HEADERS) {
+    const raw = headerText(headers[header]);
+    if (!raw) continue;
+    const value = header === "authorization" ? (/^bearer\s+/i.test(raw) ? raw.replace(/^bearer\s+/i, "").trim() : "") : raw.trim();
+    if (value) return { header, value };
+  }
+  return undefined;
+}
+
+const describeUsd = (nano: string) => {
+  const n = BigInt(nano);
+  return `$${n / 1_000_000_000n}.${String(n % 1_000_000_000n).padStart(9, "0").replace(/0+$/, "").padEnd(2, "0")}`;
+};
+
+/**
+ * The gate the proxy asks (proxy/gate.ts), from the access book (keys and
+ * stored provider keys), the limiter and the JWT settings.
+ */
+export function createGate(config: Pick<Config, "access" | "server">, book: AccessBook, limiter: GateLimiter): CallGate {
+  const jwt = config.access.jwt;
+  const jwks = jwt?.jwksUrl ? createRemoteJWKSet(new URL(jwt.jwksUrl)) : undefined;
+  const hmac = jwt?.secret ? new TextEncoder().encode(jwt.secret) : undefined;
+
+  async function verifyJwt(token: string): Promise<Identity | LoupeError> {
+    try {
+      const options = { ...(jwt?.issuer ? { issuer: jwt.issuer } : {}), ...(jwt?.audience ? { audience: jwt.audience } : {}) };
+      const { payload } = jwks ? await jwtVerify(token, jwks, options) : await jwtVerify(token, hmac!, options);
+      const claim = (name: string) => {
+        const value = (payload as JWTPayload & Record<string, unknown>)[name];
+        return typeof value === "string" && value ? value : undefined;
+      };
+      return { via: "jwt", user: claim(jwt!.userClaim), project: claim(jwt!.projectClaim) };
+    } catch (error) {
+      return new LoupeError("unauthorized", `the bearer token is not a valid JWT for this gateway: ${(error as Error).message}`);
+    }
+  }
+
+  return {
+    idle: () => limiter.empty && !book.hasKeys && jwt === undefined && config.access.requireKey !== true,
+    identify(headers) {
+      const credential = presented(headers);
+      if (credential && isGatewayKey(credential.value)) {
+        if (!WELL_FORMED.test(credential.value)) return new LoupeError("unauthorized", "malformed gateway key (expected lp_live_ and 40 letters or digits)");
+        const found = book.findKey(credential.value);
+        if ("problem" in found) return new LoupeError("unauthorized", `${found.problem} gateway key`);
+        return { via: "key", keyId: found.key.id, project: found.key.project, user: found.key.user ?? undefined };
+      }
+      if (credential && jwt && credential.header === "authorization" && JWT_SHAPE.test(credential.value)) return verifyJwt(credential.value);
+      if (requireKeyNow(config, book.hasKeys)) {
+        return new LoupeError("unauthorized", "this gateway requires a gateway key: send your lp_live_… key where your SDK sends its API key");
+      }
+      return undefined;
+    },
+    permits(identity, provider, model) {
+      if (identity.via !== "key" || !identity.keyId) return undefined;
+      const key = book.definitions.keys.find((k) => k.id === identity.keyId);
+      if (!key || book.allows(key, provider, model)) return undefined;
+      return new LoupeError("forbidden", `gateway key ${key.id} may not call ${provider}${model ? ` model ${model}` : ""}`);
+    },
+    admit(subjects) {
+      if (limiter.empty) return {};
+      const decided = limiter.admit(subjects);
+      return decided instanceof Promise ? decided.then(toAdmission) : toAdmission(decided);
+    },
+    credential: (provider, project) => book.providerSecret(provider, project),
+  };
+
+  function toAdmission(decision: LimiterAdmission): Admission {
+    const headers: Record<string, string> = {};
+    if (decision.tightest) {
+      headers["x-ratelimit-limit"] = decision.tightest.limit;
+      headers["x-ratelimit-remaining"] = decision.tightest.remaining;
+      headers["x-ratelimit-reset"] = String(decision.tightest.resetS);
+      headers["x-loupe-ratelimit-scope"] = decision.tightest.scope;
+    }
+    if (decision.warnings.length > 0) headers["x-loupe-budget-warning"] = decision.warnings.join("; ");
+    if (!decision.allowed) {
+      const b = decision.blocked;
+      if (!b) return { headers, refused: { error: new LoupeError("unavailable", "the limit store cannot be reached and the gateway is set to refuse calls meanwhile (LOUPE_REDIS_FAIL_OPEN=false)"), limitHit: "limit-store-down" } };
+      headers["retry-after"] = String(Math.max(1, Math.ceil(b.retryAfterS)));
+      headers["x-loupe-ratelimit-scope"] = b.scope;
+      const amount = b.metric === "usd" ? describeUsd(b.amount) : `${b.amount} ${b.metric}`;
+      const limitHit = `${b.scope}:${b.subject} ${b.metric} ${b.amount}/${b.window}`;
+      const message = `rate limit reached: ${b.scope} "${b.subject}" is limited to ${amount} per ${b.window} (limit ${limitHit}); retry in ${headers["retry-after"]} s`;
+      return { headers, refused: { error: new LoupeError("rate_limited", message), limitHit } };
+    }
+    return { headers, settle: decision.needsUsage ? (usage) => limiter.settle(decision, usage) : undefined };
+  }
+}
