@@ -14,6 +14,8 @@ import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 
 const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./recording/journal-writer.ts";
+import { recordCall } from "./recording/recorder.ts";
+import { parseNanoUsd } from "./pricing/compute-cost.ts";
 import type { PriceBook } from "./pricing/price-book.ts";
 
 export interface GatewayState {
@@ -22,7 +24,7 @@ export interface GatewayState {
   internalErrors: number;
 }
 
-export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch"> {
+export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch" | "settleUsage"> {
   state: GatewayState;
   priceBook: PriceBook;
   /** Journals a call event (recording/journal-writer.ts). */
@@ -61,6 +63,18 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     deadlines: createUpstreamDeadlines(deps.config.limits.upstreamTimeoutMs),
     baseUrlOf: (adapter) => deps.config.upstreams[adapter.id as keyof typeof deps.config.upstreams] ?? adapter.upstream.baseUrl,
     fetch: deps.fetch ?? globalThis.fetch,
+    gate: deps.gate,
+    settleUsage(event, body, settle) {
+      // Off the response's path: the recorder's own code prices the call, as its record will be priced.
+      setTimeout(() => {
+        try {
+          const { record } = recordCall(event, body, deps.priceBook).recorded;
+          settle({ tokens: (record.input_tokens ?? 0) + (record.output_tokens ?? 0), costNano: record.cost_usd === null ? 0n : parseNanoUsd(record.cost_usd) });
+        } catch (error) {
+          deps.onInternalError(`limits: pricing ${event.id} failed: ${(error as Error).message}`);
+        }
+      }, 0);
+    },
     record(line) {
       state.inflight--;
       deps.writeEvent(line);

@@ -22,6 +22,13 @@ export interface LimiterAdmission {
   needsUsage: boolean;
 }
 
+/** No limits defined (until the limiter is wired): every call admitted, nothing counted. */
+export const NO_LIMITS: GateLimiter = {
+  empty: true,
+  admit: () => ({ allowed: true, warnings: [], needsUsage: false }),
+  settle: () => {},
+};
+
 const WELL_FORMED = /^lp_live_[A-Za-z0-9]{40}$/;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 

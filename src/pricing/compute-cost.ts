@@ -97,3 +97,11 @@ export function formatNanoUsd(nano: bigint): string {
 export function usdToNano(usd: number): bigint {
   return BigInt(Math.round(usd * 1e9));
 }
+
+/** A decimal USD string (`"0.015384000"`, `"-1.5"`) as integer nano-USD, exactly (more than 9 decimals are refused). */
+export function parseNanoUsd(usd: string): bigint {
+  const match = /^(-?)(\d+)(?:\.(\d{1,9}))?$/.exec(usd.trim());
+  if (!match) throw new Error(`not a USD amount with at most 9 decimals: ${usd}`);
+  const nano = BigInt(match[2]!) * 1_000_000_000n + BigInt((match[3] ?? "").padEnd(9, "0"));
+  return match[1] ? -nano : nano;
+}

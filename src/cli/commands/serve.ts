@@ -1,3 +1,6 @@
+import { createAccessBook } from "../../keys/access-book.ts";
+import { createGate, NO_LIMITS } from "../../keys/create-gate.ts";
+import { createSecrets, type Secrets } from "../../keys/secrets.ts";
 import { createRecordFeed } from "../../dashboard/record-feed.ts";
 import { assets, indexHtml } from "../../dashboard/ui-bundle.generated.ts";
 import { rmSync } from "node:fs";
@@ -103,6 +106,16 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     log(config, `OpenTelemetry: traces ${traces ? `→ ${traces.url} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${metrics.url}` : "off"}`);
   }
 
+  // Part 7: gateway keys, stored provider keys and limits (all opt-in; with none defined the gate is idle).
+  let secrets: Secrets | undefined;
+  try {
+    secrets = config.access.secret ? createSecrets(config.access.secret) : undefined;
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const book = createAccessBook(secrets);
+  const gate = createGate(config, book, NO_LIMITS);
+
   const gateway = createApp({
     config,
     priceBook,
@@ -121,6 +134,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     exportParquet: (dir, since) => store.exportParquet(dir, since),
     feed,
     dashboard: { indexHtml, assets },
+    gate,
     async apiSql(query, maxRows) {
       await writer.flush();
       const result = await store.queryReadOnly(query, { maxRows, timeoutMs: 10_000 });
