@@ -81,7 +81,7 @@ export function redactDeep<T>(value: T): T {
   let out: Record<string, unknown> | undefined;
   for (const [key, item] of Object.entries(value)) {
     const redacted = redactDeep(item);
-    if (redacted !== item) (out ??= { ...value })[key] = redacted;
+    if (redacted !== item) (out ??= { ...(value as Record<string, unknown>) })[key] = redacted;
   }
   return (out ?? value) as T;
 }
