@@ -1,5 +1,6 @@
 import { openDuckDBStore, type DuckDBStore, type QueryResult } from "../sinks/duckdb/duckdb-store.ts";
 import { recordLeftovers } from "../recording/replay.ts";
+import { redactSecrets } from "../recording/redact-secrets.ts";
 import { journalPath, readDiscovery } from "./discovery.ts";
 
 /**
@@ -23,7 +24,7 @@ async function onDatabase<T>(db: string, endpoint: string, body: unknown, direct
   const store = await openDuckDBStore(db);
   try {
     // Calls a stopped gateway left in its journal are recorded with that gateway's prices (recording/price-snapshot.ts).
-    if (db !== ":memory:") await recordLeftovers(journalPath(db), store, (message) => console.error(`[loupe] ${message}`));
+    if (db !== ":memory:") await recordLeftovers(journalPath(db), store, (message) => console.error(`[loupe] ${redactSecrets(message)}`));
     return await direct(store);
   } finally {
     await store.close();

@@ -7,6 +7,7 @@ import type { RequestRecord } from "../record.ts";
 import type { CallTelemetry } from "../sinks/otlp/call-telemetry.ts";
 import { buildRecord, priceCall, type CallSummary } from "./build-record.ts";
 import type { CallEvent } from "./call-event.ts";
+import { redactDeep, redactOptional, redactSecrets } from "./redact-secrets.ts";
 
 /** A call's record, and what its spans and metrics need beyond it (when telemetry is on). */
 export interface Recorded {
@@ -22,6 +23,9 @@ export interface Recorded {
  * Never throws for a bad body: a call is recorded whatever its body says;
  * `problems` say what could not be read. `findProvider` knows the providers
  * the gateway's config declared (provider-snapshot.ts) besides the registered ones.
+ * Secrets are masked here (redact-secrets.ts), in every text a record or a
+ * span carries, so the DuckDB file, the API, exports and spans never hold one;
+ * only the journal, until this runs, does.
  */
 export function recordCall(
   event: CallEvent,
@@ -44,15 +48,20 @@ export function recordCall(
   }
   // The provider's own error type, when the call failed and Loupe had nothing to say of its own.
   const errorType = event.errorType ?? (event.status >= 400 ? (response.errorType ?? `http_${event.status}`) : undefined);
+  // The preview is read from the redacted body: a key cut at its 200th character would escape the patterns.
+  const requestBody = redactOptional(event.requestBody);
   const summary: CallSummary = {
     ...event,
+    path: redactSecrets(event.path),
+    requestBody,
+    errorMessage: redactOptional(event.errorMessage),
     pricingProvider: provider?.pricingId ?? event.provider,
     freeUnlessPriced: provider?.freeUnlessPriced,
     endpoint,
-    response,
-    responseBody,
+    response: redactResponse(response),
+    responseBody: redactOptional(responseBody),
     errorType,
-    promptPreview: event.logBody === "full" && event.requestBody ? readPromptPreview(endpoint, event.requestBody) : undefined,
+    promptPreview: event.logBody === "full" && requestBody ? readPromptPreview(endpoint, requestBody) : undefined,
   };
   const record = buildRecord(summary, priceCall(summary, priceBook), event.traceId);
   const t = event.telemetry;
@@ -65,11 +74,17 @@ export function recordCall(
       serverPort: t.serverPort,
       params: event.request.params,
       responseId: response.responseId,
-      requestContent: t.requestContent,
-      outputContent,
+      requestContent: redactDeep(t.requestContent),
+      outputContent: redactDeep(outputContent),
     },
   };
   return { recorded: { record, telemetry }, problems };
+}
+
+/** The response's texts a record keeps: the provider's error message and its raw usage object. */
+function redactResponse(response: ResponseFacts): ResponseFacts {
+  if (response.errorMessage === undefined && response.usageRaw === undefined) return response;
+  return { ...response, errorMessage: redactOptional(response.errorMessage), usageRaw: redactDeep(response.usageRaw) };
 }
 
 /** A record's line in a record segment: the record's columns, with its telemetry under `telemetry` (no column has that name). */
@@ -100,8 +115,8 @@ export function createRecorder(priceBook: PriceBook, onProblem: (message: string
       const parsed = parseHead(text, onProblem);
       if (!parsed) return "";
       if (isEvent(parsed)) return record(parsed, undefined);
-      // An earlier version's record: as it was, with `billable` by the rule DuckDB's migration uses (duckdb-store.ts).
-      return "billable" in parsed ? text : JSON.stringify({ ...parsed, billable: parsed.cost_source !== "free" });
+      // An earlier version's record: as it was (its secrets masked), with `billable` by the rule DuckDB's migration uses (duckdb-store.ts).
+      return redactSecrets("billable" in parsed ? text : JSON.stringify({ ...parsed, billable: parsed.cost_source !== "free" }));
     },
     /** One journal entry: an event and the response body that follows it. */
     entry(head: string, body: Uint8Array): string {

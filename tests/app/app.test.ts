@@ -76,4 +76,37 @@ describe("the app in process (injected fetch)", () => {
       [502, "upstream_unreachable", false],
     ]);
   });
+  test.each(["full", "meta", "none"] as const)("x-loupe-log-body with an unknown value falls back to the configured default (LOUPE_LOG_BODY=%s), not to another mode", async (configured) => {
+    const answer = fixtureText("openai/chat-nonstream.json");
+    const app = harness(() => json(answer), { LOUPE_LOG_BODY: configured });
+    const body = JSON.stringify({ model: "gpt-5.4", messages: [{ role: "user", content: "hi" }] });
+    for (const given of ["yes", "FULLY", "off"]) {
+      await (await app.fetch(new Request("http://loupe.test/openai/v1/chat/completions", { method: "POST", body, headers: { "x-loupe-log-body": given } }))).text();
+    }
+    for (const record of app.records()) {
+      expect(record.request_body).toBe(configured === "full" ? body : null);
+      expect(record.response_body).toBe(configured === "full" ? answer : null);
+      // meta keeps the raw usage, none keeps nothing of the body.
+      expect(record.usage_raw === null).toBe(configured === "none");
+    }
+    expect(app.records()).toHaveLength(3);
+  });
+
+  test("a full call's secrets are masked in the record: request body, the upstream's error echoing a key, its message", async () => {
+    const anthropicKey = `sk-ant-api03-${"Zx9_Yw8-Vu7".repeat(4)}`;
+    const googleKey = `AIzaSy${"Ab1Cd2Ef3G".repeat(3)}hij`;
+    const error = JSON.stringify({ type: "error", error: { type: "authentication_error", message: `invalid x-api-key; did you mean ${googleKey}?` } });
+    const app = harness(() => json(error, { status: 401 }));
+    const body = JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 10, messages: [{ role: "user", content: `here is my key: ${anthropicKey}` }] });
+    const response = await app.fetch(new Request("http://loupe.test/anthropic/v1/messages", { method: "POST", body, headers: { "x-loupe-log-body": "full", "x-api-key": "sk-ant-short" } }));
+    // The client gets the upstream's answer untouched: redaction is for what Loupe keeps.
+    expect(await response.text()).toBe(error);
+    const [record] = app.records();
+    expect(JSON.stringify(record)).not.toContain(anthropicKey.slice(13));
+    expect(JSON.stringify(record)).not.toContain(googleKey.slice(4));
+    expect(record!.request_body).toContain("here is my key: sk-ant-***");
+    expect(record!.prompt_preview).toBe("here is my key: sk-ant-***");
+    expect(record!.response_body).toContain("did you mean AIza***?");
+    expect(record!.error_message).toBe("invalid x-api-key; did you mean AIza***?");
+  });
 });

@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, type Config } from "../../config.ts";
 import { loadPriceBook } from "../../pricing/load-prices.ts";
 import { createApp, type GatewayState } from "../../server.ts";
 import { openJournal } from "../../recording/journal.ts";
+import { redactSecrets } from "../../recording/redact-secrets.ts";
 import { createRecordWriter } from "../../recording/journal-writer.ts";
 import { startRecordingWorker } from "../../recording/worker-client.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
@@ -38,8 +39,9 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
+/** Loupe's stderr. Messages can quote an upstream URL or error (a `?key=`), so they are masked like records. */
 function log(config: Pick<Config, "quiet"> | undefined, message: string) {
-  if (!config?.quiet) console.error(`[loupe] ${message}`);
+  if (!config?.quiet) console.error(`[loupe] ${redactSecrets(message)}`);
 }
 
 async function serve(settings: Record<string, string>, version: string, runtime: Runtime): Promise<void> {
