@@ -59,14 +59,15 @@ export function ticketOf(admission: Admission): UsageTicket {
   return admission.needsUsage && Array.isArray(admission.ticket) ? (admission.ticket as UsageTicket) : [];
 }
 
-/** What a call adds to a limit of this metric. */
+/** What a call adds to a limit of this metric: a whole number, or 0 for nothing (or nonsense) to add. */
 export function usageFor(limit: CompiledLimit, usage: CallUsage): number {
-  return limit.metric === "tokens" ? usage.tokens : Number(usage.costNano);
+  const amount = limit.metric === "tokens" ? Math.round(usage.tokens) : Number(usage.costNano);
+  return amount > 0 && Number.isFinite(amount) ? amount : 0;
 }
 
 export function settleLocally(admission: Admission, usage: CallUsage, now: number): void {
   for (const limit of ticketOf(admission)) {
     const amount = usageFor(limit, usage);
-    if (amount > 0 && Number.isFinite(amount)) limit.local.add(now, amount);
+    if (amount > 0) limit.local.add(now, amount);
   }
 }

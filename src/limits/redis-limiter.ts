@@ -98,11 +98,18 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     pausedUntil = Date.now() + pauseMs;
   };
 
+  let pruneAt = 1024;
   function keep(cell: Cell, amount: number): void {
     const id = `${cell.key}\n${cell.field ?? ""}`;
     const kept = pending.get(id);
     if (kept) kept.amount += amount;
     else pending.set(id, { ...cell, amount });
+    // A long outage adds a cell per sub-bucket: drop those whose bucket or period is over, so memory stays bounded.
+    if (pending.size >= pruneAt) {
+      const now = Date.now();
+      for (const [key, kept] of pending) if (kept.until <= now) pending.delete(key);
+      pruneAt = Math.max(1024, pending.size * 2);
+    }
   }
 
   /** Adds what was counted locally while Redis was unreachable; what fails stays for the next time. */
@@ -188,10 +195,10 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     const sent: { limit: CompiledLimit; cell: Cell }[] = [];
     for (const limit of limits) {
       const amount = usageFor(limit, usage);
-      if (!(amount > 0)) continue;
+      if (amount === 0) continue;
       const cell = cellOf(limit, now);
       // usd goes as the bigint's own digits: INCRBY is exact to 2^63 nano-USD.
-      const text = limit.metric === "usd" ? usage.costNano.toString() : String(usage.tokens);
+      const text = limit.metric === "usd" ? usage.costNano.toString() : String(amount);
       if (cell.field === undefined) pipeline.incrby(cell.key, text).pexpireat(cell.key, cell.expire);
       else pipeline.hincrby(cell.key, cell.field, text).pexpire(cell.key, cell.expire);
       sent.push({ limit, cell });

@@ -235,6 +235,17 @@ describe("settling usage", () => {
     expect(next.tightest).toMatchObject({ remaining: "0" });
   });
 
+  test("usage that is not a positive figure adds nothing; fractional tokens round", () => {
+    const limiter = createMemoryLimiter([limit({ scope: "key", subject: "key_a", metric: "tokens", amount: "10" }), limit({ scope: "key", subject: "key_a", metric: "usd", amount: "10" })]);
+    const admission = admitNow(limiter, { key: "key_a" }, T0);
+    limiter.settle(admission, { tokens: Number.NaN, costNano: -5n }, T0);
+    limiter.settle(admission, { tokens: -3, costNano: 0n }, T0);
+    limiter.settle(admission, { tokens: 2.6, costNano: 4n }, T0);
+    expect(admitNow(limiter, { key: "key_a" }, T0).tightest).toMatchObject({ metric: "usd", remaining: "6" });
+    limiter.settle(admission, { tokens: 5, costNano: 0n }, T0);
+    expect(admitNow(limiter, { key: "key_a" }, T0).tightest).toMatchObject({ metric: "tokens", remaining: "2" });
+  });
+
   test("settling an admission without tokens or usd limits does nothing", () => {
     const limiter = createMemoryLimiter([limit({ scope: "key", subject: "key_a", amount: "2" })]);
     limiter.settle(admitNow(limiter, { key: "key_a" }, T0), { tokens: 10, costNano: 10n }, T0);
