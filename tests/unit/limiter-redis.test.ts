@@ -93,6 +93,26 @@ describe("limits shared through Redis", () => {
     expect(next.blocked).toMatchObject({ scope: "project", subject: "spend", metric: "usd", window: { period: "day" } });
   });
 
+  test("windows move on in Redis as in process: sub-buckets leave, Retry-After from the script, a period's end", async () => {
+    const limiter = await gateway([
+      limit({ scope: "user", subject: "clock", metric: "tokens", amount: "1000", window: { seconds: 3600 } }),
+      limit({ scope: "project", subject: "clock", amount: "2", window: { period: "day" } }),
+    ]);
+    const t0 = Date.parse("2031-05-06T10:00:00Z");
+    limiter.settle(await limiter.admit({ user: "clock" }, t0), { tokens: 600, costNano: 0n }, t0);
+    limiter.settle(await limiter.admit({ user: "clock" }, t0 + 600_000), { tokens: 400, costNano: 0n }, t0 + 600_000);
+    const refused = await limiter.admit({ user: "clock" }, t0 + 1_200_000);
+    // The first 600 leave after an hour and a sub-bucket (60 s); then 400 of 1000 are counted.
+    expect(refused.blocked).toMatchObject({ metric: "tokens", used: "1000", retryAfterS: 3660 - 1200 });
+    expect((await limiter.admit({ user: "clock" }, t0 + 3_660_000)).tightest).toMatchObject({ remaining: "600", resetS: 600 });
+    expect(Object.keys(await raw.hgetall("loupe:limit:user:clock:tokens:3600s"))).toEqual([String((t0 + 600_000) / 60_000)]);
+
+    await limiter.admit({ project: "clock" }, Date.parse("2031-05-06T23:00:00Z"));
+    await limiter.admit({ project: "clock" }, Date.parse("2031-05-06T23:30:00Z"));
+    expect((await limiter.admit({ project: "clock" }, Date.parse("2031-05-06T23:59:59Z"))).blocked).toMatchObject({ window: { period: "day" }, retryAfterS: 1 });
+    expect((await limiter.admit({ project: "clock" }, Date.parse("2031-05-07T00:00:00Z"))).tightest).toMatchObject({ remaining: "1" });
+  });
+
   test("a flushed script cache (Redis restarted elsewhere) falls back from EVALSHA to EVAL", async () => {
     const limiter = await gateway([limit({ scope: "key", subject: "key_noscript", amount: "2" })]);
     await raw.script("FLUSH");
