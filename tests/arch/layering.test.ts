@@ -117,6 +117,11 @@ describe("layering: the import graph runs one way", () => {
     expect(outside).toEqual([]);
   });
 
+  test("the limiter is self-contained: it reads the limit definitions and nothing else of the gateway", () => {
+    const outside = [...graph.keys()].filter((file) => !under(file, "src/limits", "src/keys/definitions.ts"));
+    expect(arrows(["src/limits"], outside)).toEqual([]);
+  });
+
   test("no circles between files", () => {
     const circles: string[] = [];
     const state = new Map<string, "open" | "done">();

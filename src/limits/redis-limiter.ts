@@ -1,0 +1,282 @@
+import { Redis } from "ioredis";
+import type { Limit } from "../keys/definitions.ts";
+import { buildAdmission, NO_LIMITS, type Timing } from "./admission.ts";
+import { ADMIT_SCRIPT, ADMIT_SCRIPT_SHA, ARGS_PER_LIMIT } from "./admit-script.ts";
+import { compileLimits, type CompiledLimit } from "./limit-book.ts";
+import type { Admission, CallSubjects, CallUsage, Limiter, LimiterStats } from "./limiter.ts";
+import { SlidingCounter } from "./local-counter.ts";
+import { admitLocally, settleLocally, ticketOf, usageFor } from "./memory-limiter.ts";
+import { bucketLeavesAt } from "./windows.ts";
+
+/**
+ * Limits counted in Redis, shared by every gateway using it. An admit is one
+ * EVALSHA of admit-script.ts (EVAL when Redis answers NOSCRIPT, after a
+ * restart); a settle is one pipeline of HINCRBY/INCRBY. Counters are named
+ * `loupe:limit:<scope>:<subject>:<metric>:<window>[:<period start>]` and expire
+ * with their window or period. Windows follow each gateway's clock: keep the
+ * gateways' clocks in sync (NTP).
+ *
+ * Redis unreachable (connection closed, or a command failed or took longer
+ * than `commandTimeoutMs`): a call never waits longer than that and never sees
+ * an error. With `failOpen` (the default) calls are admitted on this process's
+ * own counts, and what they count is kept and added to Redis when it answers
+ * again. Until then each gateway enforces every limit on its own traffic only,
+ * and its local counts start from what it counted itself. With `failOpen:
+ * false` every call that some limit applies to is refused (`unavailable`).
+ * A command that timed out may still have run: its counts are then kept twice,
+ * erring on the strict side.
+ */
+export interface RedisLimiterOptions {
+  url: string;
+  /** Admit on local counts while Redis is unreachable (true, the default), or refuse. */
+  failOpen?: boolean;
+  /** The longest a call waits on Redis; ioredis's commandTimeout. Default 100 ms. */
+  commandTimeoutMs?: number;
+  /** How long createRedisLimiter waits for the first connection before returning (counting locally meanwhile). Default 1000 ms. */
+  connectTimeoutMs?: number;
+  /** After a failed command, how long calls skip Redis before trying it again. Default 250 ms. */
+  pauseAfterFailureMs?: number;
+  limits?: readonly Limit[];
+}
+
+const PREFIX = "loupe:limit:";
+/** A period's counter outlives the period by this much, for settles of calls that straddle its end. */
+const PERIOD_GRACE_MS = 60_000;
+
+/** Where one limit counts at one moment. */
+interface Cell {
+  key: string;
+  /** The sub-bucket (sliding window); undefined for a period's counter. */
+  field: string | undefined;
+  /** PEXPIRE (sliding) or PEXPIREAT (period) argument. */
+  expire: number;
+  /** After this the count no longer matters (its bucket left the window, its period ended). */
+  until: number;
+}
+
+function cellOf(limit: CompiledLimit, now: number): Cell {
+  const local = limit.local;
+  if (local instanceof SlidingCounter) {
+    const bucket = Math.floor(now / local.shape.bucketMs);
+    return { key: PREFIX + limit.name, field: String(bucket), expire: (local.shape.span + 1) * local.shape.bucketMs, until: bucketLeavesAt(bucket, local.shape) };
+  }
+  const bounds = local.boundsAt(now);
+  return { key: `${PREFIX}${limit.name}:${bounds.label}`, field: undefined, expire: bounds.end + PERIOD_GRACE_MS, until: bounds.end + PERIOD_GRACE_MS };
+}
+
+export async function createRedisLimiter(options: RedisLimiterOptions): Promise<Limiter> {
+  const failOpen = options.failOpen ?? true;
+  const pauseMs = options.pauseAfterFailureMs ?? 250;
+  const redis = new Redis(options.url, {
+    commandTimeout: options.commandTimeoutMs ?? 100,
+    connectTimeout: options.connectTimeoutMs ?? 1000,
+    // Fail at once rather than queue while disconnected: a call must never wait on a reconnect.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(attempt * 50, 500),
+  });
+  let compiled = compileLimits(options.limits ?? []);
+  let pausedUntil = 0;
+  let redisFailures = 0;
+  let failOpenAdmits = 0;
+  let closed = false;
+  const pending = new Map<string, Cell & { amount: number }>();
+  let reconciling = false;
+
+  // Connection errors are seen through `redis.status`; the listener keeps ioredis from reporting them as unhandled.
+  redis.on("error", () => {});
+  redis.on("ready", () => {
+    pausedUntil = 0;
+    redis.script("LOAD", ADMIT_SCRIPT).catch(() => {});
+    void reconcile();
+  });
+
+  /** Connected, and no command failed in the last `pauseAfterFailureMs`. */
+  const usable = () => redis.status === "ready" && !closed && (pausedUntil === 0 || Date.now() >= pausedUntil);
+  const failed = () => {
+    redisFailures++;
+    pausedUntil = Date.now() + pauseMs;
+  };
+
+  let pruneAt = 1024;
+  function keep(cell: Cell, amount: number): void {
+    const id = `${cell.key}\n${cell.field ?? ""}`;
+    const kept = pending.get(id);
+    if (kept) kept.amount += amount;
+    else pending.set(id, { ...cell, amount });
+    // A long outage adds a cell per sub-bucket: drop those whose bucket or period is over, so memory stays bounded.
+    if (pending.size >= pruneAt) {
+      const now = Date.now();
+      for (const [key, kept] of pending) if (kept.until <= now) pending.delete(key);
+      pruneAt = Math.max(1024, pending.size * 2);
+    }
+  }
+
+  /** Adds what was counted locally while Redis was unreachable; what fails stays for the next time. */
+  async function reconcile(): Promise<void> {
+    if (reconciling || pending.size === 0 || !usable()) return;
+    reconciling = true;
+    const now = Date.now();
+    const batch = [...pending.entries()].map(([id, cell]) => ({ id, cell, amount: cell.amount }));
+    const pipeline = redis.pipeline();
+    for (const { cell, amount } of batch) {
+      if (cell.until <= now) continue;
+      if (cell.field === undefined) pipeline.incrby(cell.key, amount).pexpireat(cell.key, cell.expire);
+      else pipeline.hincrby(cell.key, cell.field, amount).pexpire(cell.key, cell.expire);
+    }
+    try {
+      const results = await pipeline.exec();
+      if (results?.some(([error]) => error)) throw new Error("reconcile failed");
+      for (const { id, amount } of batch) {
+        const cell = pending.get(id);
+        if (cell === undefined) continue;
+        cell.amount -= amount;
+        if (cell.amount <= 0) pending.delete(id);
+      }
+    } catch {
+      failed();
+    } finally {
+      reconciling = false;
+    }
+  }
+
+  function admitWithoutRedis(limits: CompiledLimit[], subjects: CallSubjects, now: number): Admission {
+    if (!failOpen) {
+      return { allowed: false, unavailable: "the limits store (Redis) is unreachable and failOpen is off", warnings: [], needsUsage: limits.some((limit) => limit.metric !== "requests") };
+    }
+    const admission = admitLocally(limits, subjects, now);
+    if (admission.allowed) {
+      failOpenAdmits++;
+      for (const limit of limits) if (limit.metric === "requests") keep(cellOf(limit, now), 1);
+    }
+    return admission;
+  }
+
+  async function runAdmit(keys: string[], args: (string | number)[]): Promise<number[]> {
+    try {
+      return (await redis.evalsha(ADMIT_SCRIPT_SHA, keys.length, ...keys, ...args)) as number[];
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+      return (await redis.eval(ADMIT_SCRIPT, keys.length, ...keys, ...args)) as number[];
+    }
+  }
+
+  async function admitInRedis(limits: CompiledLimit[], subjects: CallSubjects, now: number): Promise<Admission> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const limit of limits) {
+      const local = limit.local;
+      const add = limit.metric === "requests" ? 1 : 0;
+      if (local instanceof SlidingCounter) {
+        const { bucketMs, span } = local.shape;
+        keys.push(PREFIX + limit.name);
+        args.push("s", limit.def.amount, add, Math.floor(now / bucketMs), span, (span + 1) * bucketMs);
+      } else {
+        const bounds = local.boundsAt(now);
+        keys.push(`${PREFIX}${limit.name}:${bounds.label}`);
+        args.push("c", limit.def.amount, add, 0, 0, bounds.end + PERIOD_GRACE_MS);
+      }
+    }
+    let reply: number[];
+    try {
+      reply = await runAdmit(keys, args);
+    } catch {
+      failed();
+      return admitWithoutRedis(limits, subjects, now);
+    }
+    if (pending.size > 0) void reconcile();
+    const used = new Array<number>(limits.length);
+    for (let i = 0; i < limits.length; i++) used[i] = reply[2 + 2 * i]!;
+    return buildAdmission(limits, used, reply[0]! - 1, subjects, now, replyTiming(reply));
+  }
+
+  function settleInRedis(limits: readonly CompiledLimit[], usage: CallUsage, now: number): void {
+    const pipeline = redis.pipeline();
+    const sent: { limit: CompiledLimit; cell: Cell }[] = [];
+    for (const limit of limits) {
+      const amount = usageFor(limit, usage);
+      if (amount === 0) continue;
+      const cell = cellOf(limit, now);
+      // usd goes as the bigint's own digits: INCRBY is exact to 2^63 nano-USD.
+      const text = limit.metric === "usd" ? usage.costNano.toString() : String(amount);
+      if (cell.field === undefined) pipeline.incrby(cell.key, text).pexpireat(cell.key, cell.expire);
+      else pipeline.hincrby(cell.key, cell.field, text).pexpire(cell.key, cell.expire);
+      sent.push({ limit, cell });
+    }
+    if (sent.length === 0) return;
+    const fallBack = () => {
+      failed();
+      for (const { limit, cell } of sent) {
+        const amount = usageFor(limit, usage);
+        limit.local.add(now, amount);
+        keep(cell, amount);
+      }
+    };
+    pipeline.exec().then((results) => {
+      if (results?.some(([error]) => error)) fallBack();
+    }, fallBack);
+  }
+
+  const limiter: Limiter = {
+    get empty() {
+      return compiled.book.size === 0;
+    },
+    use(next) {
+      compiled = compileLimits(next, compiled.all);
+    },
+    admit(subjects, now = Date.now()) {
+      const limits = compiled.book.applicable(subjects);
+      if (limits.length === 0) return NO_LIMITS;
+      if (usable()) return admitInRedis(limits, subjects, now);
+      redisFailures++;
+      return admitWithoutRedis(limits, subjects, now);
+    },
+    settle(admission, usage, now = Date.now()) {
+      const limits = ticketOf(admission);
+      if (limits.length === 0) return;
+      if (usable()) return settleInRedis(limits, usage, now);
+      redisFailures++;
+      settleLocally(admission, usage, now);
+      for (const limit of limits) {
+        const amount = usageFor(limit, usage);
+        if (amount > 0) keep(cellOf(limit, now), amount);
+      }
+    },
+    stats: (): LimiterStats => ({ backend: "redis", redisFailures, failOpenAdmits, pendingReconcile: pending.size, redisUp: usable() }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      const quit = redis.quit().catch(() => {});
+      const timeout = new Promise((resolve) => setTimeout(resolve, 500).unref?.());
+      await Promise.race([quit, timeout]);
+      redis.disconnect();
+    },
+  };
+
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, options.connectTimeoutMs ?? 1000);
+    redis.once("ready", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return limiter;
+}
+
+/** Timing read from the admit script's reply. */
+function replyTiming(reply: readonly number[]): Timing {
+  return {
+    fallsAt(index, limit, now) {
+      const local = limit.local;
+      if (local instanceof SlidingCounter) {
+        const oldest = reply[3 + 2 * index]!;
+        return oldest < 0 ? undefined : bucketLeavesAt(oldest, local.shape);
+      }
+      return reply[2 + 2 * index]! > 0 ? local.boundsAt(now).end : undefined;
+    },
+    freeAt(_index, limit, now) {
+      const local = limit.local;
+      return local instanceof SlidingCounter ? bucketLeavesAt(reply[1]!, local.shape) : local.boundsAt(now).end;
+    },
+  };
+}
