@@ -45,6 +45,8 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
   apiSql: ApiDeps["sql"];
   /** `loupe export --parquet` while this server holds the database. */
   exportParquet(dir: string, since: string | undefined): Promise<unknown>;
+  /** The limiter's backend and Redis failures, for `/livez`. */
+  limiterStats?: (() => unknown) | undefined;
   /** New records for the dashboard's live tail (none when absent). */
   feed?: RecordFeed | undefined;
   /** The dashboard's page shell and assets (src/dashboard/ui-bundle.generated.ts). */
@@ -99,6 +101,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       inflight: state.inflight,
       records: deps.writerStats(),
       telemetry: (await deps.telemetryStats?.()) ?? null,
+      limits: deps.limiterStats?.() ?? null,
       internal_errors: state.internalErrors,
     }),
   );

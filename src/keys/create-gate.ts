@@ -5,29 +5,28 @@ import { headerText, type HeaderObject } from "../http/headers.ts";
 import { CREDENTIAL_HEADERS, type Admission, type CallGate, type Identity } from "./call-gate.ts";
 import type { AccessBook } from "./access-book.ts";
 import { isGatewayKey } from "./access-book.ts";
-import type { LimitMetric, LimitScope } from "./definitions.ts";
+import type { Admission as LimiterAdmission, Limiter } from "../limits/limiter.ts";
+import type { Limit } from "./definitions.ts";
 
-/** What the gate needs of the limiter (src/limits/). */
-export interface GateLimiter {
-  readonly empty: boolean;
-  admit(subjects: { key?: string | undefined; project?: string | undefined; user?: string | undefined; model?: string | undefined }): LimiterAdmission | Promise<LimiterAdmission>;
-  settle(admission: LimiterAdmission, usage: { tokens: number; costNano: bigint }): void;
-}
+/** What the gate needs of the limiter (src/limits/limiter.ts). */
+export type GateLimiter = Pick<Limiter, "empty" | "admit" | "settle">;
 
-export interface LimiterAdmission {
-  allowed: boolean;
-  blocked?: { scope: LimitScope; subject: string; metric: LimitMetric; amount: string; window: string; retryAfterS: number; reason?: string | undefined } | undefined;
-  tightest?: { limit: string; remaining: string; resetS: number; scope: LimitScope; metric: LimitMetric } | undefined;
-  warnings: string[];
-  needsUsage: boolean;
-}
-
-/** No limits defined (until the limiter is wired): every call admitted, nothing counted. */
+/** No limiter (tests of keys alone): every call admitted, nothing counted. */
 export const NO_LIMITS: GateLimiter = {
   empty: true,
   admit: () => ({ allowed: true, warnings: [], needsUsage: false }),
   settle: () => {},
 };
+
+/** A window as people write it: `60s`, `1h`, `day`. */
+function describeWindow(window: Limit["window"]): string {
+  if ("period" in window) return window.period;
+  const s = window.seconds;
+  return s % 86_400 === 0 ? `${s / 86_400}d` : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`;
+}
+
+/** X-Loupe-RateLimit-Scope's words (the issue's: key, project, end_user, model). */
+const SCOPE_HEADER: Record<Limit["scope"], string> = { key: "key", project: "project", user: "end_user", model: "model" };
 
 const WELL_FORMED = /^lp_live_[A-Za-z0-9]{40}$/;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -107,19 +106,21 @@ export function createGate(config: Pick<Config, "access" | "server">, book: Acce
       headers["x-ratelimit-limit"] = decision.tightest.limit;
       headers["x-ratelimit-remaining"] = decision.tightest.remaining;
       headers["x-ratelimit-reset"] = String(decision.tightest.resetS);
-      headers["x-loupe-ratelimit-scope"] = decision.tightest.scope;
+      headers["x-loupe-ratelimit-scope"] = SCOPE_HEADER[decision.tightest.scope];
     }
     if (decision.warnings.length > 0) headers["x-loupe-budget-warning"] = decision.warnings.join("; ");
-    if (!decision.allowed) {
-      const b = decision.blocked;
-      if (!b) return { headers, refused: { error: new LoupeError("unavailable", "the limit store cannot be reached and the gateway is set to refuse calls meanwhile (LOUPE_REDIS_FAIL_OPEN=false)"), limitHit: "limit-store-down" } };
-      headers["retry-after"] = String(Math.max(1, Math.ceil(b.retryAfterS)));
-      headers["x-loupe-ratelimit-scope"] = b.scope;
-      const amount = b.metric === "usd" ? describeUsd(b.amount) : `${b.amount} ${b.metric}`;
-      const limitHit = `${b.scope}:${b.subject} ${b.metric} ${b.amount}/${b.window}`;
-      const message = `rate limit reached: ${b.scope} "${b.subject}" is limited to ${amount} per ${b.window} (limit ${limitHit}); retry in ${headers["retry-after"]} s`;
-      return { headers, refused: { error: new LoupeError("rate_limited", message), limitHit } };
+    if (decision.allowed) return { headers, settle: decision.needsUsage ? (usage) => limiter.settle(decision, usage) : undefined };
+    if (decision.unavailable !== undefined || !decision.blocked) {
+      const reason = decision.unavailable ?? "the limit store cannot be reached";
+      return { headers, refused: { error: new LoupeError("unavailable", `${reason}; calls under a limit are refused meanwhile (LOUPE_REDIS_FAIL_OPEN=false)`), limitHit: "limit-store-unavailable" } };
     }
-    return { headers, settle: decision.needsUsage ? (usage) => limiter.settle(decision, usage) : undefined };
+    const b = decision.blocked;
+    headers["retry-after"] = String(Math.max(1, Math.ceil(b.retryAfterS)));
+    headers["x-loupe-ratelimit-scope"] = SCOPE_HEADER[b.scope];
+    const window = describeWindow(b.window);
+    const amount = b.metric === "usd" ? describeUsd(b.amount) : `${b.amount} ${b.metric}`;
+    const limitHit = `${b.scope}:${b.pattern ?? b.subject} ${b.metric} ${b.amount}/${window}`;
+    const message = `rate limit reached: ${SCOPE_HEADER[b.scope]} "${b.subject}" may use ${amount} per ${"period" in b.window ? `calendar ${window} (UTC)` : window}; limit ${limitHit}; retry in ${headers["retry-after"]} s`;
+    return { headers, refused: { error: new LoupeError("rate_limited", message), limitHit } };
   }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { createAccessBook } from "../../src/keys/access-book.ts";
 import { createGate, NO_LIMITS } from "../../src/keys/create-gate.ts";
-import type { AccessDefinitions, GatewayKey } from "../../src/keys/definitions.ts";
+import type { AccessDefinitions, GatewayKey, Limit } from "../../src/keys/definitions.ts";
+import { createMemoryLimiter } from "../../src/limits/memory-limiter.ts";
 import { createSecrets, fingerprint, newGatewayKey } from "../../src/keys/secrets.ts";
 import { loadConfig } from "../../src/config.ts";
 import { fixtureText } from "../support/fixtures.ts";
@@ -159,5 +160,63 @@ describe("JWT (Authorization: Bearer, verified with a shared secret)", () => {
     const forged = await app.fetch(chat({ authorization: `Bearer ${await sign({ sub: "mallory", project: "research" }, new TextEncoder().encode("another-secret-0123456789"))}` }));
     expect(forged.status).toBe(401);
     expect(app.sent.length).toBe(1);
+  });
+});
+
+describe("limits on the proxy (in-process limiter)", () => {
+  const alpha = key();
+  const perWindow = (scope: Limit["scope"], subject: string, metric: Limit["metric"], amount: string, seconds = 60): Limit => ({ scope, subject, metric, amount, window: { seconds }, soft_pct: null });
+
+  function limitedApp(limits: Limit[], upstream = okOpenAI) {
+    const definitions: AccessDefinitions = { keys: [alpha.def], providerKeys: [stored("openai", "sk-stored")], limits };
+    const config = loadConfig({ env: { ...ENV, LOUPE_OPENAI_BASE_URL: "http://upstream.test" } });
+    const app = harness(upstream, ENV, { gate: createGate(config, createAccessBook(secrets, definitions), createMemoryLimiter(limits)) });
+    return {
+      ...app,
+      fetch: async (request: Request) => {
+        const response = await app.fetch(request);
+        return new Response(await response.arrayBuffer(), response);
+      },
+    };
+  }
+
+  test("200 concurrent calls against 50 per minute: exactly 50 reach the provider; the rest get 429 in dialect, with the headers, recorded with the limit", async () => {
+    const app = limitedApp([perWindow("project", "alpha", "requests", "50")]);
+    const responses = await Promise.all(Array.from({ length: 200 }, () => app.fetch(chat({ authorization: `Bearer ${alpha.secret}` }))));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200).length).toBe(50);
+    expect(statuses.filter((s) => s === 429).length).toBe(150);
+    expect(app.sent.length).toBe(50);
+    const refused = responses.find((r) => r.status === 429)!;
+    expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect(refused.headers.get("x-loupe-ratelimit-scope")).toBe("project");
+    const body = (await refused.json()) as { error: { message: string; type: string; code: string } };
+    expect(body.error.code).toBe("rate_limited");
+    expect(body.error.message).toContain('project "alpha"');
+    expect(body.error.message).toContain("50 requests per 1m");
+    const ok = responses.find((r) => r.status === 200)!;
+    expect(ok.headers.get("x-ratelimit-limit")).toBe("50");
+    expect(Number(ok.headers.get("x-ratelimit-remaining"))).toBeLessThan(50);
+    expect(ok.headers.get("x-loupe-ratelimit-scope")).toBe("project");
+    const records = app.records();
+    expect(records.filter((r) => r.status === 429).every((r) => r.limit_hit === "project:alpha requests 50/1m" && r.key_id === alpha.def.id)).toBe(true);
+    expect(records.filter((r) => r.status === 200).every((r) => r.limit_hit === null)).toBe(true);
+  });
+
+  test("a USD limit counts each call's exact cost once it is known, and blocks the next call once spent", async () => {
+    const app = limitedApp([perWindow("key", alpha.def.id, "usd", "1")]); // 1 nano-USD: the first call spends it
+    expect((await app.fetch(chat({ authorization: `Bearer ${alpha.secret}` }))).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the cost is counted off the response's path
+    const second = await app.fetch(chat({ authorization: `Bearer ${alpha.secret}` }));
+    expect(second.status).toBe(429);
+    expect(second.headers.get("x-loupe-ratelimit-scope")).toBe("key");
+    expect(app.sent.length).toBe(1);
+  });
+
+  test("calls under no limit carry no rate-limit headers", async () => {
+    const app = limitedApp([perWindow("project", "other", "requests", "1")]);
+    const response = await app.fetch(chat({ authorization: `Bearer ${alpha.secret}` }));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-ratelimit-limit")).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 import { createAccessBook } from "../../keys/access-book.ts";
-import { createGate, NO_LIMITS } from "../../keys/create-gate.ts";
+import { createGate } from "../../keys/create-gate.ts";
+import { createLimiter } from "../../limits/create-limiter.ts";
 import { createSecrets, type Secrets } from "../../keys/secrets.ts";
 import { createRecordFeed } from "../../dashboard/record-feed.ts";
 import { assets, indexHtml } from "../../dashboard/ui-bundle.generated.ts";
@@ -116,7 +117,9 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     throw new ConfigError((error as Error).message);
   }
   const book = createAccessBook(secrets);
-  const gate = createGate(config, book, NO_LIMITS);
+  // Limits are counted in process, or in Redis when LOUPE_REDIS_URL is set (shared by every gateway using it).
+  const limiter = await createLimiter({ redisUrl: config.access.redisUrl, failOpen: config.access.redisFailOpen, limits: book.definitions.limits });
+  const gate = createGate(config, book, limiter);
 
   const gateway = createApp({
     config,
@@ -137,6 +140,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     feed,
     dashboard: { indexHtml, assets },
     gate,
+    limiterStats: () => limiter.stats(),
     async apiSql(query, maxRows) {
       await writer.flush();
       const result = await store.queryReadOnly(query, { maxRows, timeoutMs: 10_000 });
@@ -185,6 +189,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     const stats = writer.stats();
     if (stats.queued === 0) journal.close();
     await store.close();
+    await limiter.close().catch(() => {});
     if (onDisk) removeDiscovery(config.db);
     // An in-memory database's records die with the process: so does its journal folder.
     else rmSync(journalDir, { recursive: true, force: true });
