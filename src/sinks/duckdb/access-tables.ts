@@ -17,7 +17,7 @@ const TABLES = [
     sealed VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, created_at VARCHAR NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS limits (scope VARCHAR NOT NULL, subject VARCHAR NOT NULL, metric VARCHAR NOT NULL,
     amount VARCHAR NOT NULL, "window" VARCHAR NOT NULL, soft_pct DOUBLE)`,
-  `CREATE TABLE IF NOT EXISTS admin_audit (at VARCHAR NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL, target VARCHAR NOT NULL, detail VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS admin_audit ("at" VARCHAR NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL, target VARCHAR NOT NULL, detail VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS access_secret (verifier VARCHAR NOT NULL)`,
 ];
 
@@ -121,7 +121,7 @@ export function createDuckDBAccessStore(connection: DuckDBConnection): AccessSto
       }),
     listAudit: (limit) =>
       serially(async () =>
-        (await rows(connection, "SELECT * FROM admin_audit ORDER BY at DESC LIMIT $1", [limit])).map(
+        (await rows(connection, 'SELECT * FROM admin_audit ORDER BY "at" DESC LIMIT $1', [limit])).map(
           (r): AuditEntry => ({ at: String(r.at), actor: String(r.actor), action: String(r.action), target: String(r.target), detail: text(r.detail) }),
         ),
       ),
