@@ -4,6 +4,7 @@ import { rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, loadConfig, type Config } from "../../config.ts";
+import { openAccess } from "../../keys/open-access.ts";
 import { loadPriceBook } from "../../pricing/load-prices.ts";
 import { createApp, type GatewayState } from "../../server.ts";
 import { openJournal } from "../../recording/journal.ts";
@@ -83,6 +84,13 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     },
   );
   liveTail = (on) => void store.liveTail(on).catch(() => {});
+  // Keys, provider keys and limits, from the database file (or Redis): a wrong LOUPE_SECRET stops the start here, before anything is served.
+  const access = await openAccess({ store: store.access, secret: config.access.secret, redisUrl: config.access.redisUrl, serving: true, log: (message) => log(config, message) }).catch(
+    async (error: unknown) => {
+      await store.close().catch(() => {});
+      throw error;
+    },
+  );
   if (store.recovered > 0) log(config, `journal: ${store.recovered} record(s) recovered from a previous run`);
   const journal = openJournal(journalDir, {
     mapping: await runtime.loadFileMapping(),
@@ -121,6 +129,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     exportParquet: (dir, since) => store.exportParquet(dir, since),
     feed,
     dashboard: { indexHtml, assets },
+    accessAdmin: access.admin,
     async apiSql(query, maxRows) {
       await writer.flush();
       const result = await store.queryReadOnly(query, { maxRows, timeoutMs: 10_000 });
@@ -166,6 +175,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
     await writer.flush();
     await store.shutdownTelemetry(); // exports pending spans and metrics
+    await access.close(); // last_used_at of the keys used since the last flush
     const stats = writer.stats();
     if (stats.queued === 0) journal.close();
     await store.close();
