@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import type { DefinitionsPublisher } from "./access-admin.ts";
+import { AccessUnavailableError } from "./access-errors.ts";
 import type { StoredAccess } from "./access-store.ts";
 
 /**
@@ -71,8 +72,13 @@ export function createDefinitionsSync(options: DefinitionsSyncOptions): Definiti
       return stored;
     },
     async publish(stored) {
-      await ready();
-      const version = (await redis.eval(PUBLISH, 2, definitionsKey, versionKey, seen, JSON.stringify(stored))) as number;
+      let version: number;
+      try {
+        await ready();
+        version = (await redis.eval(PUBLISH, 2, definitionsKey, versionKey, seen, JSON.stringify(stored))) as number;
+      } catch (error) {
+        throw new AccessUnavailableError(`Redis (LOUPE_REDIS_URL) is unreachable, so the change was not made: ${(error as Error).message}`);
+      }
       if (version < 0) return false;
       seen = String(version);
       return true;
