@@ -60,7 +60,7 @@ export const SetProviderKeyBodySchema = z
   .strictObject({
     provider: z.string().min(1),
     project: z.string().min(1).optional(),
-    secret: z.string().min(1).openapi({ description: 'the API key; Azure: JSON {"key","baseUrl"}; Bedrock: JSON AWS credentials. Stored sealed (AES-256-GCM)' }),
+    secret: z.string().min(1).openapi({ description: "the provider's API key, or the JSON credentials some providers take (README); stored sealed (AES-256-GCM)" }),
   })
   .openapi("SetProviderKey");
 

@@ -89,11 +89,11 @@ export function Keys() {
           </label>
           <label>
             Providers
-            <input name="providers" placeholder="any (or openai,anthropic)" />
+            <input name="providers" placeholder="any (or provider ids, comma-separated)" />
           </label>
           <label>
             Models
-            <input name="models" placeholder="any (or gpt-4o*,claude-*)" />
+            <input name="models" placeholder="any (or patterns like team-model-*)" />
           </label>
         </div>
         <button type="submit" disabled={busy}>
