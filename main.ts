@@ -7,6 +7,9 @@
 import type { Command } from "./src/cli/command.ts";
 import { exportCommand } from "./src/cli/commands/export.ts";
 import { createHelpCommand, versionCommand } from "./src/cli/commands/help.ts";
+import { keysCommand } from "./src/cli/commands/keys.ts";
+import { limitsCommand } from "./src/cli/commands/limits.ts";
+import { providerKeysCommand } from "./src/cli/commands/provider-keys.ts";
 import { pricesCommand } from "./src/cli/commands/prices.ts";
 import { serveCommand } from "./src/cli/commands/serve.ts";
 import { sqlCommand } from "./src/cli/commands/sql.ts";
@@ -16,7 +19,7 @@ import { bunRuntime } from "./src/runtime/bun.ts";
 import { denoRuntime } from "./src/runtime/deno.ts";
 import manifest from "./package.json" with { type: "json" };
 
-const listed: Command[] = [serveCommand, sqlCommand, pricesCommand, exportCommand, versionCommand];
+const listed: Command[] = [serveCommand, sqlCommand, pricesCommand, exportCommand, keysCommand, providerKeysCommand, limitsCommand, versionCommand];
 const commands = [...listed, createHelpCommand(listed)];
 
 async function main(argv: string[]): Promise<void> {

@@ -44,6 +44,9 @@ const CODE_BY_NAME: Readonly<Record<string, LoupeErrorCode>> = {
   InvalidCursorError: "invalid_request",
   UnsafeQueryError: "invalid_request",
   QueryTimeoutError: "query_timeout",
+  AccessInputError: "invalid_request",
+  AccessNotFoundError: "not_found",
+  AccessUnavailableError: "unavailable",
 };
 
 /** Any thrown value as a LoupeError: itself, a known error by name, else `internal`. */

@@ -51,6 +51,10 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
   feed?: RecordFeed | undefined;
   /** The dashboard's page shell and assets (src/dashboard/ui-bundle.generated.ts). */
   dashboard: DashboardBundle;
+  /** Keys, provider keys, limits and the audit (keys/access-admin.ts): `/api/keys`, `/api/provider-keys`, `/api/limits`, `/api/audit`. */
+  accessAdmin?: ApiDeps["accessAdmin"];
+  /** Limits' current use, from the limiter, for `GET /api/limits`. */
+  limitUsage?: ApiDeps["limitUsage"];
 }
 
 export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request) => Response | Promise<Response> } {
@@ -122,6 +126,9 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       dashboard: { settings, feed: deps.feed ?? createRecordFeed() },
       version: deps.version,
       sql: deps.apiSql,
+      accessAdmin: deps.accessAdmin,
+      limitUsage: deps.limitUsage,
+      localKey: deps.localKey,
     }),
   );
   app.on(["GET", "HEAD"], "/assets/*", (c, next) => dashboard.asset(c.req.raw, c.req.path) ?? next());

@@ -3,6 +3,9 @@ import type { Context } from "hono";
 import { stringify as toYaml } from "yaml";
 import { formatCsv } from "./format-table.ts";
 import type { Access } from "../dashboard/access.ts";
+import { sameSecret } from "../http/same-secret.ts";
+import type { AccessCommands } from "../keys/access-admin.ts";
+import { addAccessRoutes, type LimitUsage } from "./access-routes.ts";
 import { addDashboardRoutes, type DashboardApiDeps } from "./dashboard-routes.ts";
 import { computeCostNano, formatNanoUsd } from "../pricing/compute-cost.ts";
 import type { PriceBook } from "../pricing/price-book.ts";
@@ -23,6 +26,12 @@ export interface ApiDeps {
   /** The dashboard's settings page and live tail (dashboard-routes.ts). */
   dashboard: Omit<DashboardApiDeps, "access" | "adminToken">;
   version: string;
+  /** Keys, provider keys, limits and the audit (access-routes.ts); without it those routes are not served. */
+  accessAdmin?: AccessCommands | undefined;
+  /** Limits' current use, from the limiter. */
+  limitUsage?: LimitUsage | undefined;
+  /** The local CLI's key (discovery file): commands reach `/api` with it in x-loupe-local-key. */
+  localKey?: string | undefined;
   /** Vetted read-only SQL (see store/sql-guard.ts). */
   sql(query: string, maxRows: number): Promise<{ columns: string[]; rows: unknown[][]; truncated: boolean }>;
 }
@@ -74,7 +83,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 
   // Access (dashboard/access.ts): /api/* and the reference page need a credential whenever one is configured.
   const OPEN = new Set(["/api/hello", "/api/login", "/api/logout"]);
-  const guard = async (c: Context, next: () => Promise<void>) => deps.access.check(c.req.raw) ?? next();
+  const local = (c: Context) => deps.localKey !== undefined && sameSecret(c.req.header("x-loupe-local-key"), deps.localKey);
+  const guard = async (c: Context, next: () => Promise<void>) => (local(c) ? next() : (deps.access.check(c.req.raw) ?? next()));
   app.use("/api/*", async (c, next) => (OPEN.has(c.req.path) ? next() : guard(c, next)));
   app.use("/reference", guard);
   // One mapping for every route (errors.ts): a query timeout is 408 here and on /_loupe/sql.
@@ -219,6 +229,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   );
 
   addDashboardRoutes(app, { access: deps.access, adminToken: deps.adminToken, ...deps.dashboard });
+  if (deps.accessAdmin) addAccessRoutes(app, { admin: deps.accessAdmin, usage: deps.limitUsage, access: deps.access, localKey: deps.localKey });
   describeProxyRoutes(app, deps.registry.describeRoutes());
 
   const document = () =>

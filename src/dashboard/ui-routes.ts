@@ -3,7 +3,7 @@
  * asking for one of these gets the page, 200; for any other path the same
  * shell answers 404 and the dashboard shows its own not-found page.
  */
-const PAGES = [/^\/$/, /^\/requests(\/[^/]+)?$/, /^\/sessions(\/[^/]+)?$/, /^\/(users|projects|models|live|settings)$/];
+const PAGES = [/^\/$/, /^\/requests(\/[^/]+)?$/, /^\/sessions(\/[^/]+)?$/, /^\/(users|projects|models|live|keys|limits|settings)$/];
 
 export function isDashboardPage(path: string): boolean {
   return PAGES.some((page) => page.test(path));

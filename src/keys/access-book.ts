@@ -20,6 +20,8 @@ export interface AccessBook {
   /** Whether a key may call this provider and model. */
   allows(key: GatewayKey, provider: string, model: string | undefined): boolean;
   replace(definitions: AccessDefinitions): void;
+  /** Called after every `replace` (the limiter follows the limits this way). */
+  onReplace(listener: (definitions: AccessDefinitions) => void): void;
   /** Keys used since the last call, with when (for `last_used_at`); empties the list. */
   drainUsed(): Map<string, string>;
 }
@@ -33,6 +35,7 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
   let byHash = new Map<string, GatewayKey>();
   let sealedBy = new Map<string, string>();
   const used = new Map<string, string>();
+  const listeners: ((definitions: AccessDefinitions) => void)[] = [];
 
   function index(next: AccessDefinitions) {
     definitions = next;
@@ -67,7 +70,11 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
       if (key.models && model !== undefined && !key.models.some((pattern) => matchesPattern(pattern, model))) return false;
       return true;
     },
-    replace: index,
+    replace(next) {
+      index(next);
+      for (const listener of listeners) listener(next);
+    },
+    onReplace: (listener) => void listeners.push(listener),
     drainUsed() {
       const drained = new Map(used);
       used.clear();

@@ -95,6 +95,11 @@ const api: RecordingWorkerApi = {
     const answer = await method.apply(analytics, call.args);
     return answer === undefined ? undefined : JSON.stringify(answer);
   },
+  loadAccess: () => opened().store.access.loadAccess(),
+  saveAccess: (stored) => opened().store.access.saveAccess(stored),
+  audit: (entry) => opened().store.access.audit(entry),
+  listAudit: (limit) => opened().store.access.listAudit(limit),
+  touchKeys: (used) => opened().store.access.touchKeys(used),
   async liveTail(on) {
     liveTail = on;
   },

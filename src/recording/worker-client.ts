@@ -1,3 +1,4 @@
+import type { AccessStore } from "../keys/access-store.ts";
 import type { AnalyticsStore } from "../sinks/analytics.ts";
 import type { DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import type { RecordingSink } from "./journal-writer.ts";
@@ -18,6 +19,8 @@ export interface RecordingWorker extends RecordingSink, Pick<DuckDBStore, "query
   /** Records a previous run left in the journal, recorded and stored when the worker started. */
   readonly recovered: number;
   analytics: AnalyticsStore;
+  /** The access definitions in the file the worker holds. */
+  access: AccessStore;
   telemetryStats: RecordingWorkerApi["telemetryStats"];
   liveTail: RecordingWorkerApi["liveTail"];
   /** Sends every record's spans and metrics still to go (before `close`). */
@@ -89,6 +92,13 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
   return {
     recovered,
     analytics,
+    access: {
+      loadAccess: () => call("loadAccess"),
+      saveAccess: (stored) => call("saveAccess", stored),
+      audit: (entry) => call("audit", entry),
+      listAudit: (limit) => call("listAudit", limit),
+      touchKeys: (used) => call("touchKeys", used),
+    },
     recordFiles: (paths) => call("recordFiles", [...paths]),
     recordEvents: (list) => call("recordEvents", [...list]),
     telemetryStats: () => call("telemetryStats"),

@@ -1,3 +1,4 @@
+import type { AccessStore } from "../keys/access-store.ts";
 import type { DeclaredProvider } from "../providers/declare-provider.ts";
 import type { AnalyticsStore } from "../sinks/analytics.ts";
 import type { QueryLimits, QueryResult } from "../sinks/duckdb/duckdb-store.ts";
@@ -47,6 +48,12 @@ export interface RecordingWorkerApi {
    * than a structured clone of thousands of objects (a 6,000-call session: 6 ms to write and 6 to read instead of 33).
    */
   analytics(call: AnalyticsCall): Promise<string | undefined>;
+  /** Access definitions (keys, provider keys, limits, audit) in the DuckDB file this worker holds (sinks/duckdb/access-tables.ts). */
+  loadAccess: AccessStore["loadAccess"];
+  saveAccess: AccessStore["saveAccess"];
+  audit: AccessStore["audit"];
+  listAudit: AccessStore["listAudit"];
+  touchKeys: AccessStore["touchKeys"];
   /** While on, each batch of new records stored in DuckDB is sent as a `records` event (the dashboard's live tail). */
   liveTail(on: boolean): Promise<void>;
   close(): Promise<void>;

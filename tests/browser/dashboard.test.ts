@@ -33,7 +33,7 @@ beforeAll(async () => {
   gateway = await startGateway({
     dir,
     db,
-    env: { LOUPE_OPENAI_BASE_URL: upstream.url, LOUPE_ANTHROPIC_BASE_URL: upstream.url, LOUPE_TRACE_URL_TEMPLATE: TRACE_TEMPLATE, LOUPE_FLUSH_INTERVAL_MS: "50" },
+    env: { LOUPE_OPENAI_BASE_URL: upstream.url, LOUPE_ANTHROPIC_BASE_URL: upstream.url, LOUPE_TRACE_URL_TEMPLATE: TRACE_TEMPLATE, LOUPE_FLUSH_INTERVAL_MS: "50", LOUPE_SECRET: "browser-test-secret-0123456789" },
   });
   browser = await launchChromium();
 }, 60_000);
@@ -227,6 +227,49 @@ describe("the dashboard in Chromium", () => {
     await page.screenshot({ path: screenshotPath("settings"), fullPage: true });
   });
 
+  test("Keys: a key created here is shown once and listed; revoking it shows it revoked", async () => {
+    const page = await open("/keys");
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("heading", { name: "Create a key" }).waitFor();
+    await page.getByLabel("Project").fill("browser-project");
+    await page.getByLabel("Name").fill("made in the browser");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const shown = page.locator("[data-new-key]");
+    await shown.waitFor();
+    const key = (await shown.textContent())!;
+    expect(key).toMatch(/^lp_live_[A-Za-z0-9]{40}$/);
+    const listed = (await api("/api/keys")).items.find((k: { name: string | null }) => k.name === "made in the browser");
+    expect(listed).toMatchObject({ project: "browser-project", status: "active" });
+    const row = page.locator(`tr[data-key-id="${listed.id}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).not.toContain(key);
+    await page.screenshot({ path: screenshotPath("keys"), fullPage: true });
+    await row.getByRole("button", { name: `Revoke ${listed.id}` }).click();
+    expect(await eventually(() => row.locator("[data-status]").textContent(), "revoked")).toBe("revoked");
+    expect((await api("/api/keys")).items.find((k: { id: string }) => k.id === listed.id).status).toBe("revoked");
+    expect(problemsOf(page)).toEqual([]);
+  });
+
+  test("Limits: a limit set here is listed with its amount in dollars (exact) and cleared", async () => {
+    const page = await open("/limits");
+    await page.getByRole("heading", { name: "Set a limit" }).waitFor();
+    await page.getByLabel("Scope").selectOption("project");
+    await page.getByLabel("Subject").fill("browser-project");
+    await page.getByLabel("Metric").selectOption("usd");
+    await page.getByLabel("Amount").fill("20.000000001");
+    await page.getByLabel("Window").fill("month");
+    await page.getByLabel("Warn at %").fill("80");
+    await page.getByRole("button", { name: "Set limit" }).click();
+    const row = page.locator('tr[data-limit="project:browser-project"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain("$20.000000001");
+    expect((await api("/api/limits")).items).toContainEqual({ scope: "project", subject: "browser-project", metric: "usd", amount: "20000000001", window: { period: "month" }, soft_pct: 80, usage: null });
+    await page.screenshot({ path: screenshotPath("limits"), fullPage: true });
+    await row.getByRole("button", { name: "Clear usd limits of project browser-project" }).click();
+    expect(await eventually(() => row.count(), 0)).toBe(0);
+    expect(problemsOf(page)).toEqual([]);
+  });
+
   test("bad input: an unknown page gets the dashboard's not-found page; a failing API call shows an error state", async () => {
     const missing = await open("/no/such/page");
     await missing.getByRole("heading", { name: "Page not found" }).waitFor();
@@ -266,6 +309,8 @@ describe("accessibility (axe-core, WCAG 2 A and AA: labels, roles, contrast)", (
         [`/models?${RANGE}`, "tbody tr"],
         ["/live", ".live-status"],
         ["/settings", ".tree"],
+        ["/keys", ".admin-form"],
+        ["/limits", ".admin-form"],
         ["/nowhere", ".not-found"],
       ] as const) {
         const page = await context.newPage();

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { hasValidSession, issueSessionCookie } from "../../src/dashboard/login-cookie.ts";
 import { isDashboardPage, prefersHtml } from "../../src/dashboard/ui-routes.ts";
-import { ROUTE_LOGIN, ROUTE_LOGOUT, ROUTE_STREAM, ROUTES_READ } from "../../ui/src/api.ts";
+import { ROUTE_LOGIN, ROUTE_LOGOUT, ROUTE_STREAM, ROUTES_CHANGE, ROUTES_READ } from "../../ui/src/api.ts";
+import { createMemoryAccessStore } from "../../src/keys/access-store.ts";
+import { openAccess } from "../../src/keys/open-access.ts";
 import { count, ms, usd } from "../../ui/src/format.ts";
 import { readRange } from "../../ui/src/range.ts";
 import { harness } from "../support/app-harness.ts";
@@ -48,9 +50,11 @@ describe("the login cookie", () => {
 
 describe("the dashboard's client reads only documented routes", () => {
   test("every route the front end uses is in the gateway's OpenAPI document, with the method it uses", async () => {
-    const app = harness(() => new Response(null, { status: 599 }));
+    const access = await openAccess({ store: createMemoryAccessStore(), secret: undefined, serving: false, log: () => {} });
+    const app = harness(() => new Response(null, { status: 599 }), {}, { accessAdmin: access.admin });
     const spec = (await (await app.fetch(new Request("http://127.0.0.1/openapi.json"))).json()) as { paths: Record<string, Record<string, unknown>> };
-    const uses = [...ROUTES_READ.map((path) => ["get", path] as const), ["get", ROUTE_STREAM], ["post", ROUTE_LOGIN], ["post", ROUTE_LOGOUT]] as const;
+    const changes = ROUTES_CHANGE.map((route) => route.split(" ") as [string, string]).map(([method, path]) => [method.toLowerCase(), path] as const);
+    const uses = [...ROUTES_READ.map((path) => ["get", path] as const), ["get", ROUTE_STREAM], ["post", ROUTE_LOGIN], ["post", ROUTE_LOGOUT], ...changes] as const;
     for (const [method, path] of uses) expect([method, path, Boolean(spec.paths[path]?.[method])]).toEqual([method, path, true]);
     expect(Object.keys(spec.paths[ROUTE_STREAM]!.get as object)).toContain("responses");
   });

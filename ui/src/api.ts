@@ -1,6 +1,7 @@
 import type { z } from "@hono/zod-openapi";
 import type * as s from "../../src/api/schemas.ts";
 import type * as d from "../../src/api/dashboard-schemas.ts";
+import type * as a from "../../src/api/access-schemas.ts";
 
 /**
  * The dashboard's only way to its data: the documented `/api` routes, typed
@@ -26,7 +27,20 @@ export interface Routes {
   "/api/users": { query: Filter; response: Out<typeof s.UsersSchema> };
   "/api/projects": { query: Filter; response: Out<typeof s.ProjectsSchema> };
   "/api/settings": { query: Record<string, never>; response: Out<typeof d.SettingsSchema> };
+  "/api/keys": { query: Record<string, never>; response: Out<typeof a.KeyListSchema> };
+  "/api/provider-keys": { query: Record<string, never>; response: Out<typeof a.ProviderKeyListSchema> };
+  "/api/limits": { query: Record<string, never>; response: Out<typeof a.LimitListSchema> };
 }
+
+/** The changes the Keys and Limits pages make: method, path, body and answer. */
+export interface Changes {
+  "POST /api/keys": { body: z.input<typeof a.CreateKeyBodySchema>; response: Out<typeof a.NewKeySchema> };
+  "POST /api/keys/{id}/revoke": { body: undefined; response: Out<typeof a.KeySchema> };
+  "POST /api/keys/{id}/rotate": { body: undefined; response: Out<typeof a.NewKeySchema> };
+  "PUT /api/limits": { body: z.input<typeof a.LimitSchema>; response: Out<typeof a.LimitSchema> };
+  "DELETE /api/limits": { body: undefined; response: Out<typeof a.RemovedSchema> };
+}
+export const ROUTES_CHANGE = ["POST /api/keys", "POST /api/keys/{id}/revoke", "POST /api/keys/{id}/rotate", "PUT /api/limits", "DELETE /api/limits"] as const satisfies readonly (keyof Changes)[];
 
 /** Every GET route the dashboard reads, and the others it uses (login, live tail). */
 export const ROUTES_READ = [
@@ -40,6 +54,9 @@ export const ROUTES_READ = [
   "/api/users",
   "/api/projects",
   "/api/settings",
+  "/api/keys",
+  "/api/provider-keys",
+  "/api/limits",
 ] as const satisfies readonly (keyof Routes)[];
 export const ROUTE_STREAM = "/api/stream";
 export const ROUTE_LOGIN = "/api/login";
@@ -95,6 +112,17 @@ export async function get<P extends keyof Routes>(path: P, query: Routes[P]["que
 
 export async function post(path: string, body: unknown): Promise<unknown> {
   const response = await fetch(path, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body) });
+  return readJson(response);
+}
+
+/** One change: `{param}`s of the path and the query come from `query`. */
+export async function change<C extends keyof Changes>(route: C, query: Record<string, string | undefined>, body?: Changes[C]["body"]): Promise<Changes[C]["response"]> {
+  const [method, path] = route.split(" ") as [string, string];
+  const response = await fetch(routeUrl(path, query), {
+    method,
+    headers: { accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
   return readJson(response);
 }
 

@@ -3,6 +3,8 @@ import { LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { get, onUnauthorized, post, ROUTE_LOGOUT, type Settings } from "./api.ts";
 import { RangePicker } from "./components/range-picker.tsx";
 import { ErrorState, Loading } from "./components/states.tsx";
+import { Keys } from "./pages/keys.tsx";
+import { Limits } from "./pages/limits.tsx";
 import { Live } from "./pages/live.tsx";
 import { Login } from "./pages/login.tsx";
 import { Models } from "./pages/models.tsx";
@@ -26,6 +28,8 @@ const NAV = [
   { path: "/projects", label: "Projects" },
   { path: "/models", label: "Models" },
   { path: "/live", label: "Live" },
+  { path: "/keys", label: "Keys" },
+  { path: "/limits", label: "Limits" },
   { path: "/settings", label: "Settings" },
 ];
 
@@ -91,7 +95,7 @@ function Shell({ settings }: { settings: Settings }) {
           </ul>
         </nav>
         <div class="top-tools">
-          {!["/live", "/settings"].includes(path) && <RangePicker />}
+          {!["/live", "/settings", "/keys", "/limits"].includes(path) && <RangePicker />}
           <ThemeToggle />
           {settings.access.session_cookie && (
             <button type="button" class="link" onClick={() => post(ROUTE_LOGOUT, {}).finally(() => location.assign("/"))}>
@@ -111,6 +115,8 @@ function Shell({ settings }: { settings: Settings }) {
           <Route path="/projects" component={Projects} />
           <Route path="/models" component={Models} />
           <Route path="/live" component={Live} />
+          <Route path="/keys" component={Keys} />
+          <Route path="/limits" component={Limits} />
           <Route path="/settings" component={SettingsPage} />
           <Route default component={NotFound} />
         </Router>

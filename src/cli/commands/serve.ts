@@ -1,13 +1,12 @@
-import { createAccessBook } from "../../keys/access-book.ts";
 import { createGate } from "../../keys/create-gate.ts";
 import { createLimiter } from "../../limits/create-limiter.ts";
-import { createSecrets, type Secrets } from "../../keys/secrets.ts";
 import { createRecordFeed } from "../../dashboard/record-feed.ts";
 import { assets, indexHtml } from "../../dashboard/ui-bundle.generated.ts";
 import { rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError, loadConfig, type Config } from "../../config.ts";
+import { openAccess } from "../../keys/open-access.ts";
 import { loadPriceBook } from "../../pricing/load-prices.ts";
 import { createApp, type GatewayState } from "../../server.ts";
 import { openJournal } from "../../recording/journal.ts";
@@ -89,6 +88,13 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     },
   );
   liveTail = (on) => void store.liveTail(on).catch(() => {});
+  // Keys, provider keys and limits, from the database file (or Redis): a wrong LOUPE_SECRET stops the start here, before anything is served.
+  const access = await openAccess({ store: store.access, secret: config.access.secret, redisUrl: config.access.redisUrl, serving: true, log: (message) => log(config, message) }).catch(
+    async (error: unknown) => {
+      await store.close().catch(() => {});
+      throw error;
+    },
+  );
   if (store.recovered > 0) log(config, `journal: ${store.recovered} record(s) recovered from a previous run`);
   const journal = openJournal(journalDir, {
     mapping: await runtime.loadFileMapping(),
@@ -109,16 +115,11 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     log(config, `OpenTelemetry: traces ${traces ? `→ ${traces.url} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${metrics.url}` : "off"}`);
   }
 
-  // Part 7: gateway keys, stored provider keys and limits (all opt-in; with none defined the gate is idle).
-  let secrets: Secrets | undefined;
-  try {
-    secrets = config.access.secret ? createSecrets(config.access.secret) : undefined;
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
-  const book = createAccessBook(secrets);
-  // Limits are counted in process, or in Redis when LOUPE_REDIS_URL is set (shared by every gateway using it).
+  // Part 7: the gate reads the access book; limits are counted in process, or in Redis when
+  // LOUPE_REDIS_URL is set (shared by every gateway using it), and follow every change of definitions.
+  const book = access.book;
   const limiter = await createLimiter({ redisUrl: config.access.redisUrl, failOpen: config.access.redisFailOpen, limits: book.definitions.limits });
+  book.onReplace((definitions) => limiter.use(definitions.limits));
   const gate = createGate(config, book, limiter);
 
   const gateway = createApp({
@@ -141,6 +142,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     dashboard: { indexHtml, assets },
     gate,
     limiterStats: () => limiter.stats(),
+    accessAdmin: access.admin,
     async apiSql(query, maxRows) {
       await writer.flush();
       const result = await store.queryReadOnly(query, { maxRows, timeoutMs: 10_000 });
@@ -186,6 +188,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
     await writer.flush();
     await store.shutdownTelemetry(); // exports pending spans and metrics
+    await access.close(); // last_used_at of the keys used since the last flush
     const stats = writer.stats();
     if (stats.queued === 0) journal.close();
     await store.close();

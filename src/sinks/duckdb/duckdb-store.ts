@@ -1,7 +1,9 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { rmSync, writeFileSync } from "node:fs";
+import type { AccessStore } from "../../keys/access-store.ts";
 import { REQUEST_COLUMNS } from "../../record.ts";
 import type { AnalyticsStore } from "../analytics.ts";
+import { createAccessTables, createDuckDBAccessStore } from "./access-tables.ts";
 import { createDuckDBAnalytics } from "./duckdb-analytics.ts";
 import type { ParquetExportResult } from "./parquet-export.ts";
 import { pruneOlderThan } from "./retention.ts";
@@ -46,6 +48,8 @@ export interface DuckDBStore {
   prune(days: number): Promise<number>;
   /** The analytics API's questions, on a connection of their own (a long query never holds up appends). */
   analytics: AnalyticsStore;
+  /** Gateway keys, provider keys, limits and the admin audit (access-tables.ts), on a connection of their own. */
+  access: AccessStore;
   close(): Promise<void>;
 }
 
@@ -69,11 +73,14 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
   await connection.run(createTableSql);
   await addMissingColumns(connection);
   await createViews(connection);
+  await createAccessTables(connection);
   // Timestamps render and bucket in UTC whatever the machine's zone. GLOBAL:
   // each user query gets a connection of its own later, and after lock nothing
   // can SET it any more.
   await connection.run("SET GLOBAL TimeZone = 'UTC'");
   const readConnection = await instance.connect();
+  // Its own connection: an access transaction never takes in a concurrent append.
+  const accessConnection = await instance.connect();
   await sandbox.lock(connection);
   let sqlQueue: Promise<unknown> = Promise.resolve();
 
@@ -110,6 +117,7 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
       return sandbox.withCopies(paths, async (copies) => Number((await connection.run(insertSql(readJson(copies), missingOnly))).rowsChanged));
     },
     analytics: createDuckDBAnalytics(readConnection),
+    access: createDuckDBAccessStore(accessConnection),
     queryReadOnly(sql, limits = DEFAULT_LIMITS) {
       // One at a time: user SQL never takes more than one query's CPU and memory.
       const vet = (sqlConnection: DuckDBConnection) =>
@@ -127,6 +135,7 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
     async close() {
       await sqlQueue;
       readConnection.closeSync();
+      accessConnection.closeSync();
       connection.closeSync();
       instance.closeSync();
       sandbox.removePrivateDir();
