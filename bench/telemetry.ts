@@ -29,6 +29,7 @@ const record = (i: number): RequestRecord => ({
   provider: "openai",
   operation: "chat",
   key_id: null,
+  attempts: 1,
   limit_hit: null,
   billable: true,
   prompt_preview: null,

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Provider } from "./providers/contract.ts";
 import { declaredProviderSchema, type DeclaredProvider } from "./providers/declare-provider.ts";
 import { checkDeclaredIds, providers, type ProviderId } from "./providers/registry.ts";
+import { NO_RETRY, retrySchema, type RetryPolicy } from "./routing/retry-policy.ts";
 import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from "./telemetry/otel-config.ts";
 
 /**
@@ -68,6 +69,8 @@ const baseSettings = z.strictObject({
   traceUrlTemplate: z.url({ protocol: /^https?$/ }).refine((url) => url.includes("{trace_id}"), "must contain {trace_id}").optional(),
   retentionDays: z.coerce.number().int().positive().optional(),
   quiet: z.stringbool().default(false),
+  // Part 8, from the config file: retries before any byte reaches the client (routing/retry-policy.ts).
+  retry: retrySchema.optional(),
 });
 
 type Settings = z.infer<typeof baseSettings>;
@@ -130,6 +133,8 @@ export interface Config {
   /** Records older than this many days are deleted (hourly); unset keeps everything. */
   readonly retentionDays?: number | undefined;
   readonly quiet: boolean;
+  /** Tries of an upstream before answering (config file `retry`); one attempt unless set. */
+  readonly retry: RetryPolicy;
   /** OpenTelemetry export, from the standard OTEL_* variables; undefined when off. */
   readonly telemetry?: TelemetryConfig | undefined;
 }
@@ -277,6 +282,7 @@ export function loadConfig(
     traceUrlTemplate: s.traceUrlTemplate,
     retentionDays: s.retentionDays,
     quiet: s.quiet,
+    retry: s.retry ?? NO_RETRY,
   });
 }
 

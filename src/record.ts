@@ -55,6 +55,8 @@ export interface RequestRecord {
   key_id: string | null;
   /** The limit that refused the call (`project:alpha requests 50/60s`), when one did. */
   limit_hit: string | null;
+  /** Upstream attempts: 1 normally, more when retried (config `retry`), 0 when Loupe answered itself (part 8). */
+  attempts: number;
 }
 
 export type ColumnType = "VARCHAR" | "TIMESTAMPTZ" | "DOUBLE" | "INTEGER" | "BIGINT" | "BOOLEAN" | "DECIMAL(38,9)" | "VARCHAR[]" | "JSON";
@@ -105,4 +107,5 @@ export const REQUEST_COLUMNS = [
   ["prompt_preview", "VARCHAR"],
   ["key_id", "VARCHAR"],
   ["limit_hit", "VARCHAR"],
+  ["attempts", "INTEGER"],
 ] as const satisfies readonly (readonly [keyof RequestRecord, ColumnType])[];

@@ -56,6 +56,8 @@ export interface CallState {
   limitHit: string | undefined;
   /** Hands the call's usage to the limits that count it. */
   settleUsage: Admission["settle"];
+  /** Upstream attempts made (retries: config `retry`); 0 when the call never went upstream. */
+  attempts: number;
 }
 
 /** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
@@ -105,6 +107,7 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     gateHeaders: undefined,
     limitHit: undefined,
     settleUsage: undefined,
+    attempts: 0,
   };
 }
 
@@ -180,6 +183,7 @@ export function callEvent(call: CallState, end: CallEnd, base: string): CallEven
     captureBytes: end.captureBytes,
     traceId: call.traceId,
     keyId: call.identity?.keyId,
+    attempts: call.attempts,
     limitHit: call.limitHit,
     telemetry,
   };

@@ -7,11 +7,13 @@ import { readRequestBody, type UpstreamBody } from "./read-request.ts";
 import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { UpstreamTimeoutError } from "./upstream-deadline.ts";
+import { nextWait } from "../routing/retry-policy.ts";
 import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../keys/call-gate.ts";
 
 export type { ProxyDeps };
 
 const BODYLESS = new Set(["GET", "HEAD"]);
+const sleep = (ms: number) => (ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
 const NO_SETTINGS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /**
@@ -67,7 +69,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     // 2. Upstream: a timeout covers the wait for response headers only; a stream may then run as long as it runs.
     // Streams (and unknown endpoints) also stop when their client leaves, which stops a generation it would pay for.
     // Plain calls do not watch the client: see below.
-    const abort = new AbortController();
+    let abort = new AbortController();
     const watchesClient = call.facts.streamed || !call.endpoint;
     const onClientAbort = () => abort.abort();
     if (watchesClient) request.signal.addEventListener("abort", onClientAbort, { once: true });
@@ -102,16 +104,40 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       }
     }
     let upstream: Response;
-    const deadline = deps.deadlines.arm(abort);
-    try {
-      // Called as a plain function: a runtime's fetch may not take another `this`.
-      const fetchUpstream = deps.fetch;
-      upstream = await fetchUpstream(url, init);
-    } catch (error) {
-      stopWatching();
-      return upstreamFailed(call, request, abort, error, deps);
-    } finally {
-      deadline.clear();
+    const policy = deps.config.retry;
+    for (;;) {
+      call.attempts++;
+      const deadline = deps.deadlines.arm(abort);
+      try {
+        // Called as a plain function: a runtime's fetch may not take another `this`.
+        const fetchUpstream = deps.fetch;
+        upstream = await fetchUpstream(url, init);
+      } catch (error) {
+        const timedOut = abort.signal.reason instanceof UpstreamTimeoutError;
+        const wait = request.signal.aborted ? undefined : nextWait(policy, call.attempts, { failure: timedOut ? "timeout" : "connect" });
+        if (wait === undefined) {
+          stopWatching();
+          return upstreamFailed(call, request, abort, error, deps);
+        }
+        await sleep(wait);
+        // A timed-out attempt's signal stays aborted: the next one gets its own.
+        abort = new AbortController();
+        init.signal = abort.signal;
+        continue;
+      } finally {
+        deadline.clear();
+      }
+      // Nothing has reached the client yet: an answer the policy retries is dropped, and the call tried again.
+      if (policy.attempts > call.attempts && upstream.status >= 400) {
+        const h = upstream.headers;
+        const wait = nextWait(policy, call.attempts, { status: upstream.status, retryAfter: h.get("retry-after"), retryAfterMs: h.get("retry-after-ms"), shouldRetry: h.get("x-should-retry") });
+        if (wait !== undefined) {
+          await upstream.body?.cancel().catch(() => {});
+          await sleep(wait);
+          continue;
+        }
+      }
+      break;
     }
     call.ttfbMs = performance.now() - call.t0;
 

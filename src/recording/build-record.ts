@@ -98,6 +98,7 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     agent_type: orNull(summary.client?.agentType),
     key_id: orNull(summary.keyId),
     limit_hit: orNull(summary.limitHit),
+    attempts: summary.attempts ?? 1,
   };
 }
 

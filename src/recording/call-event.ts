@@ -57,6 +57,8 @@ export interface CallEvent {
   /** The gateway key the call came with, and the limit that refused it (part 7). */
   keyId?: string | undefined;
   limitHit?: string | undefined;
+  /** Upstream attempts (retries); absent in events of earlier versions (one). */
+  attempts?: number | undefined;
   /** Present when telemetry is on: what the call's spans and metrics need beyond its record. */
   telemetry?: EventTelemetry | undefined;
 }

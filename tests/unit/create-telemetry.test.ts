@@ -33,6 +33,7 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   started_at: new Date(T0).toISOString(),
   duration_ms: 250,
   key_id: null,
+  attempts: 1,
   limit_hit: null,
   ttfb_ms: 40,
   provider: "openai",
