@@ -48,6 +48,8 @@ const baseSettings = z.strictObject({
   maxLoggedBodyBytes: count(1024 * 1024),
   upstreamTimeoutMs: count(600_000),
   drainTimeoutMs: count(30_000),
+  // Off unless set: a stream still open this many seconds after its call began is ended (Spanlens's 290 s).
+  streamDeadlineS: z.coerce.number().positive().optional(),
   flushIntervalMs: count(200),
   flushBatchRows: count(5_000).pipe(z.number().min(1)),
   storagePriority: z.enum(["background", "normal"]).default("background"),
@@ -97,6 +99,8 @@ export interface Config {
     readonly maxLoggedBodyBytes: number;
     readonly upstreamTimeoutMs: number;
     readonly drainTimeoutMs: number;
+    /** LOUPE_STREAM_DEADLINE_S: streams end with the provider's closing events after this long; unset: never. */
+    readonly streamDeadlineS?: number | undefined;
   };
   readonly flush: { readonly intervalMs: number; readonly batchRows: number };
   /** `background`: DuckDB's threads run at the lowest CPU priority (runtime/background-priority.ts). */
@@ -260,6 +264,7 @@ export function loadConfig(
       maxLoggedBodyBytes: s.maxLoggedBodyBytes,
       upstreamTimeoutMs: s.upstreamTimeoutMs,
       drainTimeoutMs: s.drainTimeoutMs,
+      streamDeadlineS: s.streamDeadlineS,
     },
     flush: { intervalMs: s.flushIntervalMs, batchRows: s.flushBatchRows },
     storagePriority: s.storagePriority,

@@ -2,7 +2,8 @@
 export type BodyOutcome =
   | { kind: "complete" }
   | { kind: "client_cancel" }
-  | { kind: "upstream_error"; error: unknown };
+  | { kind: "upstream_error"; error: unknown }
+  | { kind: "deadline" };
 
 export interface ObserveOptions {
   /** Sees every upstream chunk as it passes (must not throw). */
@@ -11,6 +12,11 @@ export interface ObserveOptions {
   transform?: { push(chunk: Uint8Array): Uint8Array; end(): Uint8Array } | undefined;
   /** The body's length when the upstream declared it. */
   expectedBytes?: number | undefined;
+  /**
+   * Ends the body at this time (epoch ms): the upstream read is cancelled and
+   * `closing` (the provider's own final events) is handed on instead.
+   */
+  deadline?: { at: number; closing: () => Uint8Array } | undefined;
   /**
    * Called once, before the client can see the body as complete: before the
    * last declared byte is handed on, else before the stream closes — so a
@@ -40,6 +46,13 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
     }
   };
 
+  // The deadline, as a promise every read races (only when one is set: no timer otherwise).
+  const deadline = options.deadline;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = deadline && new Promise<"deadline">((resolve) => (timer = setTimeout(() => resolve("deadline"), Math.max(0, deadline.at - Date.now()))));
+  let lastByte = 10; // "\n": the stream starts at an event boundary
+  const clearDeadline = () => timer !== undefined && clearTimeout(timer);
+
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -47,13 +60,28 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
         for (;;) {
           let result: Awaited<ReturnType<typeof reader.read>>;
           try {
-            result = await reader.read();
+            const read = reader.read();
+            const first = expired ? await Promise.race([read, expired]) : await read;
+            if (first === "deadline") {
+              reader.cancel("stream deadline").catch(() => {});
+              settle({ kind: "deadline" });
+              // A cut inside an event is ended first, so the closing events parse as events of their own.
+              const separator = lastByte === 10 ? "" : "\n\n";
+              const events = deadline!.closing();
+              const closing = separator ? new Uint8Array([...new TextEncoder().encode(separator), ...events]) : events;
+              if (closing.byteLength) controller.enqueue(closing);
+              controller.close();
+              return;
+            }
+            result = first;
           } catch (error) {
+            clearDeadline();
             settle({ kind: "upstream_error", error });
             controller.error(error);
             return;
           }
           if (result.done) {
+            clearDeadline();
             const tail = transform?.end();
             settle({ kind: "complete" });
             if (tail?.byteLength) controller.enqueue(tail);
@@ -70,12 +98,14 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
           if (expectedBytes !== undefined && bytes >= expectedBytes) settle({ kind: "complete" });
           const out = transform ? transform.push(chunk) : chunk;
           if (out.byteLength > 0) {
+            lastByte = out[out.byteLength - 1]!;
             controller.enqueue(out);
             return;
           }
         }
       },
       cancel(reason) {
+        clearDeadline();
         settle({ kind: "client_cancel" });
         return reader.cancel(reason);
       },
@@ -86,6 +116,7 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
 
 /** What a body's end says went wrong, if anything: the client left, or the upstream broke off. */
 export function outcomeError(outcome: BodyOutcome): { errorType?: string; errorMessage?: string } {
+  if (outcome.kind === "deadline") return { errorType: "stream_deadline", errorMessage: "the stream reached LOUPE_STREAM_DEADLINE_S and was ended with the provider's closing events" };
   if (outcome.kind === "client_cancel") return { errorType: "client_disconnected", errorMessage: "client closed the connection mid-response" };
   if (outcome.kind === "upstream_error") {
     const error = outcome.error as Error | undefined;

@@ -107,6 +107,11 @@ const messages: Endpoint = {
   readResponse: readMessage,
   createStreamReader: createMessagesStreamReader,
   content: anthropicMessagesContent,
+  // A stream ended at the deadline finishes as one cut by max_tokens would (Messages streaming: message_delta, then message_stop).
+  // Its usage is cumulative, so it repeats the output tokens seen so far.
+  closeStream: (seen) =>
+    `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":${seen.usage?.outputTokens ?? 0}}}\n\n` +
+    'event: message_stop\ndata: {"type":"message_stop"}\n\n',
 };
 
 const countTokens: Endpoint = {

@@ -119,6 +119,12 @@ export interface Endpoint {
   prepareUpstream?(body: Record<string, unknown>, request: { query: string }): UpstreamBody | undefined;
   /** Message content in GenAI semconv shapes, for opt-in capture on spans. */
   content?: ContentHooks;
+  /**
+   * The provider's own closing events for a stream Loupe ends at its deadline
+   * (LOUPE_STREAM_DEADLINE_S), so SDK helpers see a finished answer. Streams of
+   * endpoints without it are cut without closing events.
+   */
+  closeStream?(seen: ResponseFacts): string;
 }
 
 /** What the request tells us, read from its JSON body and URL. */

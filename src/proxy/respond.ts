@@ -1,5 +1,5 @@
 import { forwardResponseHeaders, headerObject, headerText, type HeaderObject } from "../http/headers.ts";
-import type { FrameDecoder } from "../providers/contract.ts";
+import type { FrameDecoder, ResponseFacts } from "../providers/contract.ts";
 import { observeBody, outcomeError, type BodyOutcome } from "../observe/observe-body.ts";
 import { createResponseObserver, readWholeBody, type BodyKind } from "../observe/response-observer.ts";
 import { createSseRewriter } from "../observe/sse-rewriter.ts";
@@ -101,9 +101,11 @@ export function respondStream(call: CallState, answer: Answer, sent: UpstreamBod
   const { upstream, kind, encoding, headers, status } = answer;
   const captureBytes = call.logBody === "full" ? deps.config.limits.maxLoggedBodyBytes : 0;
   const observer = createResponseObserver({ endpoint: call.endpoint, kind, frames: answer.frames, encoding, captureBytes, captureContent: call.captureContent });
+  let seen: ResponseFacts = {};
   const settle = (outcome: BodyOutcome, responseBytes: number) => {
     stopWatching();
     const observed = observer.finish();
+    seen = observed.facts ?? {};
     if (observed.problems.length) deps.onInternalError(`response ${call.id}: ${observed.problems.join("; ")}`);
     writeCall(call, { status, responseBytes, truncated: outcome.kind !== "complete", ...outcomeError(outcome), response: observed.facts, responseBody: observed.body, outputContent: observed.content }, deps);
   };
@@ -117,7 +119,22 @@ export function respondStream(call: CallState, answer: Answer, sent: UpstreamBod
     onChunk: (chunk) => observer.feed(chunk),
     transform: rewriting && sent.rewriteEvent ? createSseRewriter(sent.rewriteEvent) : undefined,
     expectedBytes: answer.declared && !rewriting ? Number(answer.declared) : undefined,
+    deadline: streamDeadline(call, kind, deps, () => seen),
     settle,
   });
   return new Response(stream, { status, statusText: upstream.statusText, headers });
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * LOUPE_STREAM_DEADLINE_S: an SSE stream still running this long after the
+ * call began is ended with the endpoint's own closing events (built from the
+ * usage seen so far), so SDK helpers resolve; the record says truncated.
+ */
+function streamDeadline(call: CallState, kind: BodyKind, deps: ProxyDeps, seen: () => ResponseFacts): { at: number; closing: () => Uint8Array } | undefined {
+  const seconds = deps.config.limits.streamDeadlineS;
+  if (seconds === undefined || kind !== "sse") return undefined;
+  const close = call.endpoint?.closeStream;
+  return { at: call.startedAt + seconds * 1000, closing: () => (close ? encoder.encode(close(seen())) : new Uint8Array()) };
 }
