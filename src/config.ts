@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Provider } from "./providers/contract.ts";
 import { declaredProviderSchema, type DeclaredProvider } from "./providers/declare-provider.ts";
 import { checkDeclaredIds, providers, type ProviderId } from "./providers/registry.ts";
-import { NO_RETRY, retrySchema, type RetryPolicy } from "./routing/retry-policy.ts";
+import { routingSettingsSchema, type RoutingSettings } from "./routing/routing-settings.ts";
 import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from "./telemetry/otel-config.ts";
 
 /**
@@ -71,8 +71,12 @@ const baseSettings = z.strictObject({
   traceUrlTemplate: z.url({ protocol: /^https?$/ }).refine((url) => url.includes("{trace_id}"), "must contain {trace_id}").optional(),
   retentionDays: z.coerce.number().int().positive().optional(),
   quiet: z.stringbool().default(false),
-  // Part 8, from the config file: retries before any byte reaches the client (routing/retry-policy.ts).
-  retry: retrySchema.optional(),
+  // Part 8, from the config file: header rules, routing, fallbacks and retries (routing/routing-settings.ts).
+  requestHeaderRules: z.unknown().optional(),
+  responseHeaderRules: z.unknown().optional(),
+  routing: z.unknown().optional(),
+  fallbacks: z.unknown().optional(),
+  retry: z.unknown().optional(),
 });
 
 type Settings = z.infer<typeof baseSettings>;
@@ -137,8 +141,8 @@ export interface Config {
   /** Records older than this many days are deleted (hourly); unset keeps everything. */
   readonly retentionDays?: number | undefined;
   readonly quiet: boolean;
-  /** Tries of an upstream before answering (config file `retry`); one attempt unless set. */
-  readonly retry: RetryPolicy;
+  /** Header rules, routing, fallbacks and retries as the config file sets them (`PUT /api/settings` changes them while running). */
+  readonly routing: RoutingSettings;
   /** OpenTelemetry export, from the standard OTEL_* variables; undefined when off. */
   readonly telemetry?: TelemetryConfig | undefined;
 }
@@ -287,13 +291,24 @@ export function loadConfig(
     traceUrlTemplate: s.traceUrlTemplate,
     retentionDays: s.retentionDays,
     quiet: s.quiet,
-    retry: s.retry ?? NO_RETRY,
+    routing: readRoutingSettings(s, configPath),
   });
 }
 
+/** The config file's part-8 settings, validated as a whole (a rule loop is refused here, at load). */
+function readRoutingSettings(s: Record<string, unknown>, path: string | undefined): RoutingSettings {
+  const given = Object.fromEntries(["requestHeaderRules", "responseHeaderRules", "routing", "fallbacks", "retry"].filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
+  const parsed = routingSettingsSchema.safeParse(given);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").slice(1)}: ${issue.message}`);
+  throw new ConfigError(`invalid configuration${path ? ` in ${path}` : ""}:\n  ${problems.join("\n  ")}`);
+}
+
 /** The settings table for `--help` and the README. */
+const FILE_ONLY = new Set(["requestHeaderRules", "responseHeaderRules", "routing", "fallbacks", "retry"]);
+
 export function describeSettings(): { flag: string; env: string }[] {
-  return registered.keys.map((key) => ({ flag: toFlagName(key), env: toEnvName(key) }));
+  return registered.keys.filter((key) => !FILE_ONLY.has(key)).map((key) => ({ flag: toFlagName(key), env: toEnvName(key) }));
 }
 
 function deepFreeze<T>(value: T): T {

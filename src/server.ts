@@ -15,6 +15,7 @@ import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./recording/journal-writer.ts";
 import { recordCall } from "./recording/recorder.ts";
+import { createRoutingSettings, type RoutingSettingsHolder } from "./routing/routing-settings.ts";
 import { parseNanoUsd } from "./pricing/compute-cost.ts";
 import type { PriceBook } from "./pricing/price-book.ts";
 
@@ -24,7 +25,9 @@ export interface GatewayState {
   internalErrors: number;
 }
 
-export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch" | "settleUsage"> {
+export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch" | "settleUsage" | "routing"> {
+  /** The part-8 settings in force; made from the config file when absent. */
+  routing?: RoutingSettingsHolder | undefined;
   state: GatewayState;
   priceBook: PriceBook;
   /** Journals a call event (recording/journal-writer.ts). */
@@ -70,6 +73,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     baseUrlOf: (adapter) => deps.config.upstreams[adapter.id as keyof typeof deps.config.upstreams] ?? adapter.upstream.baseUrl,
     fetch: deps.fetch ?? globalThis.fetch,
     gate: deps.gate,
+    routing: deps.routing ?? createRoutingSettings(deps.config.routing),
     settleUsage(event, body, settle) {
       // Off the response's path: the recorder's own code prices the call, as its record will be priced.
       setTimeout(() => {

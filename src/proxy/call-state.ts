@@ -7,6 +7,7 @@ import { eventLine, type CallEvent, type EventTelemetry } from "../recording/cal
 import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
 import type { Admission, Identity } from "../keys/call-gate.ts";
+import type { HeaderRule } from "../routing/header-rules.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
 
@@ -58,6 +59,8 @@ export interface CallState {
   settleUsage: Admission["settle"];
   /** Upstream attempts made (retries: config `retry`); 0 when the call never went upstream. */
   attempts: number;
+  /** Response header rules that may apply (readAnswer matches and applies them). */
+  responseHeaderRules: readonly HeaderRule[] | undefined;
 }
 
 /** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
@@ -108,6 +111,7 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     limitHit: undefined,
     settleUsage: undefined,
     attempts: 0,
+    responseHeaderRules: undefined,
   };
 }
 

@@ -8,6 +8,8 @@ import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 import { nextWait } from "../routing/retry-policy.ts";
+import { applyHeaderRules } from "../routing/header-rules.ts";
+import { matchContext } from "./match-context.ts";
 import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../keys/call-gate.ts";
 
 export type { ProxyDeps };
@@ -27,6 +29,8 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
   // Never rejects: a bug here is still answered, in dialect (so no .catch, one promise less per call).
   try {
     const call = openCall(request, route, deps);
+    // The settings in force when the call began (a PUT /api/settings meanwhile applies to the next call).
+    const settings = deps.routing.current;
     const gate = deps.gate !== undefined && !deps.gate.idle() ? deps.gate : undefined;
 
     // 0. Who calls (a gateway key or a JWT), before the body is read: a refused caller costs no upload.
@@ -78,6 +82,9 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     };
     let url = upstreamUrl(call, deps);
     const init = upstreamInit(call, sent, abort.signal);
+    // Header rules run before a stored provider key is put in: no rule can see or move one.
+    if (settings.requestHeaderRules.length > 0) applyHeaderRules(settings.requestHeaderRules, init.headers as Record<string, string>, matchContext(call));
+    if (settings.responseHeaderRules.length > 0) call.responseHeaderRules = settings.responseHeaderRules;
     // A call with a gateway key: the stored provider key goes in place of anything the client sent.
     let storedSecret: string | undefined;
     if (call.identity !== undefined && gate !== undefined) {
@@ -104,7 +111,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       }
     }
     let upstream: Response;
-    const policy = deps.config.retry;
+    const policy = settings.retry;
     for (;;) {
       call.attempts++;
       const deadline = deps.deadlines.arm(abort);

@@ -3,6 +3,7 @@ import type { Provider } from "../providers/contract.ts";
 import type { CallTracer } from "../telemetry/call-tracer.ts";
 import type { CallEvent } from "../recording/call-event.ts";
 import type { Admission, CallGate } from "../keys/call-gate.ts";
+import type { RoutingSettingsHolder } from "../routing/routing-settings.ts";
 import type { UpstreamDeadlines } from "./upstream-deadline.ts";
 
 export type UpstreamFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -26,6 +27,8 @@ export interface ProxyDeps {
   baseUrlOf(provider: Provider): string;
   /** What reaches upstreams: the runtime's fetch, or one a test injects. */
   fetch: UpstreamFetch;
+  /** Header rules, routing, fallbacks and retries in force (part 8; `PUT /api/settings` swaps them). */
+  routing: RoutingSettingsHolder;
   /** Gateway keys, stored provider keys and limits (part 7); absent: pass-through only. */
   gate?: CallGate | undefined;
   /**

@@ -4,6 +4,8 @@ import { observeBody, outcomeError, type BodyOutcome } from "../observe/observe-
 import { createResponseObserver, readWholeBody, type BodyKind } from "../observe/response-observer.ts";
 import { createSseRewriter } from "../observe/sse-rewriter.ts";
 import { writeCall, type CallState } from "./call-state.ts";
+import { applyResponseHeaderRules } from "../routing/header-rules.ts";
+import { matchContext } from "./match-context.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import type { UpstreamBody } from "./read-request.ts";
 
@@ -44,6 +46,8 @@ export function readAnswer(call: CallState, upstream: Response): Answer {
   const answered = headerObject(received);
   call.upstreamRequestId = firstHeader(answered, call.route.adapter.requestIdHeaders);
   const headers = forwardResponseHeaders(received, answered);
+  headers.set("x-loupe-request-id", call.id);
+  if (call.responseHeaderRules) applyResponseHeaderRules(call.responseHeaderRules, headers, matchContext(call));
   headers.set("x-loupe-request-id", call.id);
   if (call.gateHeaders) for (const name in call.gateHeaders) headers.set(name, call.gateHeaders[name]!);
   const status = upstream.status;

@@ -1,3 +1,4 @@
+import { createRoutingSettings } from "../../src/routing/routing-settings.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { z } from "zod";
@@ -87,6 +88,7 @@ function depsFor(config: Config, records: RequestRecord[]): ProxyDeps {
   const record = (line: string, body?: Uint8Array) => void records.push(recordCall(JSON.parse(line) as CallEvent, body, priceBook).recorded.record);
   return {
     config,
+    routing: createRoutingSettings(config.routing),
     record,
     recordLater: record,
     baseUrlOf: (adapter) => (config.upstreams as Record<string, string | undefined>)[adapter.id] || adapter.upstream.baseUrl,
