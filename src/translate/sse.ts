@@ -53,7 +53,8 @@ export function createSseTranslator(mapper: StreamMapper): TransformStream<Uint8
       drain(controller);
     },
     flush(controller) {
-      guard(() => (parser.feed(decoder.decode()), parser.reset({ consume: true }), ""));
+      // A blank line dispatches an event the upstream left unterminated (and adds nothing after a terminated one).
+      guard(() => (parser.feed(`${decoder.decode()}\n\n`), ""));
       guard(() => mapper.end());
       drain(controller);
     },
