@@ -4,7 +4,7 @@ import { convertChatRequestToMessages, convertMessagesRequestToChat, DEFAULT_MAX
 const PNG = "iVBORw0KGgo=";
 
 describe("Chat request → Messages request", () => {
-  const cases: { name: string; chat: object; messages: object }[] = [
+  const cases: { name: string; chat: object; messages: Record<string, unknown> }[] = [
     {
       name: "system and developer messages become the top-level system, max_tokens defaults",
       chat: { model: "gpt-4o", messages: [{ role: "system", content: "Be brief." }, { role: "developer", content: [{ type: "text", text: "Use French." }] }, { role: "user", content: "Hi" }] },
@@ -112,7 +112,7 @@ describe("Chat request → Messages request", () => {
 });
 
 describe("Messages request → Chat request", () => {
-  const cases: { name: string; messages: object; chat: object; target?: { model: string; maxTokensField?: "max_tokens" } }[] = [
+  const cases: { name: string; messages: object; chat: Record<string, unknown>; target?: { model: string; maxTokensField?: "max_tokens" } }[] = [
     {
       name: "system blocks (Claude Code's shape) become one system message; cache_control and thinking dropped",
       messages: {

@@ -72,7 +72,7 @@ describe("Messages stream → Chat chunks", () => {
   });
 
   test("a stream cut before message_stop ends with an error chunk, not a silent stop", async () => {
-    const input = (await fixture("anthropic/messages-stream-basic.sse")).split("event: message_delta")[0];
+    const input = (await fixture("anthropic/messages-stream-basic.sse")).split("event: message_delta")[0] ?? "";
     const out = events(await run(createMessagesToChatStream({ includeUsage: false }), input));
     expect(out.at(-1)).toEqual({ data: { error: { message: "upstream stream ended before message_stop", type: "api_error", param: null, code: "api_error" } } });
   });
