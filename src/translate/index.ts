@@ -1,0 +1,10 @@
+export { convertChatRequestToMessages, DEFAULT_MAX_TOKENS } from "./convert-chat-request.ts";
+export { convertMessagesRequestToChat, type ChatTarget } from "./convert-messages-request.ts";
+export { convertMessagesResponseToChat, type ChatResponseOptions } from "./convert-messages-response.ts";
+export { convertChatResponseToMessages } from "./convert-chat-response.ts";
+export { convertMessagesErrorToChat, convertChatErrorToMessages } from "./convert-error.ts";
+export { convertMessagesUsageToChat, convertChatUsageToMessages } from "./convert-usage.ts";
+export { convertStopReasonToChat, convertFinishReasonToMessages } from "./finish-reason.ts";
+export { createMessagesToChatStream, createMessagesToChatMapper, type ChatStreamOptions } from "./messages-stream-to-chat.ts";
+export { createChatToMessagesStream, createChatToMessagesMapper } from "./chat-stream-to-messages.ts";
+export { createSseTranslator, encodeSse, type StreamMapper } from "./sse.ts";
