@@ -30,6 +30,8 @@ const record = (i: number): RequestRecord => ({
   operation: "chat",
   key_id: null,
   attempts: 1,
+  routed_provider: null,
+  routed_model: null,
   limit_hit: null,
   billable: true,
   prompt_preview: null,

@@ -57,6 +57,9 @@ export interface RequestRecord {
   limit_hit: string | null;
   /** Upstream attempts: 1 normally, more when retried (config `retry`), 0 when Loupe answered itself (part 8). */
   attempts: number;
+  /** Where a routing rule sent the call: the provider and model that answered in place of those asked for (part 8). */
+  routed_provider: string | null;
+  routed_model: string | null;
 }
 
 export type ColumnType = "VARCHAR" | "TIMESTAMPTZ" | "DOUBLE" | "INTEGER" | "BIGINT" | "BOOLEAN" | "DECIMAL(38,9)" | "VARCHAR[]" | "JSON";
@@ -108,4 +111,6 @@ export const REQUEST_COLUMNS = [
   ["key_id", "VARCHAR"],
   ["limit_hit", "VARCHAR"],
   ["attempts", "INTEGER"],
+  ["routed_provider", "VARCHAR"],
+  ["routed_model", "VARCHAR"],
 ] as const satisfies readonly (readonly [keyof RequestRecord, ColumnType])[];

@@ -25,7 +25,7 @@ export interface GatewayState {
   internalErrors: number;
 }
 
-export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch" | "settleUsage" | "routing"> {
+export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch" | "settleUsage" | "routing" | "providerOf"> {
   /** The part-8 settings in force; made from the config file when absent. */
   routing?: RoutingSettingsHolder | undefined;
   state: GatewayState;
@@ -73,6 +73,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     baseUrlOf: (adapter) => deps.config.upstreams[adapter.id as keyof typeof deps.config.upstreams] ?? adapter.upstream.baseUrl,
     fetch: deps.fetch ?? globalThis.fetch,
     gate: deps.gate,
+    providerOf: registry.providerById,
     routing: deps.routing ?? createRoutingSettings(deps.config.routing),
     settleUsage(event, body, settle) {
       // Off the response's path: the recorder's own code prices the call, as its record will be priced.

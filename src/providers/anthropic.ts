@@ -107,6 +107,7 @@ const messages: Endpoint = {
   readResponse: readMessage,
   createStreamReader: createMessagesStreamReader,
   content: anthropicMessagesContent,
+  wire: "messages",
   // A stream ended at the deadline finishes as one cut by max_tokens would (Messages streaming: message_delta, then message_stop).
   // Its usage is cumulative, so it repeats the output tokens seen so far.
   closeStream: (seen) =>
@@ -147,7 +148,7 @@ export function readSessionFromMetadata(userId: unknown): string | undefined {
 export const anthropic: Provider<"anthropic"> = {
   id: "anthropic",
   route: { prefix: "/anthropic", sdkPath: "", examplePath: "v1/messages", dropIn: ["/v1/messages…", "GET /v1/models (with anthropic-version)"] },
-  upstream: { baseUrl: "https://api.anthropic.com", credentials: { header: "x-api-key" } },
+  upstream: { baseUrl: "https://api.anthropic.com", credentials: { header: "x-api-key" }, wirePaths: { messages: "/v1/messages" } },
   dialect: anthropicErrors,
   genAiProvider: "anthropic",
   requestIdHeaders: ["request-id", "x-request-id"],

@@ -24,6 +24,8 @@ export interface Provider<Id extends string = string> {
      * handed to `prepare` as `storedSecret` (AWS signing).
      */
     credentials?: { header: string; prefix?: string } | { viaPrepare: true };
+    /** Where this provider serves each chat wire format (upstream paths): a routing rule can send calls here. */
+    wirePaths?: { chat?: string; messages?: string };
   };
   /** The known endpoint for a method and upstream path (query excluded), if any. */
   endpoint(method: string, path: string): Endpoint | undefined;
@@ -125,6 +127,8 @@ export interface Endpoint {
    * endpoints without it are cut without closing events.
    */
   closeStream?(seen: ResponseFacts): string;
+  /** The wire format of a chat endpoint, for routing between providers (src/translate/ converts between the two). */
+  wire?: "chat" | "messages";
 }
 
 /** What the request tells us, read from its JSON body and URL. */

@@ -30,7 +30,7 @@ export function defineOpenAICompatible<const Id extends string>(options: OpenAIC
   return {
     id: options.id,
     route: { prefix: `/${options.id}`, sdkPath, examplePath: `${sdkPath.slice(1)}${sdkPath ? "/" : ""}chat/completions` },
-    upstream: { baseUrl: options.baseUrl },
+    upstream: { baseUrl: options.baseUrl, wirePaths: { chat: `${sdkPath}/chat/completions` } },
     endpoint: createOpenAIEndpoints({ usage: options.usage, askStreamUsage: options.askStreamUsage }),
     dialect: openAIErrors,
     genAiProvider: options.genAiProvider ?? options.id,

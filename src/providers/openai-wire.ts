@@ -193,6 +193,7 @@ export function createOpenAIEndpoints(options: OpenAIWireOptions = {}): (method:
     createStreamReader: () => createChatStreamReader(readUsage),
     ...(options.askStreamUsage ? { prepareUpstream: requestStreamUsage } : {}),
     content: openAIChatContent,
+    wire: "chat",
     // A stream ended at the deadline: a last chunk with finish_reason "length", then [DONE] (Chat Completions streaming).
     closeStream: () => `data: {"id":"chatcmpl-loupe-deadline","object":"chat.completion.chunk","created":${Math.floor(Date.now() / 1000)},"model":"","choices":[{"index":0,"delta":{},"finish_reason":"length"}]}\n\ndata: [DONE]\n\n`,
   };

@@ -8,6 +8,7 @@ import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
 import type { Admission, Identity } from "../keys/call-gate.ts";
 import type { HeaderRule } from "../routing/header-rules.ts";
+import type { RoutedCall } from "./route-call.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
 
@@ -29,7 +30,8 @@ export interface CallState {
   readonly path: string;
   /** The upstream path without its query. */
   readonly upstreamPath: string;
-  readonly endpoint: Endpoint | undefined;
+  /** The endpoint whose answer is observed: the route's, or the routed target's. */
+  endpoint: Endpoint | undefined;
   /** The client's headers, read once. */
   readonly incoming: HeaderObject;
   /** The x-loupe-* tags; a gateway key's or token's project and user replace the caller's. */
@@ -59,6 +61,8 @@ export interface CallState {
   settleUsage: Admission["settle"];
   /** Upstream attempts made (retries: config `retry`); 0 when the call never went upstream. */
   attempts: number;
+  /** Where a routing rule sent the call, and how its answer is turned back (route-call.ts). */
+  routed: RoutedCall | undefined;
   /** Response header rules that may apply (readAnswer matches and applies them). */
   responseHeaderRules: readonly HeaderRule[] | undefined;
 }
@@ -112,6 +116,7 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     settleUsage: undefined,
     attempts: 0,
     responseHeaderRules: undefined,
+    routed: undefined,
   };
 }
 
@@ -167,7 +172,7 @@ export function callEvent(call: CallState, end: CallEnd, base: string): CallEven
     provider: call.route.adapter.id,
     method: call.method,
     path: call.path,
-    upstreamPath: call.upstreamPath,
+    upstreamPath: call.routed?.upstreamPath ?? call.upstreamPath,
     status: end.status,
     request: call.facts,
     tags: call.tags,
@@ -188,6 +193,8 @@ export function callEvent(call: CallState, end: CallEnd, base: string): CallEven
     traceId: call.traceId,
     keyId: call.identity?.keyId,
     attempts: call.attempts,
+    routedProvider: call.routed?.provider.id,
+    routedModel: call.routed?.model,
     limitHit: call.limitHit,
     telemetry,
   };

@@ -10,6 +10,7 @@ import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 import { nextWait } from "../routing/retry-policy.ts";
 import { applyHeaderRules } from "../routing/header-rules.ts";
 import { matchContext } from "./match-context.ts";
+import { pickTarget, routeCall } from "./route-call.ts";
 import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../keys/call-gate.ts";
 
 export type { ProxyDeps };
@@ -53,7 +54,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
         return fail(call, new LoupeError("invalid_request", `could not read the request body: ${(error as Error).message}`), deps, { truncated: true });
       }
     }
-    const sent = readRequestBody(call, body, deps);
+    let sent = readRequestBody(call, body, deps);
     if (sent instanceof LoupeError) return fail(call, sent, deps);
 
     // 1b. Limits, now that the model is known; a refused call is answered 429 in dialect and recorded.
@@ -70,6 +71,18 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       call.settleUsage = admission.settle;
     }
 
+    // 1c. Routing: the first matching rule may send the call to another model or provider (translated between chat formats).
+    if (settings.routing.length > 0) {
+      const target = pickTarget(settings.routing, call);
+      if (target !== undefined) {
+        const routed = routeCall(call, target, body, deps.providerOf);
+        if (routed instanceof LoupeError) return fail(call, routed, deps);
+        call.routed = routed;
+        call.endpoint = routed.endpoint;
+        sent = { bytes: routed.bytes, rewriteEvent: undefined };
+      }
+    }
+
     // 2. Upstream: a timeout covers the wait for response headers only; a stream may then run as long as it runs.
     // Streams (and unknown endpoints) also stop when their client leaves, which stops a generation it would pay for.
     // Plain calls do not watch the client: see below.
@@ -82,13 +95,20 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     };
     let url = upstreamUrl(call, deps);
     const init = upstreamInit(call, sent, abort.signal);
+    if (call.routed) adaptRoutedHeaders(call, init.headers as Record<string, string>);
     // Header rules run before a stored provider key is put in: no rule can see or move one.
     if (settings.requestHeaderRules.length > 0) applyHeaderRules(settings.requestHeaderRules, init.headers as Record<string, string>, matchContext(call));
     if (settings.responseHeaderRules.length > 0) call.responseHeaderRules = settings.responseHeaderRules;
     // A call with a gateway key: the stored provider key goes in place of anything the client sent.
     let storedSecret: string | undefined;
-    if (call.identity !== undefined && gate !== undefined) {
-      const injected = injectCredential(call, gate, init.headers as Record<string, string>, url, deps);
+    // So does a call routed to another provider: the client's credentials are not for it.
+    const credentials = call.identity !== undefined ? gate : call.routed?.otherProvider ? deps.gate : undefined;
+    if (call.identity !== undefined || call.routed?.otherProvider) {
+      if (credentials === undefined) {
+        stopWatching();
+        return fail(call, new LoupeError("unauthorized", `routing to ${call.routed?.provider.id} needs a stored key for it (LOUPE_SECRET and loupe provider-keys set ${call.routed?.provider.id})`), deps);
+      }
+      const injected = injectCredential(call, credentials, init.headers as Record<string, string>, url, deps);
       if (injected instanceof LoupeError) {
         stopWatching();
         return fail(call, injected, deps);
@@ -97,11 +117,12 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       storedSecret = injected.storedSecret;
     }
     // The provider's last word on the request (signing, credentials, regional URLs); no await when it has none.
-    const prepare = route.adapter.upstream.prepare;
+    const target = call.routed?.provider ?? route.adapter;
+    const prepare = target.upstream.prepare;
     if (prepare !== undefined) {
       try {
         const headers = init.headers as Record<string, string>;
-        const prepared = await prepare({ url, method: call.method, headers, body: sent.bytes }, { settings: deps.config.providerSettings[route.adapter.id as ProviderId] ?? NO_SETTINGS, path: call.upstreamPath, endpoint: call.endpoint, storedSecret });
+        const prepared = await prepare({ url, method: call.method, headers, body: sent.bytes }, { settings: deps.config.providerSettings[target.id as ProviderId] ?? NO_SETTINGS, path: call.upstreamPath, endpoint: call.endpoint, storedSecret });
         url = prepared.url;
         init.headers = prepared.headers;
         init.body = prepared.body;
@@ -172,6 +193,8 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
 
 /** Where the call goes: the provider's base URL, then the path and query as the client sent them. */
 function upstreamUrl(call: CallState, deps: ProxyDeps): string {
+  const routed = call.routed;
+  if (routed && routed.otherProvider) return deps.baseUrlOf(routed.provider) + routed.upstreamPath;
   const query = call.path.indexOf("?");
   return deps.baseUrlOf(call.route.adapter) + call.upstreamPath + (query < 0 ? "" : call.path.slice(query));
 }
@@ -213,6 +236,17 @@ function fail(call: CallState, error: LoupeError, deps: ProxyDeps, end: Partial<
   return renderError(error, call.route.adapter.dialect, { ...call.gateHeaders, "x-loupe-request-id": call.id });
 }
 
+/**
+ * A call routed elsewhere: its body changed (length is fetch's to set), it
+ * is read whole or translated (so it comes unencoded), and Messages needs its
+ * version header, which a Chat client never sends.
+ */
+function adaptRoutedHeaders(call: CallState, headers: Record<string, string>): void {
+  delete headers["content-length"];
+  headers["accept-encoding"] = "identity";
+  if (call.routed?.otherProvider && call.routed.endpoint?.wire === "messages") headers["anthropic-version"] ??= "2023-06-01";
+}
+
 /** A gateway key's or token's project and end user are the call's (the x-loupe-* headers cannot claim others). */
 function adoptIdentity(call: CallState, who: Identity): void {
   call.identity = who;
@@ -229,7 +263,7 @@ const BEARER = { header: "authorization", prefix: "Bearer " };
  * `baseUrl` (Azure's resource) next to its `key`.
  */
 function injectCredential(call: CallState, gate: CallGate, headers: Record<string, string>, url: string, deps: ProxyDeps): { url: string; storedSecret?: string } | LoupeError {
-  const adapter = call.route.adapter;
+  const adapter = call.routed?.provider ?? call.route.adapter;
   const project = call.tags.project;
   let secret: string | undefined;
   try {

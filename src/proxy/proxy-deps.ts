@@ -27,6 +27,8 @@ export interface ProxyDeps {
   baseUrlOf(provider: Provider): string;
   /** What reaches upstreams: the runtime's fetch, or one a test injects. */
   fetch: UpstreamFetch;
+  /** The provider serving an id (registered or declared): where a routing rule can send calls. */
+  providerOf(id: string): Provider | undefined;
   /** Header rules, routing, fallbacks and retries in force (part 8; `PUT /api/settings` swaps them). */
   routing: RoutingSettingsHolder;
   /** Gateway keys, stored provider keys and limits (part 7); absent: pass-through only. */

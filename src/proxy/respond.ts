@@ -44,16 +44,21 @@ export interface Answer {
 export function readAnswer(call: CallState, upstream: Response): Answer {
   const received = upstream.headers;
   const answered = headerObject(received);
-  call.upstreamRequestId = firstHeader(answered, call.route.adapter.requestIdHeaders);
+  // The provider that answered: the route's, or the one a routing rule sent the call to.
+  const adapter = call.routed?.provider ?? call.route.adapter;
+  call.upstreamRequestId = firstHeader(answered, adapter.requestIdHeaders);
   const headers = forwardResponseHeaders(received, answered);
-  headers.set("x-loupe-request-id", call.id);
+  if (call.routed?.answer) {
+    // Translated for the client: another body, so another length and type.
+    headers.delete("content-length");
+    headers.delete("content-encoding");
+  }
   if (call.responseHeaderRules) applyResponseHeaderRules(call.responseHeaderRules, headers, matchContext(call));
   headers.set("x-loupe-request-id", call.id);
   if (call.gateHeaders) for (const name in call.gateHeaders) headers.set(name, call.gateHeaders[name]!);
   const status = upstream.status;
   const contentType = headerText(answered["content-type"]);
   // A provider's own framing (binary event streams) comes before SSE and NDJSON.
-  const adapter = call.route.adapter;
   const frames = status < 400 && adapter.frames !== undefined ? adapter.frames(contentType ?? "") : undefined;
   return {
     upstream,
@@ -94,8 +99,50 @@ export function respondWhole(call: CallState, answer: Answer, bytes: Uint8Array,
     if (read.problems.length) deps.onInternalError(`response ${call.id}: ${read.problems.join("; ")}`);
     writeCall(call, { ...end, response: read.facts, outputContent: read.content }, deps);
   }
-  return new Response(bytes, { status: answer.status, statusText: answer.upstream.statusText, headers: answer.headers });
+  // The record is made of the target's own answer (above); the client gets it in its own format.
+  const translate = call.routed?.answer;
+  const out = translate ? translateWhole(translate, bytes, answer) : bytes;
+  return new Response(out, { status: answer.status, statusText: answer.upstream.statusText, headers: answer.headers });
 }
+
+type Translate = NonNullable<NonNullable<CallState["routed"]>["answer"]>;
+
+/** A whole answer of the routed target, in the client's format (an error stays an error, its status kept). */
+function translateWhole(translate: Translate, bytes: Uint8Array, answer: Answer): Uint8Array {
+  answer.headers.set("content-type", "application/json");
+  const text = utf8.decode(bytes);
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Not JSON (a proxy's error page): the error converter takes text too.
+  }
+  const converted = answer.status >= 400 ? translate.error(body, answer.status) : translate.whole(body);
+  return encoder.encode(JSON.stringify(converted));
+}
+
+/** A routed stream's bytes in the client's format: SSE event by event; any other body (an error's JSON) whole, at its end. */
+function translateStream(translate: Translate, answer: Answer): { push(chunk: Uint8Array): Uint8Array; end(): Uint8Array } {
+  if (answer.kind === "sse" && answer.status < 400) {
+    answer.headers.set("content-type", "text/event-stream; charset=utf-8");
+    return translate.stream();
+  }
+  const parts: Uint8Array[] = [];
+  return {
+    push(chunk) {
+      parts.push(chunk);
+      return new Uint8Array();
+    },
+    end() {
+      const whole = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+      let at = 0;
+      for (const part of parts) whole.set(part, (at += part.byteLength) - part.byteLength);
+      return translateWhole(translate, whole, answer);
+    },
+  };
+}
+
+const utf8 = new TextDecoder();
 
 /**
  * Step 3c: a stream (or a large or undeclared body), handed on chunk by chunk
@@ -119,11 +166,13 @@ export function respondStream(call: CallState, answer: Answer, sent: UpstreamBod
   }
   const rewriting = sent.rewriteEvent !== undefined && kind === "sse" && !encoding;
   if (rewriting) headers.delete("content-length");
+  const translation = call.routed?.answer ? translateStream(call.routed.answer, answer) : undefined;
   const stream = observeBody(upstream.body, {
     onChunk: (chunk) => observer.feed(chunk),
-    transform: rewriting && sent.rewriteEvent ? createSseRewriter(sent.rewriteEvent) : undefined,
-    expectedBytes: answer.declared && !rewriting ? Number(answer.declared) : undefined,
-    deadline: streamDeadline(call, kind, deps, () => seen),
+    transform: translation ?? (rewriting && sent.rewriteEvent ? createSseRewriter(sent.rewriteEvent) : undefined),
+    expectedBytes: answer.declared && !rewriting && !translation ? Number(answer.declared) : undefined,
+    // A translated stream ends in the client's format: the translation's own closing events.
+    deadline: translation ? streamDeadline(call, kind, deps, () => seen, () => translation.end()) : streamDeadline(call, kind, deps, () => seen),
     settle,
   });
   return new Response(stream, { status, statusText: upstream.statusText, headers });
@@ -136,9 +185,9 @@ const encoder = new TextEncoder();
  * call began is ended with the endpoint's own closing events (built from the
  * usage seen so far), so SDK helpers resolve; the record says truncated.
  */
-function streamDeadline(call: CallState, kind: BodyKind, deps: ProxyDeps, seen: () => ResponseFacts): { at: number; closing: () => Uint8Array } | undefined {
+function streamDeadline(call: CallState, kind: BodyKind, deps: ProxyDeps, seen: () => ResponseFacts, closeTranslated?: () => Uint8Array): { at: number; closing: () => Uint8Array } | undefined {
   const seconds = deps.config.limits.streamDeadlineS;
   if (seconds === undefined || kind !== "sse") return undefined;
   const close = call.endpoint?.closeStream;
-  return { at: call.startedAt + seconds * 1000, closing: () => (close ? encoder.encode(close(seen())) : new Uint8Array()) };
+  return { at: call.startedAt + seconds * 1000, closing: closeTranslated ?? (() => (close ? encoder.encode(close(seen())) : new Uint8Array())) };
 }

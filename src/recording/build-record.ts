@@ -41,7 +41,7 @@ function priceByBook(summary: CallSummary, priceBook: PriceBook): Cost {
   }
   return priceBook.price({
     provider: summary.pricingProvider,
-    model: summary.response.responseModel ?? summary.request.model,
+    model: summary.response.responseModel ?? summary.routedModel ?? summary.request.model,
     usage,
     at: new Date(summary.startedAt),
   });
@@ -99,6 +99,8 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     key_id: orNull(summary.keyId),
     limit_hit: orNull(summary.limitHit),
     attempts: summary.attempts ?? 1,
+    routed_provider: orNull(summary.routedProvider),
+    routed_model: orNull(summary.routedModel),
   };
 }
 

@@ -59,6 +59,9 @@ export interface CallEvent {
   limitHit?: string | undefined;
   /** Upstream attempts (retries); absent in events of earlier versions (one). */
   attempts?: number | undefined;
+  /** Where a routing rule sent the call (its record is read and priced as that provider's answer). */
+  routedProvider?: string | undefined;
+  routedModel?: string | undefined;
   /** Present when telemetry is on: what the call's spans and metrics need beyond its record. */
   telemetry?: EventTelemetry | undefined;
 }

@@ -33,7 +33,8 @@ export function recordCall(
   priceBook: PriceBook,
   findProvider: ProviderLookup = providerById,
 ): { recorded: Recorded; problems: string[] } {
-  const provider = findProvider(event.provider);
+  // A routed call's answer is the target's: read and priced as that provider's.
+  const provider = findProvider(event.routedProvider ?? event.provider);
   const endpoint: Endpoint | undefined = provider?.endpoint(event.method, event.upstreamPath);
   let response: ResponseFacts = event.response ?? {};
   let responseBody = event.responseBody;
@@ -55,7 +56,7 @@ export function recordCall(
     path: redactSecrets(event.path),
     requestBody,
     errorMessage: redactOptional(event.errorMessage),
-    pricingProvider: provider?.pricingId ?? event.provider,
+    pricingProvider: provider?.pricingId ?? event.routedProvider ?? event.provider,
     freeUnlessPriced: provider?.freeUnlessPriced,
     endpoint,
     response: redactResponse(response),

@@ -7,4 +7,4 @@ export { convertMessagesUsageToChat, convertChatUsageToMessages } from "./conver
 export { convertStopReasonToChat, convertFinishReasonToMessages } from "./finish-reason.ts";
 export { createMessagesToChatStream, createMessagesToChatMapper, type ChatStreamOptions } from "./messages-stream-to-chat.ts";
 export { createChatToMessagesStream, createChatToMessagesMapper } from "./chat-stream-to-messages.ts";
-export { createSseTranslator, encodeSse, type StreamMapper } from "./sse.ts";
+export { createSseTranslation, createSseTranslator, encodeSse, type SseTranslation, type StreamMapper } from "./sse.ts";

@@ -18,13 +18,19 @@ export function encodeSse(data: string, event?: string): string {
   return event ? `event: ${event}\ndata: ${data}\n\n` : `data: ${data}\n\n`;
 }
 
+/** The translation as push/end calls on bytes: what the proxy's stream pass-through takes (observe-body.ts `transform`). */
+export interface SseTranslation {
+  push(chunk: Uint8Array): Uint8Array;
+  end(): Uint8Array;
+}
+
 /**
  * The upstream's SSE bytes in, the client's SSE bytes out. Events split
  * across chunks are reassembled by `eventsource-parser`; the last event is
  * read even without its closing blank line. Nothing thrown by a mapper
  * reaches the client stream: it becomes the client dialect's error event.
  */
-export function createSseTranslator(mapper: StreamMapper): TransformStream<Uint8Array, Uint8Array> {
+export function createSseTranslation(mapper: StreamMapper): SseTranslation {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let out = "";
@@ -43,20 +49,36 @@ export function createSseTranslator(mapper: StreamMapper): TransformStream<Uint8
     onEvent: (message) => guard(() => mapper.event(message)),
     onComment: (text) => guard(() => mapper.comment(text)),
   });
-  const drain = (controller: TransformStreamDefaultController<Uint8Array>) => {
-    if (out) controller.enqueue(encoder.encode(out));
+  const drain = () => {
+    const bytes = encoder.encode(out);
     out = "";
+    return bytes;
   };
-  return new TransformStream({
-    transform(chunk, controller) {
+  return {
+    push(chunk) {
       guard(() => (parser.feed(decoder.decode(chunk, { stream: true })), ""));
-      drain(controller);
+      return drain();
     },
-    flush(controller) {
+    end() {
       // A blank line dispatches an event the upstream left unterminated (and adds nothing after a terminated one).
       guard(() => (parser.feed(`${decoder.decode()}\n\n`), ""));
       guard(() => mapper.end());
-      drain(controller);
+      return drain();
+    },
+  };
+}
+
+/** The same as a TransformStream. */
+export function createSseTranslator(mapper: StreamMapper): TransformStream<Uint8Array, Uint8Array> {
+  const translation = createSseTranslation(mapper);
+  return new TransformStream({
+    transform(chunk, controller) {
+      const out = translation.push(chunk);
+      if (out.byteLength) controller.enqueue(out);
+    },
+    flush(controller) {
+      const out = translation.end();
+      if (out.byteLength) controller.enqueue(out);
     },
   });
 }

@@ -34,6 +34,8 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   duration_ms: 250,
   key_id: null,
   attempts: 1,
+  routed_provider: null,
+  routed_model: null,
   limit_hit: null,
   ttfb_ms: 40,
   provider: "openai",

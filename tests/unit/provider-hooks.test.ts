@@ -89,6 +89,7 @@ function depsFor(config: Config, records: RequestRecord[]): ProxyDeps {
   return {
     config,
     routing: createRoutingSettings(config.routing),
+    providerOf: () => undefined,
     record,
     recordLater: record,
     baseUrlOf: (adapter) => (config.upstreams as Record<string, string | undefined>)[adapter.id] || adapter.upstream.baseUrl,

@@ -1,0 +1,114 @@
+import { LoupeError } from "../errors.ts";
+import type { Endpoint, Provider } from "../providers/contract.ts";
+import { matches } from "../routing/match.ts";
+import type { RoutingRule, Target } from "../routing/routing-settings.ts";
+import {
+  convertChatErrorToMessages,
+  convertChatRequestToMessages,
+  convertChatResponseToMessages,
+  convertMessagesErrorToChat,
+  convertMessagesRequestToChat,
+  convertMessagesResponseToChat,
+  createChatToMessagesMapper,
+  createMessagesToChatMapper,
+  createSseTranslation,
+  type SseTranslation,
+} from "../translate/index.ts";
+import type { CallState } from "./call-state.ts";
+import { matchContext } from "./match-context.ts";
+
+/**
+ * Step 1c, routing (config `routing`, `PUT /api/settings`): the first rule
+ * whose match holds sends the call to another model, provider, or one of
+ * several by weight. Between the two chat wire formats the request and the
+ * answer are translated (src/translate/); a call no rule matches is not
+ * touched, and keeps its bytes.
+ */
+export interface RoutedCall {
+  provider: Provider;
+  /** The model asked of the target (the rule's, else the client's). */
+  model: string | undefined;
+  upstreamPath: string;
+  endpoint: Endpoint | undefined;
+  bytes: Uint8Array;
+  /** The client's wire format differs from the target's: how its answer is turned back. */
+  answer?: { stream(): SseTranslation; whole(body: unknown): unknown; error(body: unknown, status: number): unknown } | undefined;
+  /** The target is another provider: the client's credentials are not for it. */
+  otherProvider: boolean;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The rule's target for this call (a weighted pick among several), or undefined when no rule matches. */
+export function pickTarget(rules: readonly RoutingRule[], call: CallState, random: () => number = Math.random): Target | undefined {
+  const context = matchContext(call);
+  for (const rule of rules) {
+    if (!matches(rule.match, context)) continue;
+    if (!Array.isArray(rule.to)) return rule.to;
+    const total = rule.to.reduce((sum, t) => sum + t.weight, 0);
+    let at = random() * total;
+    for (const target of rule.to) if ((at -= target.weight) < 0) return { provider: target.provider, ...(target.model ? { model: target.model } : {}) };
+    return rule.to.at(-1);
+  }
+  return undefined;
+}
+
+export function routeCall(call: CallState, target: Target, body: Uint8Array | undefined, providerOf: (id: string) => Provider | undefined): RoutedCall | LoupeError {
+  const source = call.route.adapter;
+  const provider = providerOf(target.provider);
+  if (!provider) return new LoupeError("internal", `a routing rule names provider "${target.provider}", which this gateway does not serve`);
+  const model = target.model ?? call.facts.model;
+  let json: Record<string, unknown> = {};
+  try {
+    json = body && body.byteLength > 0 ? (JSON.parse(decoder.decode(body)) as Record<string, unknown>) : {};
+  } catch {
+    return new LoupeError("invalid_request", "malformed JSON in request body");
+  }
+  const wire = call.endpoint?.wire;
+  const paths = provider.upstream.wirePaths;
+  // Same provider: only the model changes, on the same path.
+  if (provider.id === source.id) {
+    const bytes = encoder.encode(JSON.stringify({ ...json, ...(model ? { model } : {}) }));
+    return { provider, model, upstreamPath: call.upstreamPath, endpoint: call.endpoint, bytes, otherProvider: false };
+  }
+  if (wire === undefined) return new LoupeError("invalid_request", `this call (${call.method} ${call.upstreamPath}) cannot be routed to another provider: only chat calls can`);
+  const sameWire = paths?.[wire];
+  if (sameWire !== undefined) {
+    const bytes = encoder.encode(JSON.stringify({ ...json, ...(model ? { model } : {}) }));
+    return { provider, model, upstreamPath: sameWire, endpoint: provider.endpoint(call.method, sameWire), bytes, otherProvider: true };
+  }
+  if (!model) return new LoupeError("invalid_request", "a routed call needs a model");
+  if (wire === "chat" && paths?.messages !== undefined) {
+    const includeUsage = (json.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    return {
+      provider,
+      model,
+      upstreamPath: paths.messages,
+      endpoint: provider.endpoint(call.method, paths.messages),
+      bytes: encoder.encode(JSON.stringify(convertChatRequestToMessages(json, { model }))),
+      answer: {
+        stream: () => createSseTranslation(createMessagesToChatMapper({ includeUsage })),
+        whole: (answer) => convertMessagesResponseToChat(answer),
+        error: (answer, status) => convertMessagesErrorToChat(answer, status),
+      },
+      otherProvider: true,
+    };
+  }
+  if (wire === "messages" && paths?.chat !== undefined) {
+    return {
+      provider,
+      model,
+      upstreamPath: paths.chat,
+      endpoint: provider.endpoint(call.method, paths.chat),
+      bytes: encoder.encode(JSON.stringify(convertMessagesRequestToChat(json, { model }))),
+      answer: {
+        stream: () => createSseTranslation(createChatToMessagesMapper()),
+        whole: (answer) => convertChatResponseToMessages(answer),
+        error: (answer, status) => convertChatErrorToMessages(answer, status),
+      },
+      otherProvider: true,
+    };
+  }
+  return new LoupeError("invalid_request", `provider ${provider.id} serves no chat format this call can be translated to`);
+}
