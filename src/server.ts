@@ -16,6 +16,7 @@ const LOCAL_SQL_MAX_ROWS = 100_000;
 import type { RecordWriterStats } from "./recording/journal-writer.ts";
 import { recordCall } from "./recording/recorder.ts";
 import { createRoutingSettings, type RoutingSettingsHolder } from "./routing/routing-settings.ts";
+import { createCircuitBreaker } from "./routing/circuit-breaker.ts";
 import { parseNanoUsd } from "./pricing/compute-cost.ts";
 import type { PriceBook } from "./pricing/price-book.ts";
 
@@ -25,7 +26,7 @@ export interface GatewayState {
   internalErrors: number;
 }
 
-export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch" | "settleUsage" | "routing" | "providerOf"> {
+export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "deadlines" | "onFailure" | "baseUrlOf" | "fetch" | "settleUsage" | "routing" | "providerOf" | "breaker"> {
   /** The part-8 settings in force; made from the config file when absent. */
   routing?: RoutingSettingsHolder | undefined;
   state: GatewayState;
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     fetch: deps.fetch ?? globalThis.fetch,
     gate: deps.gate,
     providerOf: registry.providerById,
+    breaker: createCircuitBreaker(),
     routing: deps.routing ?? createRoutingSettings(deps.config.routing),
     settleUsage(event, body, settle) {
       // Off the response's path: the recorder's own code prices the call, as its record will be priced.

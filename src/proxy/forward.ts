@@ -10,7 +10,8 @@ import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 import { nextWait } from "../routing/retry-policy.ts";
 import { applyHeaderRules } from "../routing/header-rules.ts";
 import { matchContext } from "./match-context.ts";
-import { pickTarget, routeCall } from "./route-call.ts";
+import { fallbackChain, NO_FALLBACKS, pickTarget, routeCall } from "./route-call.ts";
+import type { RoutingSettings } from "../routing/routing-settings.ts";
 import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../keys/call-gate.ts";
 
 export type { ProxyDeps };
@@ -93,77 +94,78 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     const stopWatching = () => {
       if (watchesClient) request.signal.removeEventListener("abort", onClientAbort);
     };
-    let url = upstreamUrl(call, deps);
-    const init = upstreamInit(call, sent, abort.signal);
-    if (call.routed) adaptRoutedHeaders(call, init.headers as Record<string, string>);
-    // Header rules run before a stored provider key is put in: no rule can see or move one.
-    if (settings.requestHeaderRules.length > 0) applyHeaderRules(settings.requestHeaderRules, init.headers as Record<string, string>, matchContext(call));
     if (settings.responseHeaderRules.length > 0) call.responseHeaderRules = settings.responseHeaderRules;
-    // A call with a gateway key: the stored provider key goes in place of anything the client sent.
-    let storedSecret: string | undefined;
-    // So does a call routed to another provider: the client's credentials are not for it.
-    const credentials = call.identity !== undefined ? gate : call.routed?.otherProvider ? deps.gate : undefined;
-    if (call.identity !== undefined || call.routed?.otherProvider) {
-      if (credentials === undefined) {
-        stopWatching();
-        return fail(call, new LoupeError("unauthorized", `routing to ${call.routed?.provider.id} needs a stored key for it (LOUPE_SECRET and loupe provider-keys set ${call.routed?.provider.id})`), deps);
-      }
-      const injected = injectCredential(call, credentials, init.headers as Record<string, string>, url, deps);
-      if (injected instanceof LoupeError) {
-        stopWatching();
-        return fail(call, injected, deps);
-      }
-      url = injected.url;
-      storedSecret = injected.storedSecret;
-    }
-    // The provider's last word on the request (signing, credentials, regional URLs); no await when it has none.
-    const target = call.routed?.provider ?? route.adapter;
-    const prepare = target.upstream.prepare;
-    if (prepare !== undefined) {
-      try {
-        const headers = init.headers as Record<string, string>;
-        const prepared = await prepare({ url, method: call.method, headers, body: sent.bytes }, { settings: deps.config.providerSettings[target.id as ProviderId] ?? NO_SETTINGS, path: call.upstreamPath, endpoint: call.endpoint, storedSecret });
-        url = prepared.url;
-        init.headers = prepared.headers;
-        init.body = prepared.body;
-      } catch (error) {
-        stopWatching();
-        return fail(call, error instanceof LoupeError ? error : new LoupeError("internal", `preparing the ${route.adapter.id} request failed: ${(error as Error).message}`), deps);
-      }
-    }
-    let upstream: Response;
+    // Fallbacks: when an upstream fails before any byte reached the client (after its retries), the next of the chain.
+    const chain = settings.fallbacks.length > 0 ? fallbackChain(settings.fallbacks, matchContext(call)) : NO_FALLBACKS;
+    let nextFallback = 0;
+    let upstream!: Response;
     const policy = settings.retry;
     for (;;) {
-      call.attempts++;
-      const deadline = deps.deadlines.arm(abort);
-      try {
-        // Called as a plain function: a runtime's fetch may not take another `this`.
-        const fetchUpstream = deps.fetch;
-        upstream = await fetchUpstream(url, init);
-      } catch (error) {
-        const timedOut = abort.signal.reason instanceof UpstreamTimeoutError;
-        const wait = request.signal.aborted ? undefined : nextWait(policy, call.attempts, { failure: timedOut ? "timeout" : "connect" });
-        if (wait === undefined) {
-          stopWatching();
-          return upstreamFailed(call, request, abort, error, deps);
-        }
-        await sleep(wait);
-        // A timed-out attempt's signal stays aborted: the next one gets its own.
-        abort = new AbortController();
-        init.signal = abort.signal;
-        continue;
-      } finally {
-        deadline.clear();
+      const prepared = await prepareRequest(call, sent, settings, gate, deps, abort.signal);
+      if (prepared instanceof LoupeError) {
+        stopWatching();
+        return fail(call, prepared, deps);
       }
-      // Nothing has reached the client yet: an answer the policy retries is dropped, and the call tried again.
-      if (policy.attempts > call.attempts && upstream.status >= 400) {
-        const h = upstream.headers;
-        const wait = nextWait(policy, call.attempts, { status: upstream.status, retryAfter: h.get("retry-after"), retryAfterMs: h.get("retry-after-ms"), shouldRetry: h.get("x-should-retry") });
-        if (wait !== undefined) {
-          await upstream.body?.cancel().catch(() => {});
+      const { url, init } = prepared;
+      const origin = originOf(url);
+      let failure: unknown;
+      let circuitOpen = false;
+      if (!deps.breaker.allows(origin)) {
+        circuitOpen = true;
+        failure = new LoupeError("unavailable", `${(call.routed?.provider ?? route.adapter).id} upstream is failing (circuit open): not tried`);
+      }
+      while (!circuitOpen) {
+        call.attempts++;
+        const deadline = deps.deadlines.arm(abort);
+        try {
+          // Called as a plain function: a runtime's fetch may not take another `this`.
+          const fetchUpstream = deps.fetch;
+          upstream = await fetchUpstream(url, init);
+        } catch (error) {
+          const timedOut = abort.signal.reason instanceof UpstreamTimeoutError;
+          const wait = request.signal.aborted ? undefined : nextWait(policy, call.attempts, { failure: timedOut ? "timeout" : "connect" });
+          if (wait === undefined) {
+            failure = error;
+            break;
+          }
           await sleep(wait);
+          // A timed-out attempt's signal stays aborted: the next one gets its own.
+          abort = new AbortController();
+          init.signal = abort.signal;
           continue;
+        } finally {
+          deadline.clear();
         }
+        // Nothing has reached the client yet: an answer the policy retries is dropped, and the call tried again.
+        if (policy.attempts > call.attempts && upstream.status >= 400) {
+          const h = upstream.headers;
+          const wait = nextWait(policy, call.attempts, { status: upstream.status, retryAfter: h.get("retry-after"), retryAfterMs: h.get("retry-after-ms"), shouldRetry: h.get("x-should-retry") });
+          if (wait !== undefined) {
+            await upstream.body?.cancel().catch(() => {});
+            await sleep(wait);
+            continue;
+          }
+        }
+        break;
+      }
+      const failed = failure !== undefined || upstream.status === 429 || upstream.status >= 500;
+      if (!circuitOpen) deps.breaker.record(origin, !failed);
+      if (failed && nextFallback < chain.length && !request.signal.aborted) {
+        if (failure === undefined) await upstream.body?.cancel().catch(() => {});
+        const routed = routeCall(call, chain[nextFallback++]!, body, deps.providerOf);
+        if (routed instanceof LoupeError) {
+          stopWatching();
+          return fail(call, routed, deps);
+        }
+        call.routed = routed;
+        call.endpoint = routed.endpoint;
+        sent = { bytes: routed.bytes, rewriteEvent: undefined };
+        abort = new AbortController();
+        continue;
+      }
+      if (failure !== undefined) {
+        stopWatching();
+        return failure instanceof LoupeError ? fail(call, failure, deps) : upstreamFailed(call, request, abort, failure, deps);
       }
       break;
     }
@@ -189,6 +191,55 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     deps.onFailure(error);
     return renderError(new LoupeError("internal", "internal gateway error"), route.adapter.dialect);
   }
+}
+
+/**
+ * The request for the call's current target (the route's provider, or where
+ * routing or a fallback sent it): URL, headers after the header rules and the
+ * stored key, and the provider's own last word (signing, regional URLs).
+ */
+async function prepareRequest(call: CallState, sent: UpstreamBody, settings: RoutingSettings, gate: CallGate | undefined, deps: ProxyDeps, signal: AbortSignal): Promise<{ url: string; init: RequestInit } | LoupeError> {
+  let url = upstreamUrl(call, deps);
+  const init = upstreamInit(call, sent, signal);
+  const headers = init.headers as Record<string, string>;
+  if (call.routed) adaptRoutedHeaders(call, headers);
+  // Header rules run before a stored provider key is put in: no rule can see or move one.
+  if (settings.requestHeaderRules.length > 0) applyHeaderRules(settings.requestHeaderRules, headers, matchContext(call));
+  // A call with a gateway key: the stored provider key goes in place of anything the client sent.
+  // So does a call routed to another provider: the client's credentials are not for it.
+  let storedSecret: string | undefined;
+  if (call.identity !== undefined || call.routed?.otherProvider) {
+    const credentials = call.identity !== undefined ? gate : deps.gate;
+    if (credentials === undefined) {
+      return new LoupeError("unauthorized", `routing to ${call.routed?.provider.id} needs a stored key for it (LOUPE_SECRET and loupe provider-keys set ${call.routed?.provider.id})`);
+    }
+    const injected = injectCredential(call, credentials, headers, url, deps);
+    if (injected instanceof LoupeError) return injected;
+    url = injected.url;
+    storedSecret = injected.storedSecret;
+  }
+  // The provider's last word on the request; no await when it has none.
+  const target = call.routed?.provider ?? call.route.adapter;
+  const prepare = target.upstream.prepare;
+  if (prepare === undefined) return { url, init };
+  try {
+    const prepared = await prepare({ url, method: call.method, headers, body: sent.bytes }, { settings: deps.config.providerSettings[target.id as ProviderId] ?? NO_SETTINGS, path: call.upstreamPath, endpoint: call.endpoint, storedSecret });
+    init.headers = prepared.headers;
+    init.body = prepared.body;
+    return { url: prepared.url, init };
+  } catch (error) {
+    return error instanceof LoupeError ? error : new LoupeError("internal", `preparing the ${target.id} request failed: ${(error as Error).message}`);
+  }
+}
+
+const origins = new Map<string, string>();
+/** An upstream's origin, the circuit breaker's key (parsed once per base). */
+function originOf(url: string): string {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  const base = slash < 0 ? url : url.slice(0, slash);
+  let origin = origins.get(base);
+  if (origin === undefined) origins.set(base, (origin = base));
+  return origin;
 }
 
 /** Where the call goes: the provider's base URL, then the path and query as the client sent them. */

@@ -3,6 +3,7 @@ import type { Provider } from "../providers/contract.ts";
 import type { CallTracer } from "../telemetry/call-tracer.ts";
 import type { CallEvent } from "../recording/call-event.ts";
 import type { Admission, CallGate } from "../keys/call-gate.ts";
+import type { CircuitBreaker } from "../routing/circuit-breaker.ts";
 import type { RoutingSettingsHolder } from "../routing/routing-settings.ts";
 import type { UpstreamDeadlines } from "./upstream-deadline.ts";
 
@@ -27,6 +28,8 @@ export interface ProxyDeps {
   baseUrlOf(provider: Provider): string;
   /** What reaches upstreams: the runtime's fetch, or one a test injects. */
   fetch: UpstreamFetch;
+  /** Upstreams that keep failing are skipped for a while (routing/circuit-breaker.ts). */
+  breaker: CircuitBreaker;
   /** The provider serving an id (registered or declared): where a routing rule can send calls. */
   providerOf(id: string): Provider | undefined;
   /** Header rules, routing, fallbacks and retries in force (part 8; `PUT /api/settings` swaps them). */

@@ -1,7 +1,7 @@
 import { LoupeError } from "../errors.ts";
 import type { Endpoint, Provider } from "../providers/contract.ts";
-import { matches } from "../routing/match.ts";
-import type { RoutingRule, Target } from "../routing/routing-settings.ts";
+import { matches, type MatchContext } from "../routing/match.ts";
+import type { Fallback, RoutingRule, Target } from "../routing/routing-settings.ts";
 import {
   convertChatErrorToMessages,
   convertChatRequestToMessages,
@@ -52,6 +52,14 @@ export function pickTarget(rules: readonly RoutingRule[], call: CallState, rando
     return rule.to.at(-1);
   }
   return undefined;
+}
+
+export const NO_FALLBACKS: readonly Target[] = Object.freeze([]);
+
+/** The fallback chain of the first `fallbacks` entry whose match holds (none when no entry does). */
+export function fallbackChain(fallbacks: readonly Fallback[], context: MatchContext): readonly Target[] {
+  for (const fallback of fallbacks) if (matches(fallback.match, context)) return fallback.chain;
+  return NO_FALLBACKS;
 }
 
 export function routeCall(call: CallState, target: Target, body: Uint8Array | undefined, providerOf: (id: string) => Provider | undefined): RoutedCall | LoupeError {

@@ -1,4 +1,5 @@
 import { createRoutingSettings } from "../../src/routing/routing-settings.ts";
+import { createCircuitBreaker } from "../../src/routing/circuit-breaker.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { z } from "zod";
@@ -90,6 +91,7 @@ function depsFor(config: Config, records: RequestRecord[]): ProxyDeps {
     config,
     routing: createRoutingSettings(config.routing),
     providerOf: () => undefined,
+    breaker: createCircuitBreaker(),
     record,
     recordLater: record,
     baseUrlOf: (adapter) => (config.upstreams as Record<string, string | undefined>)[adapter.id] || adapter.upstream.baseUrl,
