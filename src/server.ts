@@ -116,7 +116,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       internal_errors: state.internalErrors,
     }),
   );
-  // Claude Code probes its base URL with HEAD /api/hello at start-up.
+  // HEAD /api/hello, as Claude Code was seen to probe at start-up (2.1.197 probes its base URL: `fetch` below).
   app.on(["GET", "HEAD"], "/api/hello", (c) => c.body(null, 200));
   const access = createAccess({ adminToken: deps.config.adminToken, dashboardPassword: deps.config.dashboardPassword });
   const dashboard = createDashboard(deps.dashboard, access);
@@ -198,6 +198,10 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   /**
    * Proxied calls skip the router: they are most of the traffic and their
    * route is a prefix test. Everything else (health, admin) goes through Hono.
+   * A HEAD of a provider's root is no call but a connection probe (Claude Code
+   * sends `HEAD $ANTHROPIC_BASE_URL` at start-up: `HEAD /anthropic`, or
+   * `HEAD /`, which Hono answers like `GET /`): answered here, not forwarded,
+   * not recorded.
    */
   const fetch = (request: Request): Response | Promise<Response> => {
     const url = request.url;
@@ -205,6 +209,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     const end = url.indexOf("?", start);
     const pathname = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
     const route = registry.matchRoute(request.method, pathname, request.headers);
+    if (route && request.method === "HEAD" && route.upstreamPath === "/") return new Response(null, { status: 200 });
     return route ? proxy(request, route) : app.fetch(request);
   };
   return { app, fetch };

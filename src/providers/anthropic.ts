@@ -1,6 +1,7 @@
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../usage/usage.ts";
 import { anthropicMessagesContent } from "./anthropic-content.ts";
 import type { Endpoint, Provider, ResponseFacts, StreamReader } from "./contract.ts";
+import { classifyClaudeCodeRequest } from "./claude-code-class.ts";
 import { anthropicErrors } from "./dialects.ts";
 import { headerText } from "../http/headers.ts";
 
@@ -96,12 +97,13 @@ function createMessagesStreamReader(): StreamReader {
 const messages: Endpoint = {
   operation: "chat",
   billable: true,
-  readRequest(body) {
+  readRequest(body, headers) {
     return {
       model: typeof body.model === "string" ? body.model : undefined,
       streamed: body.stream === true,
       sessionId: readSessionFromMetadata(asObject(body.metadata)?.user_id),
       params: pickParams(body, { max_tokens: "max_tokens", temperature: "temperature", top_p: "top_p", top_k: "top_k", stop_sequences: "stop_sequences" }),
+      client: classifyClaudeCodeRequest({ headers, body }),
     };
   },
   readResponse: readMessage,
@@ -118,7 +120,7 @@ const messages: Endpoint = {
 const countTokens: Endpoint = {
   operation: "count_tokens",
   billable: false,
-  readRequest: (body) => ({ model: typeof body.model === "string" ? body.model : undefined }),
+  readRequest: (body, headers) => ({ model: typeof body.model === "string" ? body.model : undefined, client: classifyClaudeCodeRequest({ headers, body, countTokens: true }) }),
 };
 
 const models: Endpoint = { operation: "models", billable: false };

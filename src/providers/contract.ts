@@ -110,7 +110,8 @@ export interface Endpoint {
   operation: string;
   /** False for free calls (token counting, model lists): cost is exactly 0. */
   billable: boolean;
-  readRequest?(body: Record<string, unknown>): Partial<RequestFacts>;
+  /** What the body says; `client` is completed there where the headers (`readHeaders`) said nothing. */
+  readRequest?(body: Record<string, unknown>, headers?: HeaderObject): Partial<RequestFacts> & { client?: ClientMeta | undefined };
   readResponse?(body: unknown): ResponseFacts;
   createStreamReader?(): StreamReader;
   /**

@@ -57,8 +57,8 @@ function claudeEndpoint(model: string, action: string): Endpoint | undefined {
   if (model === "count-tokens") return anthropicCountTokens;
   return {
     ...anthropicMessages,
-    readRequest(body) {
-      const facts = anthropicMessages.readRequest?.(body);
+    readRequest(body, headers) {
+      const facts = anthropicMessages.readRequest?.(body, headers);
       return { ...facts, model, streamed: action === "streamRawPredict" || body.stream === true };
     },
     readResponse: (body) => withGoogleError(anthropicMessages.readResponse?.(body) ?? {}, body),

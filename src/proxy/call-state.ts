@@ -36,7 +36,8 @@ export interface CallState {
   readonly incoming: HeaderObject;
   /** The x-loupe-* tags; a gateway key's or token's project and user replace the caller's. */
   tags: RequestTags;
-  readonly client: ClientMeta | undefined;
+  /** Agent metadata from the headers, completed from the body (read-request.ts). */
+  client: ClientMeta | undefined;
   readonly logBody: LogBodyMode;
   readonly trace: CallTrace | undefined;
   readonly traceId: string | undefined;

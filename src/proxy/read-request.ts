@@ -1,10 +1,26 @@
 import { LoupeError } from "../errors.ts";
-import type { EventRewrite } from "../providers/contract.ts";
+import type { ClientMeta, EventRewrite } from "../providers/contract.ts";
 import { asObject } from "../usage/usage.ts";
 import type { CallState } from "./call-state.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 
 const utf8 = new TextDecoder();
+
+/**
+ * Client metadata from the headers, completed by what the body says: a field
+ * the headers give wins, and the body's agent type and parent count only
+ * when the headers name no other class.
+ */
+export function completeClient(fromHeaders: ClientMeta | undefined, fromBody: ClientMeta): ClientMeta {
+  if (!fromHeaders) return fromBody;
+  const sameClass = fromHeaders.requestClass === undefined || fromHeaders.requestClass === fromBody.requestClass;
+  return {
+    agentId: fromHeaders.agentId ?? fromBody.agentId,
+    parentAgentId: fromHeaders.parentAgentId ?? (sameClass ? fromBody.parentAgentId : undefined),
+    requestClass: fromHeaders.requestClass ?? fromBody.requestClass,
+    agentType: fromHeaders.agentType ?? (sameClass ? fromBody.agentType : undefined),
+  };
+}
 
 const queryOf = (path: string) => {
   const at = path.indexOf("?");
@@ -47,8 +63,9 @@ export function readRequestBody(call: CallState, body: Uint8Array | undefined, d
     return new LoupeError("invalid_request", `malformed JSON in request body: ${(error as Error).message}`);
   }
   try {
-    const read = endpoint.readRequest?.(json);
+    const read = endpoint.readRequest?.(json, call.incoming);
     if (read) call.facts = { model: read.model, streamed: read.streamed ?? false, sessionId: call.facts.sessionId ?? read.sessionId, userId: read.userId, params: read.params };
+    if (read?.client) call.client = completeClient(call.client, read.client);
     if (call.captureContent) call.requestContent = endpoint.content?.readRequestContent?.(json);
     const prepared = endpoint.prepareUpstream?.(json, { query: queryOf(call.path) });
     if (prepared) {

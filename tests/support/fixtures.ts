@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 
@@ -37,11 +37,15 @@ export function sseEvents(text: string): string[] {
   return text.split(/(?<=\r\n\r\n|\n\n)/).filter((e) => e.trim() !== "");
 }
 
-/** Every fixture (provenance and expected-usage files aside), as `<folder>/<file>`, sorted. */
+/**
+ * Every response fixture (provenance and expected-usage files aside), as
+ * `<folder>/<file>`, sorted. A folder with a `manifest.json` holds captured
+ * requests, described by that manifest (claude-code/), not responses to walk.
+ */
 export function listFixtures(): string[] {
   const names: string[] = [];
   for (const folder of readdirSync(FIXTURES, { withFileTypes: true })) {
-    if (!folder.isDirectory()) continue;
+    if (!folder.isDirectory() || existsSync(join(FIXTURES, folder.name, "manifest.json"))) continue;
     for (const file of readdirSync(join(FIXTURES, folder.name))) {
       if (file.endsWith(".source.txt") || file.endsWith(EXPECTED)) continue;
       names.push(`${folder.name}/${file}`);

@@ -5,6 +5,7 @@ import type { ContentHooks } from "../../telemetry/genai-content.ts";
 import { asObject, pickParams, readCount, sumCounts, type Usage } from "../../usage/usage.ts";
 import { anthropic, readSessionFromMetadata } from "../anthropic.ts";
 import { anthropicMessagesContent } from "../anthropic-content.ts";
+import { classifyClaudeCodeRequest } from "../claude-code-class.ts";
 import type { Endpoint, Provider, ResponseFacts, StreamReader } from "../contract.ts";
 import { str } from "../json-readers.ts";
 import { createEventStreamFrames, ERROR_PREFIX, EVENT_STREAM_CONTENT_TYPE, EXCEPTION_PREFIX, MALFORMED } from "./eventstream-frames.ts";
@@ -223,7 +224,13 @@ function endpointFor(action: string, model: string): Endpoint | undefined {
         // Embedding models are called through InvokeModel too (amazon.titan-embed-…, cohere.embed-…).
         operation: /embed/i.test(model) ? "embeddings" : "chat",
         billable: true,
-        readRequest: (body) => ({ model, streamed, sessionId: readSessionFromMetadata(asObject(body.metadata)?.user_id), params: pickParams(body, ANTHROPIC_PARAMS) }),
+        readRequest: (body, headers) => ({
+          model,
+          streamed,
+          sessionId: readSessionFromMetadata(asObject(body.metadata)?.user_id),
+          params: pickParams(body, ANTHROPIC_PARAMS),
+          client: classifyClaudeCodeRequest({ headers, body }),
+        }),
         readResponse: (body) => readInvoke(body, model),
         createStreamReader: () => createInvokeStreamReader(model),
         content: invokeContent,

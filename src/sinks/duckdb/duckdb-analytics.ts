@@ -1,7 +1,7 @@
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import type { AnalyticsStore, Page, Row, Totals } from "../analytics.ts";
 import { and, bucketSql, decodeCursor, encodeCursor, GROUP_KEYS, LIST_COLUMNS, MODEL, readTotals, SORT_KEYS, TOTALS, where, type Where } from "./analytics-sql.ts";
-import { IS_UNPRICED } from "./views.ts";
+import { IS_MAIN_TURN, IS_UNPRICED } from "./views.ts";
 
 /** What a session's calls show beyond a list's columns: which agent made each. */
 const AGENT_COLUMNS = "agent_id, parent_agent_id, agent_type, request_class";
@@ -144,7 +144,7 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
            ${json(`SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at,
                list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL) AS models,
                any_value(user_id) AS user_id, any_value(project) AS project,
-               arg_min(coalesce(json_extract_string(request_body, '$.messages[0].content'), json_extract_string(request_body, '$.contents[0].parts[0].text'), json_extract_string(request_body, '$.input')), started_at) AS first_prompt,
+               arg_min(coalesce(json_extract_string(request_body, '$.messages[0].content'), json_extract_string(request_body, '$.contents[0].parts[0].text'), json_extract_string(request_body, '$.input')), started_at) FILTER (WHERE ${IS_MAIN_TURN}) AS first_prompt,
                ${TOTALS}
              FROM s GROUP BY session_id`)} AS session,
            -- An agent's parent and type as its first call that names them gave them (Claude Code sends them on each call).

@@ -49,8 +49,11 @@ const TOKEN_SUMS = `
  * | unpriced_calls | BIGINT | billable calls with tokens but no price |
  * | errors | BIGINT | calls with status >= 400 or an error_type |
  * | project, user_id | VARCHAR | any non-null value seen in the session |
- * | first_prompt | VARCHAR | the `prompt_preview` of the session's earliest call that has one: the first thing the user wrote (≤ 200 chars, whitespace collapsed); NULL unless bodies are logged (`x-loupe-log-body: full`) |
+ * | first_prompt | VARCHAR | the `prompt_preview` of the session's earliest main-turn call that has one (`request_class` 'main', or NULL for clients other than Claude Code: not its title, compaction or subagent calls): the first thing the user wrote (≤ 200 chars, whitespace collapsed); NULL unless bodies are logged (`x-loupe-log-body: full`) |
  */
+/** A turn the user wrote: Claude Code's main thread, or any call of a client that names no request class. */
+export const IS_MAIN_TURN = "coalesce(request_class, 'main') = 'main'";
+
 const SESSIONS = `CREATE OR REPLACE VIEW sessions AS
 SELECT
   session_id,
@@ -65,7 +68,7 @@ SELECT
   count(*) FILTER (WHERE ${IS_ERROR}) AS errors,
   any_value(project) AS project,
   any_value(user_id) AS user_id,
-  arg_min(prompt_preview, started_at) FILTER (WHERE prompt_preview IS NOT NULL) AS first_prompt
+  arg_min(prompt_preview, started_at) FILTER (WHERE prompt_preview IS NOT NULL AND ${IS_MAIN_TURN}) AS first_prompt
 FROM requests
 WHERE session_id IS NOT NULL
 GROUP BY session_id
