@@ -6,7 +6,7 @@ import type { Limit } from "../keys/definitions.ts";
 import * as a from "./access-schemas.ts";
 import { ErrorSchema } from "./schemas.ts";
 
-/** A limit's current use, from the limiter (the lead wires it); absent: listings show `usage: null`. */
+/** A limit's current use, from the limiter (serve.ts passes `limiter.usage`); absent, or no figure: listings show `usage: null`. */
 export type LimitUsage = (limit: Limit) => Promise<{ used: string; resetS: number } | undefined>;
 
 export interface AccessApiDeps {

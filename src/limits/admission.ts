@@ -1,6 +1,6 @@
 import type { CompiledLimit } from "./limit-book.ts";
-import type { Admission, Blocked, CallSubjects, Tightest } from "./limiter.ts";
-import { windowLabel } from "./windows.ts";
+import type { Admission, Blocked, CallSubjects, LimitUsage, Tightest } from "./limiter.ts";
+import { windowLabel, type UsageFigures } from "./windows.ts";
 
 /** Turning what the counters read into an Admission: the same for both backends. */
 
@@ -57,8 +57,18 @@ function tightestOf(index: number, limit: CompiledLimit, used: number, now: numb
     metric: limit.metric,
     limit: limit.def.amount,
     remaining: decimal(Math.max(0, limit.amount - used)),
-    resetS: fallsAt === undefined ? 0 : Math.max(0, Math.ceil((fallsAt - now) / 1000)),
+    resetS: resetSeconds(fallsAt, now),
   };
+}
+
+/** Seconds from `now` until `fallsAt`, rounded up; 0 when nothing is counted. */
+function resetSeconds(fallsAt: number | undefined, now: number): number {
+  return fallsAt === undefined ? 0 : Math.max(0, Math.ceil((fallsAt - now) / 1000));
+}
+
+/** A limit's figures as the admin API shows them. */
+export function limitUsageOf(figures: UsageFigures, now: number): LimitUsage {
+  return { used: decimal(figures.used), resetS: resetSeconds(figures.fallsAt, now) };
 }
 
 function blockedBy(index: number, limit: CompiledLimit, used: number, subjects: CallSubjects, now: number, timing: Timing): Blocked {

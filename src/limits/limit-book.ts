@@ -26,6 +26,13 @@ export interface LimitBook {
   readonly size: number;
   /** The limits that apply to a call, in scope order (key, project, user, model). */
   applicable(subjects: CallSubjects): CompiledLimit[];
+  /** The compiled limit a definition names (same scope, subject, metric and window; any amount). */
+  find(def: Limit): CompiledLimit | undefined;
+}
+
+/** `project:acme:requests:60s`: a limit's counter name. A model pattern names one counter for every model it fits. */
+function limitName(def: Limit): string {
+  return `${def.scope}:${encodeURIComponent(def.subject)}:${def.metric}:${windowLabel(def.window)}`;
 }
 
 const MODEL_CACHE_MAX = 1024;
@@ -35,7 +42,7 @@ export function compileLimits(limits: readonly Limit[], previous?: readonly Comp
   const kept = new Map(previous?.map((limit) => [limit.name, limit.local]));
   const byName = new Map<string, CompiledLimit>();
   for (const def of limits) {
-    const name = `${def.scope}:${encodeURIComponent(def.subject)}:${def.metric}:${windowLabel(def.window)}`;
+    const name = limitName(def);
     byName.set(name, {
       def,
       scope: def.scope,
@@ -77,6 +84,7 @@ export function compileLimits(limits: readonly Limit[], previous?: readonly Comp
       if (subjects.model !== undefined) pushAll(found, modelLimits(subjects.model));
       return found;
     },
+    find: (def) => byName.get(limitName(def)),
   };
   return { book, all };
 }

@@ -32,8 +32,22 @@ export interface Limiter {
   admit(subjects: CallSubjects, now?: number): Admission | Promise<Admission>;
   /** After the call: add its tokens and cost to the tokens and usd limits it matched. Never throws, never waits. */
   settle(admission: Admission, usage: CallUsage, now?: number): void;
+  /**
+   * A limit's current usage, for the admin API: read only, counts nothing.
+   * Undefined when the limit is not among the definitions in use. With Redis,
+   * the shared figure; while Redis is unreachable, this process's own counts
+   * (fail-open, what admits then go by) or undefined (fail-closed). Never throws.
+   */
+  usage(limit: Limit, now?: number): Promise<LimitUsage | undefined>;
   stats(): LimiterStats;
   close(): Promise<void>;
+}
+
+export interface LimitUsage {
+  /** What the current window or period has counted, decimal: calls, tokens or nano-USD. */
+  used: string;
+  /** Seconds from now until `used` next falls, as `Tightest.resetS`; 0 when nothing is counted. */
+  resetS: number;
 }
 
 export interface CallUsage {

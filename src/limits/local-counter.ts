@@ -1,4 +1,4 @@
-import { bucketLeavesAt, periodBounds, slidingShape, type PeriodBounds, type Period, type SlidingShape } from "./windows.ts";
+import { bucketLeavesAt, periodBounds, periodFigures, slidingFigures, slidingShape, type PeriodBounds, type Period, type SlidingShape, type UsageFigures } from "./windows.ts";
 
 /**
  * One limit's usage in this process: a ring of sub-bucket counts for a sliding
@@ -13,6 +13,8 @@ export interface LocalCounter {
   fallsAt(now: number): number | undefined;
   /** When the usage falls below `amount`: when a blocked call would be admitted. */
   freeAt(now: number, amount: number): number;
+  /** The usage and when it next falls, read without moving the counter (for the admin API: any `now` leaves the counts as they are). */
+  peek(now: number): UsageFigures;
 }
 
 export class SlidingCounter implements LocalCounter {
@@ -63,11 +65,15 @@ export class SlidingCounter implements LocalCounter {
 
   fallsAt(now: number): number | undefined {
     const current = this.advance(now);
-    const span = this.shape.span;
-    for (let index = current - span + 1; index <= current; index++) {
-      if (this.counts[index % span]! > 0) return bucketLeavesAt(index, this.shape);
-    }
-    return undefined;
+    return slidingFigures(this.shape, current, (index) => this.counts[index % this.shape.span]!).fallsAt;
+  }
+
+  peek(now: number): UsageFigures {
+    const { bucketMs, span } = this.shape;
+    const last = this.last;
+    // As advance() would see it: buckets after the last one are empty, those a span before it are gone.
+    const current = Math.max(Math.floor(now / bucketMs), last);
+    return slidingFigures(this.shape, current, (index) => (index <= last && index > last - span ? this.counts[index % span]! : 0));
   }
 
   freeAt(now: number, amount: number): number {
@@ -108,7 +114,12 @@ export class PeriodCounter implements LocalCounter {
   }
 
   fallsAt(now: number): number | undefined {
-    return this.used(now) > 0 ? this.boundsAt(now).end : undefined;
+    return periodFigures(this.boundsAt(now), this.total).fallsAt;
+  }
+
+  peek(now: number): UsageFigures {
+    const bounds = this.bounds;
+    return bounds !== undefined && now < bounds.end ? periodFigures(bounds, this.total) : periodFigures(periodBounds(this.period, now), 0);
   }
 
   freeAt(now: number): number {

@@ -1,5 +1,5 @@
 import type { Limit } from "../keys/definitions.ts";
-import { buildAdmission, NO_LIMITS, type Timing, type UsageTicket } from "./admission.ts";
+import { buildAdmission, limitUsageOf, NO_LIMITS, type Timing, type UsageTicket } from "./admission.ts";
 import { compileLimits, type CompiledLimit } from "./limit-book.ts";
 import type { Admission, CallSubjects, CallUsage, Limiter } from "./limiter.ts";
 
@@ -22,6 +22,10 @@ export function createMemoryLimiter(limits: readonly Limit[] = []): Limiter {
     },
     settle(admission, usage, now = Date.now()) {
       settleLocally(admission, usage, now);
+    },
+    async usage(def, now = Date.now()) {
+      const limit = compiled.book.find(def);
+      return limit && limitUsageOf(limit.local.peek(now), now);
     },
     stats: () => ({ backend: "memory", redisFailures: 0, failOpenAdmits: 0, pendingReconcile: 0, redisUp: false }),
     close: async () => {},

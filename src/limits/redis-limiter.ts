@@ -1,12 +1,12 @@
 import { Redis } from "ioredis";
 import type { Limit } from "../keys/definitions.ts";
-import { buildAdmission, NO_LIMITS, type Timing } from "./admission.ts";
+import { buildAdmission, limitUsageOf, NO_LIMITS, type Timing } from "./admission.ts";
 import { ADMIT_SCRIPT, ADMIT_SCRIPT_SHA, ARGS_PER_LIMIT } from "./admit-script.ts";
 import { compileLimits, type CompiledLimit } from "./limit-book.ts";
 import type { Admission, CallSubjects, CallUsage, Limiter, LimiterStats } from "./limiter.ts";
 import { SlidingCounter } from "./local-counter.ts";
 import { admitLocally, settleLocally, ticketOf, usageFor } from "./memory-limiter.ts";
-import { bucketLeavesAt } from "./windows.ts";
+import { bucketLeavesAt, periodBounds, periodFigures, slidingFigures, type PeriodBounds, type UsageFigures } from "./windows.ts";
 
 /**
  * Limits counted in Redis, shared by every gateway using it. An admit is one
@@ -54,6 +54,9 @@ interface Cell {
   until: number;
 }
 
+/** A calendar budget's counter for one period. */
+const periodKey = (limit: CompiledLimit, bounds: PeriodBounds) => `${PREFIX}${limit.name}:${bounds.label}`;
+
 function cellOf(limit: CompiledLimit, now: number): Cell {
   const local = limit.local;
   if (local instanceof SlidingCounter) {
@@ -61,7 +64,7 @@ function cellOf(limit: CompiledLimit, now: number): Cell {
     return { key: PREFIX + limit.name, field: String(bucket), expire: (local.shape.span + 1) * local.shape.bucketMs, until: bucketLeavesAt(bucket, local.shape) };
   }
   const bounds = local.boundsAt(now);
-  return { key: `${PREFIX}${limit.name}:${bounds.label}`, field: undefined, expire: bounds.end + PERIOD_GRACE_MS, until: bounds.end + PERIOD_GRACE_MS };
+  return { key: periodKey(limit, bounds), field: undefined, expire: bounds.end + PERIOD_GRACE_MS, until: bounds.end + PERIOD_GRACE_MS };
 }
 
 export async function createRedisLimiter(options: RedisLimiterOptions): Promise<Limiter> {
@@ -173,7 +176,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
         args.push("s", limit.def.amount, add, Math.floor(now / bucketMs), span, (span + 1) * bucketMs);
       } else {
         const bounds = local.boundsAt(now);
-        keys.push(`${PREFIX}${limit.name}:${bounds.label}`);
+        keys.push(periodKey(limit, bounds));
         args.push("c", limit.def.amount, add, 0, 0, bounds.end + PERIOD_GRACE_MS);
       }
     }
@@ -217,6 +220,18 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     }, fallBack);
   }
 
+  /** Reads a limit's counter as the admit script does (buckets that left the window are not counted), without changing it. */
+  async function readInRedis(limit: CompiledLimit, now: number): Promise<UsageFigures> {
+    const local = limit.local;
+    if (local instanceof SlidingCounter) {
+      const counts = await redis.hgetall(PREFIX + limit.name);
+      return slidingFigures(local.shape, Math.floor(now / local.shape.bucketMs), (index) => Number(counts[String(index)] ?? 0));
+    }
+    // periodBounds rather than local.boundsAt: the local count must not move for a read.
+    const bounds = periodBounds(local.period, now);
+    return periodFigures(bounds, Number((await redis.get(periodKey(limit, bounds))) ?? 0));
+  }
+
   const limiter: Limiter = {
     get empty() {
       return compiled.book.size === 0;
@@ -241,6 +256,19 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
         const amount = usageFor(limit, usage);
         if (amount > 0) keep(cellOf(limit, now), amount);
       }
+    },
+    async usage(def, now = Date.now()) {
+      const limit = compiled.book.find(def);
+      if (limit === undefined) return undefined;
+      if (usable()) {
+        try {
+          return limitUsageOf(await readInRedis(limit, now), now);
+        } catch {
+          failed();
+        }
+      }
+      // Unreachable: fail-open admits go by this process's counts, so those are the figures that apply; fail-closed has none.
+      return failOpen ? limitUsageOf(limit.local.peek(now), now) : undefined;
     },
     stats: (): LimiterStats => ({ backend: "redis", redisFailures, failOpenAdmits, pendingReconcile: pending.size, redisUp: usable() }),
     async close() {

@@ -33,6 +33,33 @@ export function bucketLeavesAt(index: number, shape: SlidingShape): number {
   return (index + shape.span) * shape.bucketMs;
 }
 
+/** A limit's usage at one moment, and when it next falls (undefined: nothing counted). */
+export interface UsageFigures {
+  used: number;
+  fallsAt: number | undefined;
+}
+
+/**
+ * What a sliding window counts in bucket `current`: the sum of the `span`
+ * buckets ending there, falling when the oldest non-empty one leaves.
+ * `countAt(index)` reads a bucket (0 when absent), from a ring or a Redis hash.
+ */
+export function slidingFigures(shape: SlidingShape, current: number, countAt: (index: number) => number): UsageFigures {
+  let used = 0;
+  let fallsAt: number | undefined;
+  for (let index = current - shape.span + 1; index <= current; index++) {
+    const count = countAt(index);
+    if (count > 0 && fallsAt === undefined) fallsAt = bucketLeavesAt(index, shape);
+    used += count;
+  }
+  return { used, fallsAt };
+}
+
+/** A calendar period's usage: it falls (to zero) when the period ends. */
+export function periodFigures(bounds: PeriodBounds, used: number): UsageFigures {
+  return { used, fallsAt: used > 0 ? bounds.end : undefined };
+}
+
 export type Period = "day" | "week" | "month";
 
 export interface PeriodBounds {

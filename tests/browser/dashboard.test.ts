@@ -250,7 +250,7 @@ describe("the dashboard in Chromium", () => {
     expect(problemsOf(page)).toEqual([]);
   });
 
-  test("Limits: a limit set here is listed with its amount in dollars (exact) and cleared", async () => {
+  test("Limits: a limit set here is listed with its amount in dollars (exact), shows what a call in its project used, and is cleared", async () => {
     const page = await open("/limits");
     await page.getByRole("heading", { name: "Set a limit" }).waitFor();
     await page.getByLabel("Scope").selectOption("project");
@@ -263,7 +263,28 @@ describe("the dashboard in Chromium", () => {
     const row = page.locator('tr[data-limit="project:browser-project"]');
     await row.waitFor();
     expect(await row.textContent()).toContain("$20.000000001");
-    expect((await api("/api/limits")).items).toContainEqual({ scope: "project", subject: "browser-project", metric: "usd", amount: "20000000001", window: { period: "month" }, soft_pct: 80, usage: null });
+    const listed = async () => (await api("/api/limits")).items.find((l: { subject: string }) => l.subject === "browser-project");
+    expect(await listed()).toEqual({ scope: "project", subject: "browser-project", metric: "usd", amount: "20000000001", window: { period: "month" }, soft_pct: 80, usage: { used: "0", reset_s: 0 } });
+
+    // One priced call in the project: the budget counts its exact cost, and the page shows it.
+    const response = await fetch(`${gateway.url}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer sk-test", "x-loupe-project": "browser-project" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    const [stored] = await gateway.sql(`select cost_usd::varchar as cost from requests where id = '${response.headers.get("x-loupe-request-id")}'`);
+    const [whole, frac = ""] = String(stored!.cost).split(".");
+    const costNano = (BigInt(whole!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0").slice(0, 9))).toString();
+    expect(BigInt(costNano)).toBeGreaterThan(0n);
+    expect(await eventually(async () => (await listed()).usage?.used, costNano)).toBe(costNano);
+    await page.reload();
+    await row.waitFor();
+    const usedCell = row.locator("td").nth(4);
+    const shown = `$0.${costNano.padStart(9, "0").replace(/0+$/, "")}`;
+    expect(await eventually(() => usedCell.textContent(), shown)).toBe(shown);
+    expect(await row.locator("td").nth(5).textContent()).toMatch(/^\d+ s$/);
     await page.screenshot({ path: screenshotPath("limits"), fullPage: true });
     await row.getByRole("button", { name: "Clear usd limits of project browser-project" }).click();
     expect(await eventually(() => row.count(), 0)).toBe(0);

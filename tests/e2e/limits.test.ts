@@ -50,7 +50,7 @@ const call = (gateway: Gateway, key: string) =>
   }).then(async (response) => ({ status: response.status, headers: response.headers, body: await response.text() }));
 
 describe("limits under concurrency", () => {
-  test("one gateway: 200 concurrent calls against 50 per minute → exactly 50 reach the provider; 150 are 429 and recorded with the limit", async () => {
+  test("one gateway: 200 concurrent calls against 50 per minute → exactly 50 reach the provider; 150 are 429 and recorded with the limit; the admin API and `loupe limits list` show 50 used", async () => {
     const gateway = await startGateway({ env: { LOUPE_SECRET: SECRET, LOUPE_OPENAI_BASE_URL: upstream.url } });
     try {
       const key = define(gateway);
@@ -69,6 +69,18 @@ describe("limits under concurrency", () => {
       ]);
       const livez = (await (await fetch(`${gateway.url}/livez`)).json()) as { limits: { backend: string } };
       expect(livez.limits.backend).toBe("memory");
+      // The admin API and `loupe limits list` show the limit with what the current minute has counted.
+      const listed = (await (await fetch(`${gateway.url}/api/limits`)).json()) as { items: { subject: string; usage: { used: string; reset_s: number } | null }[] };
+      expect(listed.items).toHaveLength(1);
+      expect(listed.items[0]).toMatchObject({ subject: "batch", usage: { used: "50" } });
+      expect(listed.items[0]!.usage!.reset_s).toBeGreaterThan(0);
+      expect(listed.items[0]!.usage!.reset_s).toBeLessThanOrEqual(61);
+      const table = loupe(gateway, ["limits", "list"]).split("\n").map((line) => line.split("│").map((cell) => cell.trim()));
+      expect(table[0]).toEqual(["scope", "subject", "limit", "used", "resets_in_s"]);
+      const row = table.find((cells) => cells[0] === "project");
+      expect(row?.slice(0, 2)).toEqual(["project", "batch"]);
+      expect(row?.[3]).toBe("50");
+      expect(Number(row?.[4])).toBeGreaterThan(0);
     } finally {
       await gateway.stop();
     }

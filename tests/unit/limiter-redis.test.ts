@@ -113,6 +113,37 @@ describe("limits shared through Redis", () => {
     expect((await limiter.admit({ project: "clock" }, Date.parse("2031-05-07T00:00:00Z"))).tightest).toMatchObject({ remaining: "1" });
   });
 
+  test("usage reads the shared counters: calls admitted on either gateway, settled tokens and nano-USD, dropping as windows move on", async () => {
+    const requests = limit({ scope: "project", subject: "usage", amount: "100" });
+    const tokens = limit({ scope: "project", subject: "usage", metric: "tokens", amount: "100000", window: { seconds: 3600 } });
+    const usd = limit({ scope: "project", subject: "usage", metric: "usd", amount: "90000000000", window: { period: "day" } });
+    const pattern = limit({ scope: "model", subject: "usage-*", amount: "100" });
+    const limits = [requests, tokens, usd, pattern];
+    const [a, b] = await Promise.all([gateway(limits), gateway(limits)]);
+    const t0 = Date.parse("2032-07-08T12:00:00Z");
+    for (let i = 0; i < 7; i++) {
+      const admission = await (i % 2 ? a : b)!.admit({ project: "usage", model: i < 3 ? "usage-a" : "usage-b" }, t0 + 1000 * i);
+      (i % 2 ? a : b)!.settle(admission, { tokens: 100 + i, costNano: 1_000_000_001n }, t0 + 1000 * i);
+    }
+    const at = t0 + 6500;
+    for (const limiter of [a!, b!]) {
+      expect(await limiter.usage(requests, at)).toEqual({ used: "7", resetS: 55 });
+      expect(await limiter.usage(tokens, at)).toEqual({ used: String(7 * 100 + 21), resetS: 3654 });
+      expect(await limiter.usage(usd, at)).toEqual({ used: "7000000007", resetS: 12 * 3600 - 6 });
+      expect(await limiter.usage(pattern, at)).toEqual({ used: "7", resetS: 55 });
+    }
+    // The first call leaves the 60 s window a sub-bucket (1 s) after it; all of them 61 s after the last.
+    expect(await a!.usage(requests, t0 + 61_000)).toEqual({ used: "6", resetS: 1 });
+    expect(await a!.usage(requests, t0 + 67_000)).toEqual({ used: "0", resetS: 0 });
+    // Tokens count in one-minute sub-buckets: all seven settles leave together, an hour and a minute on.
+    expect(await a!.usage(tokens, t0 + 3_659_000)).toEqual({ used: "721", resetS: 1 });
+    expect(await a!.usage(tokens, t0 + 3_660_000)).toEqual({ used: "0", resetS: 0 });
+    expect(await a!.usage(usd, Date.parse("2032-07-09T00:00:00Z"))).toEqual({ used: "0", resetS: 0 });
+    // Reading changes nothing in Redis: the earlier figure is still there.
+    expect(await b!.usage(requests, at)).toEqual({ used: "7", resetS: 55 });
+    expect(await a!.usage(limit({ scope: "project", subject: "not-defined" }), at)).toBeUndefined();
+  });
+
   test("a flushed script cache (Redis restarted elsewhere) falls back from EVALSHA to EVAL", async () => {
     const limiter = await gateway([limit({ scope: "key", subject: "key_noscript", amount: "2" })]);
     await raw.script("FLUSH");
@@ -148,6 +179,8 @@ describe("Redis unreachable", () => {
       expect(limiter.stats()).toMatchObject({ redisUp: false, failOpenAdmits: 20 });
       expect(limiter.stats().redisFailures).toBeGreaterThanOrEqual(20);
       expect(limiter.stats().pendingReconcile).toBeGreaterThan(0);
+      // Meanwhile usage is this process's own count, the one admits go by.
+      expect((await limiter.usage(limit({ scope: "key", subject: "key_outage", amount: "1000" })))?.used).toBe("20");
     } finally {
       // Back, empty (no persistence): what was counted during the outage is added.
       await server.start();
@@ -172,6 +205,7 @@ describe("Redis unreachable", () => {
       expect(refused.unavailable).toContain("unreachable");
       expect((await limiter.admit({ key: "key_other" })).allowed).toBe(true);
       expect(limiter.stats().failOpenAdmits).toBe(0);
+      expect(await limiter.usage(limit({ scope: "key", subject: "key_closed" }))).toBeUndefined();
     } finally {
       await server.start();
     }

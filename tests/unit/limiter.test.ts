@@ -253,6 +253,52 @@ describe("settling usage", () => {
   });
 });
 
+describe("usage for the admin API", () => {
+  test("a sliding window: the calls counted now, and seconds until the oldest leaves; reading moves nothing", async () => {
+    const def = limit({ scope: "key", subject: "key_a" });
+    const limiter = createMemoryLimiter([def]);
+    for (let i = 0; i < 3; i++) admitNow(limiter, { key: "key_a" }, T0 + 1000 * i);
+    expect(await limiter.usage(def, T0 + 2500)).toEqual({ used: "3", resetS: 59 });
+    // A read far ahead leaves the ring where it was: the same read again gives the same figures.
+    expect(await limiter.usage(def, T0 + 3_600_000)).toEqual({ used: "0", resetS: 0 });
+    expect(await limiter.usage(def, T0 + 2500)).toEqual({ used: "3", resetS: 59 });
+    admitNow(limiter, { key: "key_a" }, T0 + 2600);
+    expect(await limiter.usage(def, T0 + 2700)).toEqual({ used: "4", resetS: 59 });
+    // The first call leaves a window and a sub-bucket after it was counted.
+    expect(await limiter.usage(def, T0 + 60_999)).toEqual({ used: "4", resetS: 1 });
+    expect(await limiter.usage(def, T0 + 61_000)).toEqual({ used: "3", resetS: 1 });
+    expect(await limiter.usage(def, T0 + 62_000)).toEqual({ used: "2", resetS: 1 });
+    expect(await limiter.usage(def, T0 + 63_000)).toEqual({ used: "0", resetS: 0 });
+  });
+
+  test("tokens and exact nano-USD after settles; a day's budget drops to zero at midnight UTC", async () => {
+    const tokens = limit({ scope: "project", subject: "acme", metric: "tokens", amount: "100000", window: { seconds: 3600 } });
+    const usd = limit({ scope: "project", subject: "acme", metric: "usd", amount: "9000000000", window: { period: "day" } });
+    const limiter = createMemoryLimiter([tokens, usd]);
+    limiter.settle(admitNow(limiter, { project: "acme" }, T0), { tokens: 600, costNano: 1_000_000_001n }, T0);
+    limiter.settle(admitNow(limiter, { project: "acme" }, T0 + 60_000), { tokens: 399, costNano: 2_500_000_000n }, T0 + 60_000);
+    expect(await limiter.usage(tokens, T0 + 60_000)).toEqual({ used: "999", resetS: 3600 });
+    expect(await limiter.usage(usd, T0 + 60_000)).toEqual({ used: "3500000001", resetS: 12 * 3600 - 60 });
+    expect(await limiter.usage(tokens, T0 + 3_660_000)).toEqual({ used: "399", resetS: 60 });
+    expect(await limiter.usage(usd, at("2026-03-05T00:00:00Z"))).toEqual({ used: "0", resetS: 0 });
+    expect(await limiter.usage(usd, at("2026-03-04T23:59:59Z"))).toEqual({ used: "3500000001", resetS: 1 });
+  });
+
+  test("a model pattern has one figure for every model it fits; an undefined limit has none; the amount does not matter", async () => {
+    const pattern = limit({ scope: "model", subject: "gpt-4o*", amount: "10" });
+    const exact = limit({ scope: "model", subject: "gpt-4o-mini", amount: "10" });
+    const limiter = createMemoryLimiter([pattern, exact]);
+    admitNow(limiter, { model: "gpt-4o" }, T0);
+    admitNow(limiter, { model: "gpt-4o-mini" }, T0);
+    admitNow(limiter, { model: "gpt-4o-mini" }, T0);
+    expect((await limiter.usage(pattern, T0))?.used).toBe("3");
+    expect((await limiter.usage(exact, T0))?.used).toBe("2");
+    expect((await limiter.usage({ ...pattern, amount: "99" }, T0))?.used).toBe("3");
+    expect(await limiter.usage(limit({ scope: "model", subject: "gpt-4o" }), T0)).toBeUndefined();
+    expect(await limiter.usage({ ...pattern, window: { seconds: 3600 } }, T0)).toBeUndefined();
+  });
+});
+
 describe("changing definitions", () => {
   test("counters of limits that stay are kept; a changed amount applies at once; a removed limit no longer applies", () => {
     const limiter = createMemoryLimiter([limit({ scope: "key", subject: "key_a", amount: "5" }), limit({ scope: "project", subject: "acme", amount: "5" })]);

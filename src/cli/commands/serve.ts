@@ -142,6 +142,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     dashboard: { indexHtml, assets },
     gate,
     limiterStats: () => limiter.stats(),
+    limitUsage: (limit) => limiter.usage(limit),
     accessAdmin: access.admin,
     async apiSql(query, maxRows) {
       await writer.flush();
