@@ -17,6 +17,8 @@ import type { RecordWriterStats } from "./recording/journal-writer.ts";
 import { recordCall } from "./recording/recorder.ts";
 import { createRoutingSettings, type RoutingSettingsHolder } from "./routing/routing-settings.ts";
 import { createCircuitBreaker } from "./routing/circuit-breaker.ts";
+import { addSettingsRoutes } from "./api/settings-routes.ts";
+import type { AuditEntry } from "./keys/definitions.ts";
 import { parseNanoUsd } from "./pricing/compute-cost.ts";
 import type { PriceBook } from "./pricing/price-book.ts";
 
@@ -51,6 +53,8 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
   exportParquet(dir: string, since: string | undefined): Promise<unknown>;
   /** The limiter's backend and Redis failures, for `/livez`. */
   limiterStats?: (() => unknown) | undefined;
+  /** Writes an admin action to the audit table (PUT /api/settings). */
+  audit?: ((entry: AuditEntry) => Promise<void>) | undefined;
   /** New records for the dashboard's live tail (none when absent). */
   feed?: RecordFeed | undefined;
   /** The dashboard's page shell and assets (src/dashboard/ui-bundle.generated.ts). */
@@ -121,10 +125,16 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   const access = createAccess({ adminToken: deps.config.adminToken, dashboardPassword: deps.config.dashboardPassword });
   const dashboard = createDashboard(deps.dashboard, access);
   const settings = () =>
-    describeSettings({ config: deps.config, version: deps.version, routes: registry.describeRoutes(), state, writerStats: deps.writerStats, telemetryStats: deps.telemetryStats });
-  app.route(
-    "/",
-    createApi({
+    describeSettings({
+      config: deps.config,
+      version: deps.version,
+      routes: registry.describeRoutes(),
+      state,
+      writerStats: deps.writerStats,
+      telemetryStats: deps.telemetryStats,
+      control: { version: proxyDeps.routing.version, settings: proxyDeps.routing.current },
+    });
+  const api = createApi({
       analytics: deps.analytics,
       priceBook: deps.priceBook,
       registry,
@@ -136,8 +146,9 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       accessAdmin: deps.accessAdmin,
       limitUsage: deps.limitUsage,
       localKey: deps.localKey,
-    }),
-  );
+    });
+  addSettingsRoutes(api, { routing: proxyDeps.routing, audit: deps.audit, actor: (request) => (access.identify(request) === "token" ? "admin-token" : access.identify(request) === "open" ? "local" : "dashboard") });
+  app.route("/", api);
   app.on(["GET", "HEAD"], "/assets/*", (c, next) => dashboard.asset(c.req.raw, c.req.path) ?? next());
 
   // Local CLI processes (`loupe sql`, `loupe export`) present the key from the discovery file.

@@ -43,6 +43,9 @@ export const SettingsSchema = z
       })
       .nullable()
       .openapi({ description: "OpenTelemetry export; null when off" }),
+    control: z
+      .strictObject({ version: z.number().int(), settings: z.unknown() })
+      .openapi({ description: "header rules, routing, fallbacks and retry in force; PUT /api/settings replaces them" }),
     storage: z.strictObject({
       in_flight: z.number(),
       internal_errors: z.number(),

@@ -10,6 +10,7 @@ export interface SettingsSources {
   state: { inflight: number; internalErrors: number };
   writerStats(): unknown;
   telemetryStats?: (() => Promise<unknown>) | undefined;
+  control: { version: number; settings: unknown };
 }
 
 /** A URL without user info or query (where credentials would hide). */
@@ -68,6 +69,7 @@ export async function describeSettings(sources: SettingsSources): Promise<z.infe
           export: (await sources.telemetryStats?.()) ?? null,
         }
       : null,
+    control: sources.control,
     storage: { in_flight: sources.state.inflight, internal_errors: sources.state.internalErrors, queue: sources.writerStats() },
   };
 }
