@@ -395,6 +395,7 @@ function makeRecord(i: number, p: Plan, rng: Rng, seen: Set<number>): RequestRec
     prompt_preview: null,
     key_id: null,
     attempts: 1,
+    ratelimit: null,
     limit_hit: null,
     duration_ms: Math.round(duration * 1000) / 1000,
     ttfb_ms: Math.round(ttfb * 1000) / 1000,

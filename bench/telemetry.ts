@@ -30,6 +30,7 @@ const record = (i: number): RequestRecord => ({
   operation: "chat",
   key_id: null,
   attempts: 1,
+  ratelimit: null,
   limit_hit: null,
   billable: true,
   prompt_preview: null,

@@ -57,6 +57,11 @@ export interface RequestRecord {
   limit_hit: string | null;
   /** Upstream attempts: 1 normally, more when retried (config `retry`), 0 when Loupe answered itself (part 8). */
   attempts: number;
+  /**
+   * The provider's rate-limit response headers, `{"organization"?: "…", "headers": {"<name>": "<value>", …}}`
+   * (JSON text), when the answer carried any (part 8); the organization where the provider names it.
+   */
+  ratelimit: string | null;
 }
 
 export type ColumnType = "VARCHAR" | "TIMESTAMPTZ" | "DOUBLE" | "INTEGER" | "BIGINT" | "BOOLEAN" | "DECIMAL(38,9)" | "VARCHAR[]" | "JSON";
@@ -108,4 +113,5 @@ export const REQUEST_COLUMNS = [
   ["key_id", "VARCHAR"],
   ["limit_hit", "VARCHAR"],
   ["attempts", "INTEGER"],
+  ["ratelimit", "JSON"],
 ] as const satisfies readonly (readonly [keyof RequestRecord, ColumnType])[];

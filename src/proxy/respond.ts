@@ -42,14 +42,16 @@ export interface Answer {
 export function readAnswer(call: CallState, upstream: Response): Answer {
   const received = upstream.headers;
   const answered = headerObject(received);
-  call.upstreamRequestId = firstHeader(answered, call.route.adapter.requestIdHeaders);
+  const adapter = call.route.adapter;
+  call.upstreamRequestId = firstHeader(answered, adapter.requestIdHeaders);
+  // The last answer's (a retried call's earlier answers are not the client's).
+  call.rateLimits = adapter.rateLimits?.(answered);
   const headers = forwardResponseHeaders(received, answered);
   headers.set("x-loupe-request-id", call.id);
   if (call.gateHeaders) for (const name in call.gateHeaders) headers.set(name, call.gateHeaders[name]!);
   const status = upstream.status;
   const contentType = headerText(answered["content-type"]);
   // A provider's own framing (binary event streams) comes before SSE and NDJSON.
-  const adapter = call.route.adapter;
   const frames = status < 400 && adapter.frames !== undefined ? adapter.frames(contentType ?? "") : undefined;
   return {
     upstream,

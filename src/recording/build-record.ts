@@ -99,6 +99,7 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     key_id: orNull(summary.keyId),
     limit_hit: orNull(summary.limitHit),
     attempts: summary.attempts ?? 1,
+    ratelimit: summary.rateLimits ? JSON.stringify(summary.rateLimits) : null,
   };
 }
 

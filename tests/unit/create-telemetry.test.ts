@@ -34,6 +34,7 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   duration_ms: 250,
   key_id: null,
   attempts: 1,
+  ratelimit: null,
   limit_hit: null,
   ttfb_ms: 40,
   provider: "openai",
