@@ -397,6 +397,7 @@ function makeRecord(i: number, p: Plan, rng: Rng, seen: Set<number>): RequestRec
     attempts: 1,
     routed_provider: null,
     routed_model: null,
+    ratelimit: null,
     limit_hit: null,
     duration_ms: Math.round(duration * 1000) / 1000,
     ttfb_ms: Math.round(ttfb * 1000) / 1000,

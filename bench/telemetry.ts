@@ -32,6 +32,7 @@ const record = (i: number): RequestRecord => ({
   attempts: 1,
   routed_provider: null,
   routed_model: null,
+  ratelimit: null,
   limit_hit: null,
   billable: true,
   prompt_preview: null,

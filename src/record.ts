@@ -60,6 +60,11 @@ export interface RequestRecord {
   /** Where a routing rule sent the call: the provider and model that answered in place of those asked for (part 8). */
   routed_provider: string | null;
   routed_model: string | null;
+  /**
+   * The provider's rate-limit response headers, `{"organization"?: "…", "headers": {"<name>": "<value>", …}}`
+   * (JSON text), when the answer carried any (part 8); the organization where the provider names it.
+   */
+  ratelimit: string | null;
 }
 
 export type ColumnType = "VARCHAR" | "TIMESTAMPTZ" | "DOUBLE" | "INTEGER" | "BIGINT" | "BOOLEAN" | "DECIMAL(38,9)" | "VARCHAR[]" | "JSON";
@@ -113,4 +118,5 @@ export const REQUEST_COLUMNS = [
   ["attempts", "INTEGER"],
   ["routed_provider", "VARCHAR"],
   ["routed_model", "VARCHAR"],
+  ["ratelimit", "JSON"],
 ] as const satisfies readonly (readonly [keyof RequestRecord, ColumnType])[];

@@ -13,6 +13,7 @@ import { LoupeError, renderError, toLoupeError } from "../errors.ts";
 import type { ProviderRegistry, RouteDescription } from "../providers/registry.ts";
 import type { AnalyticsStore, RequestFilter } from "../sinks/analytics.ts";
 import { describePrice, explainCost } from "./explain-cost.ts";
+import { readFigures, readMeters } from "./rate-limit-meters.ts";
 import { renderReferencePage } from "./reference-page.ts";
 import * as s from "./schemas.ts";
 
@@ -165,6 +166,22 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     const q = c.req.valid("query" as never) as z.infer<typeof s.FilterQuery>;
     return c.json({ items: (await deps.analytics.breakdown(toFilter(q), "provider")) as never }, 200);
   });
+
+  app.openapi(
+    get("/api/stats/ratelimits", "The providers' rate-limit headers over time per provider, organization and gateway key, and the latest per organization with its plan meters", s.RateLimitsQuery, s.RateLimitsSchema),
+    async (c) => {
+      const q = c.req.valid("query" as never) as z.infer<typeof s.RateLimitsQuery>;
+      const { points, latest } = await deps.analytics.rateLimits({ from: q.from, to: q.to, provider: q.provider }, q.bucket);
+      return c.json(
+        {
+          bucket: q.bucket,
+          points: points.map((point) => ({ ...point, headers: readFigures(point.headers) })),
+          latest: latest.map((entry) => ({ ...entry, headers: readFigures(entry.headers), meters: readMeters(entry.headers) })),
+        },
+        200,
+      );
+    },
+  );
 
   const SessionsQuery = s.FilterQuery.extend({ cursor: z.string().min(1).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
   app.openapi(get("/api/sessions", "Sessions with their aggregates, most recent activity first", SessionsQuery, s.SessionPageSchema), async (c) => {

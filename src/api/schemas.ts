@@ -263,3 +263,49 @@ export const SqlBodySchema = z
 export const SqlResultSchema = z
   .strictObject({ columns: z.array(z.string()), rows: z.array(z.array(z.unknown())), truncated: z.boolean() })
   .openapi("SqlResult");
+
+export const RateLimitsQuery = FilterQuery.pick({ from: true, to: true, provider: true }).extend({
+  bucket: z.enum(["minute", "hour", "day"]).default("hour"),
+});
+
+const figures = z.record(z.string(), z.union([z.number(), z.string()])).openapi({
+  description: "header name → its latest value: a number where it is one, else the text as sent",
+  example: { "x-ratelimit-remaining-requests": 59, "x-ratelimit-reset-requests": "1s" },
+});
+
+const MeterSchema = z
+  .strictObject({
+    utilization: z.number().nullable().openapi({ description: "the fraction of the window used (0..1), as the provider reports it" }),
+    status: z.string().nullable(),
+    reset: z.union([z.number(), z.string()]).nullable().openapi({ description: "as sent: Unix seconds, or a date" }),
+    reset_at: z.string().nullable().openapi({ description: "`reset` as an ISO instant" }),
+  })
+  .openapi("RateLimitMeter");
+
+export const RateLimitsSchema = z
+  .strictObject({
+    bucket: z.enum(["minute", "hour", "day"]),
+    points: z.array(
+      z.strictObject({
+        bucket: z.string(),
+        provider: z.string(),
+        organization: z.string().nullable().openapi({ description: "whose limits, as the provider names it in a response header; null when it does not" }),
+        key_id: z.string().nullable().openapi({ description: "the gateway key of the calls; null: calls without one" }),
+        last_at: z.string().openapi({ description: "the bucket's last call with rate-limit headers" }),
+        headers: figures.openapi({ description: "each header's value in the bucket's last call that carried it" }),
+      }),
+    ),
+    latest: z.array(
+      z.strictObject({
+        provider: z.string(),
+        organization: z.string().nullable(),
+        key_ids: z.array(z.string()),
+        last_at: z.string(),
+        headers: figures.openapi({ description: "each header's latest value in the range" }),
+        meters: z.record(z.string(), MeterSchema).openapi({
+          description: "the windows the headers report, by window (headers named `…-5h-utilization`, `…-7d-status`, `…-7d-reset`): a subscription plan's 5-hour and 7-day meters",
+        }),
+      }),
+    ),
+  })
+  .openapi("RateLimits");

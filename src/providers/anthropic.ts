@@ -4,6 +4,7 @@ import type { Endpoint, Provider, ResponseFacts, StreamReader } from "./contract
 import { classifyClaudeCodeRequest } from "./claude-code-class.ts";
 import { anthropicErrors } from "./dialects.ts";
 import { headerText } from "../http/headers.ts";
+import { readRateLimitHeaders } from "./rate-limit-headers.ts";
 
 /**
  * Anthropic Messages API. `usage.input_tokens` excludes cache reads and writes
@@ -154,6 +155,11 @@ export const anthropic: Provider<"anthropic"> = {
   dialect: anthropicErrors,
   genAiProvider: "anthropic",
   requestIdHeaders: ["request-id", "x-request-id"],
+  // docs.claude.com/en/api/rate-limits, "Response headers": anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}.
+  // Subscription (OAuth) calls, as Claude Code makes them, carry the plan's meters instead: anthropic-ratelimit-unified-*
+  // (status, 5h and 7d utilization/reset/status, representative-claim, fallback, overage-*), undocumented and still
+  // changing, hence the whole prefix. anthropic-organization-id names whose limits they are.
+  rateLimits: readRateLimitHeaders({ prefixes: ["anthropic-ratelimit-"], organization: "anthropic-organization-id" }),
   // Claude Code with ANTHROPIC_BASE_URL=http://HOST:PORT calls /v1/messages
   // and discovers models with GET /v1/models, which OpenAI shares: the
   // `anthropic-version` header every Anthropic client sends tells them apart.

@@ -3,6 +3,7 @@ import { asObject } from "../usage/usage.ts";
 import type { Endpoint, PrepareUpstream, Provider, UpstreamBody } from "./contract.ts";
 import { openAIErrors } from "./dialects.ts";
 import { createOpenAIEndpoints, removeUsageChunk } from "./openai-wire.ts";
+import { readRateLimitHeaders } from "./rate-limit-headers.ts";
 
 /**
  * Azure OpenAI (learn.microsoft.com/azure/ai-foundry/openai/reference): an
@@ -128,4 +129,6 @@ export const azure: Provider<"azure"> = {
   dialect: azureErrors,
   genAiProvider: "azure.ai.openai",
   requestIdHeaders: ["x-request-id", "apim-request-id"],
+  // learn.microsoft.com, Azure OpenAI quota: x-ratelimit-remaining-requests and x-ratelimit-remaining-tokens.
+  rateLimits: readRateLimitHeaders({ prefixes: ["x-ratelimit-"] }),
 };

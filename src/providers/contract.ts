@@ -58,6 +58,20 @@ export interface Provider<Id extends string = string> {
   claimsDropIn?(method: string, path: string, headers: Headers): boolean;
   /** Session and user from provider-specific request headers (as `headerObject` gives them: read once per call). */
   readHeaders?(headers: HeaderObject): Partial<RequestFacts> & { client?: ClientMeta };
+  /**
+   * The provider's rate-limit headers in a response (any status), and whose
+   * limits they are: read once per answer from the headers `headerObject`
+   * gave, kept in the record's `ratelimit`. Undefined when it sent none.
+   */
+  rateLimits?(headers: HeaderObject): RateLimitSnapshot | undefined;
+}
+
+/** Rate-limit headers as a response carried them (the record's `ratelimit` column holds this as JSON). */
+export interface RateLimitSnapshot {
+  /** The account the limits belong to, where the provider names it in a header. */
+  organization?: string;
+  /** Lower-case header name → value, as sent. */
+  headers: Record<string, string>;
 }
 
 export interface ProviderRoute {

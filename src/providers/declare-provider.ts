@@ -39,5 +39,7 @@ export function declareProvider(entry: DeclaredProvider): Provider {
     requestIdHeaders: anthropic.requestIdHeaders,
     // Claude Code pointed at an Anthropic-compatible gateway still says which session and agent called.
     ...(anthropic.readHeaders ? { readHeaders: anthropic.readHeaders } : {}),
+    // An Anthropic-compatible upstream relaying Anthropic's answers relays its rate-limit headers too.
+    ...(anthropic.rateLimits ? { rateLimits: anthropic.rateLimits } : {}),
   };
 }

@@ -1,6 +1,17 @@
 import type { Provider } from "./contract.ts";
 import { openAIErrors } from "./dialects.ts";
 import { createOpenAIEndpoints, type UsageQuirks } from "./openai-wire.ts";
+import { readRateLimitHeaders, type RateLimitHeaderNames } from "./rate-limit-headers.ts";
+
+/**
+ * OpenAI's rate-limit headers (platform.openai.com/docs/guides/rate-limits,
+ * "Rate limits in headers": `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`).
+ * Groq, Together and Cerebras document headers under the same prefix (with
+ * their own suffixes, e.g. Cerebras' `-requests-day`); the others send none
+ * or their own, and then the hook finds nothing. Kept for every compatible
+ * provider: the cost is a prefix test per response header name.
+ */
+const OPENAI_RATE_LIMITS: RateLimitHeaderNames = { prefixes: ["x-ratelimit-"] };
 
 export interface OpenAICompatibleOptions<Id extends string> {
   id: Id;
@@ -22,6 +33,8 @@ export interface OpenAICompatibleOptions<Id extends string> {
   askStreamUsage?: boolean;
   /** Response headers holding the request id; default `x-request-id`. */
   requestIdHeaders?: readonly string[];
+  /** Which response headers are its rate-limit figures (and name its organization); default `x-ratelimit-*`; false: none. */
+  rateLimits?: RateLimitHeaderNames | false;
 }
 
 /** A provider that speaks OpenAI's wire format: its chat, responses, embeddings and model-list endpoints, and its error shape. */
@@ -36,5 +49,6 @@ export function defineOpenAICompatible<const Id extends string>(options: OpenAIC
     genAiProvider: options.genAiProvider ?? options.id,
     ...(options.pricingId === undefined ? {} : { pricingId: options.pricingId }),
     requestIdHeaders: options.requestIdHeaders ?? ["x-request-id"],
+    ...(options.rateLimits === false ? {} : { rateLimits: readRateLimitHeaders(options.rateLimits ?? OPENAI_RATE_LIMITS) }),
   };
 }

@@ -1,7 +1,13 @@
 import type { Provider } from "./contract.ts";
 import { defineOpenAICompatible } from "./define-openai-compatible.ts";
 
-const compatible = defineOpenAICompatible({ id: "openai", baseUrl: "https://api.openai.com", askStreamUsage: true });
+// Responses name the organization the key bills to (`openai-organization`, API reference "Debugging requests"); its limits are that organization's.
+const compatible = defineOpenAICompatible({
+  id: "openai",
+  baseUrl: "https://api.openai.com",
+  askStreamUsage: true,
+  rateLimits: { prefixes: ["x-ratelimit-"], organization: "openai-organization" },
+});
 
 /** OpenAI itself: the wire format's reference, and the drop-in owner of root `/v1/…` paths. */
 export const openai: Provider<"openai"> = {

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import type { LogBodyMode } from "../config.ts";
 import { headerObject, headerText, type HeaderObject } from "../http/headers.ts";
-import type { ClientMeta, Endpoint, RequestFacts, ResponseFacts } from "../providers/contract.ts";
+import type { ClientMeta, Endpoint, RateLimitSnapshot, RequestFacts, ResponseFacts } from "../providers/contract.ts";
 import type { RouteMatch } from "../providers/registry.ts";
 import { eventLine, type CallEvent, type EventTelemetry } from "../recording/call-event.ts";
 import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
@@ -50,6 +50,8 @@ export interface CallState {
   /** Set once the upstream has answered. */
   ttfbMs: number | undefined;
   upstreamRequestId: string | undefined;
+  /** The provider's rate-limit headers in the answer (adapter hook `rateLimits`), when it sent any. */
+  rateLimits: RateLimitSnapshot | undefined;
   /** Recorded already: a call is written exactly once. */
   written: boolean;
   /** Who called, when the call came with a gateway key or a JWT (gate.ts). */
@@ -110,6 +112,7 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     requestContent: undefined,
     ttfbMs: undefined,
     upstreamRequestId: undefined,
+    rateLimits: undefined,
     written: false,
     identity: undefined,
     gateHeaders: undefined,
@@ -183,6 +186,7 @@ export function callEvent(call: CallState, end: CallEnd, base: string): CallEven
     requestBytes: call.requestBytes,
     responseBytes: end.responseBytes,
     upstreamRequestId: call.upstreamRequestId,
+    rateLimits: call.rateLimits,
     truncated: end.truncated ?? false,
     errorType: end.errorType,
     errorMessage: end.errorMessage,

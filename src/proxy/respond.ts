@@ -47,6 +47,8 @@ export function readAnswer(call: CallState, upstream: Response): Answer {
   // The provider that answered: the route's, or the one a routing rule sent the call to.
   const adapter = call.routed?.provider ?? call.route.adapter;
   call.upstreamRequestId = firstHeader(answered, adapter.requestIdHeaders);
+  // The last answer's (a retried call's earlier answers are not the client's).
+  call.rateLimits = adapter.rateLimits?.(answered);
   const headers = forwardResponseHeaders(received, answered);
   if (call.routed?.answer) {
     // Translated for the client: another body, so another length and type.

@@ -101,6 +101,7 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     attempts: summary.attempts ?? 1,
     routed_provider: orNull(summary.routedProvider),
     routed_model: orNull(summary.routedModel),
+    ratelimit: summary.rateLimits ? JSON.stringify(summary.rateLimits) : null,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { LogBodyMode } from "../config.ts";
-import type { ClientMeta, RequestFacts, ResponseFacts } from "../providers/contract.ts";
+import type { ClientMeta, RateLimitSnapshot, RequestFacts, ResponseFacts } from "../providers/contract.ts";
 import type { CallSpanIds } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
 
@@ -40,6 +40,8 @@ export interface CallEvent {
   requestBytes: number;
   responseBytes: number;
   upstreamRequestId: string | undefined;
+  /** The provider's rate-limit headers in its answer, when it sent any; absent in events of earlier versions. */
+  rateLimits?: RateLimitSnapshot | undefined;
   truncated: boolean;
   /** Loupe's own error, or how the body ended (client left, upstream broke off). */
   errorType?: string | undefined;

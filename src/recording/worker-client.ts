@@ -86,6 +86,7 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
     users: ask("users"),
     projects: ask("projects"),
     usageSummary: ask("usageSummary"),
+    rateLimits: ask("rateLimits"),
   };
 
   const recovered = await call("open", options);

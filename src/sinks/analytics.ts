@@ -67,6 +67,28 @@ export interface CacheReadsByModel {
 export type Bucket = "minute" | "hour" | "day";
 export type GroupBy = "provider" | "model" | "project" | "user";
 
+/** The rate-limit headers (record column `ratelimit`) seen in a bucket, for one provider, organization and gateway key. */
+export interface RateLimitPoint {
+  bucket: string;
+  provider: string;
+  organization: string | null;
+  key_id: string | null;
+  /** The bucket's last call that carried rate-limit headers. */
+  last_at: string;
+  /** Each header's value in the last call of the bucket that carried it. */
+  headers: Record<string, string>;
+}
+
+/** The latest value of each rate-limit header of a provider and organization over a whole range. */
+export interface RateLimitLatest {
+  provider: string;
+  organization: string | null;
+  /** The gateway keys whose calls carried them (none: calls without a key). */
+  key_ids: string[];
+  last_at: string;
+  headers: Record<string, string>;
+}
+
 export interface AnalyticsStore {
   listRequests(filter: RequestFilter, page: PageRequest): Promise<Page>;
   getRequest(id: string): Promise<Row | undefined>;
@@ -83,6 +105,8 @@ export interface AnalyticsStore {
   session(id: string): Promise<{ session: Row; calls: Row[]; agents: Row[] } | undefined>;
   users(filter: RequestFilter): Promise<Row[]>;
   projects(filter: RequestFilter): Promise<Row[]>;
+  /** The providers' rate-limit headers over time (filters `from`, `to`, `provider`), and their latest values per provider and organization. */
+  rateLimits(filter: RequestFilter, bucket: Bucket): Promise<{ points: RateLimitPoint[]; latest: RateLimitLatest[] }>;
   /** Totals since the start of the UTC day, ISO week and month containing `now`. */
   usageSummary(now: string): Promise<{ today: Totals; this_week: Totals; this_month: Totals }>;
 }

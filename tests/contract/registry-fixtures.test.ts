@@ -165,6 +165,7 @@ describe("registry × fixtures through the gateway", () => {
     expect(row.cost_usd).toBe(costAt(walk.cost_usd, String(row.started_at)));
     const columns = Object.fromEntries(Object.keys(walk.record).map((key) => [key, row[key]]));
     expect(columns).toEqual(walk.record);
+    if (walk.ratelimit !== undefined) expect(row.ratelimit === null ? null : JSON.parse(String(row.ratelimit))).toEqual(walk.ratelimit);
   });
 
   test("no other records", async () => {

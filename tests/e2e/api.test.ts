@@ -45,7 +45,7 @@ describe("OpenAPI document", () => {
     const validation = await validateOpenAPI(structuredClone(spec));
     expect(validation).toMatchObject({ valid: true });
     expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(["/api/requests", "/api/requests/{id}", "/api/stats/summary", "/api/stats/timeseries", "/api/stats/models", "/api/stats/providers", "/api/sessions", "/api/sessions/{id}", "/api/users", "/api/projects", "/api/usage-summary", "/api/sql", "/anthropic/{path}", "/openai/{path}", "/gemini/{path}", "/groq/{path}", "/deepseek/{path}", "/openrouter/{path}"]),
+      expect.arrayContaining(["/api/requests", "/api/requests/{id}", "/api/stats/summary", "/api/stats/timeseries", "/api/stats/models", "/api/stats/providers", "/api/stats/ratelimits", "/api/sessions", "/api/sessions/{id}", "/api/users", "/api/projects", "/api/usage-summary", "/api/sql", "/anthropic/{path}", "/openai/{path}", "/gemini/{path}", "/groq/{path}", "/deepseek/{path}", "/openrouter/{path}"]),
     );
     expect(spec.components.schemas.Totals.properties.cost_usd.type).toBe("string");
     const yaml = await (await fetch(`${gw.url}/openapi.yaml`)).text();

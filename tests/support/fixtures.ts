@@ -101,6 +101,8 @@ const walkedSchema = z.strictObject({
     error_type: z.string().nullable(),
     cost_source: z.enum(["genai-prices", "provider", "free", "override"]).nullable(),
   }),
+  /** The record's `ratelimit` JSON, parsed (the provider's rate-limit headers); left out: not checked. */
+  ratelimit: z.strictObject({ organization: z.string().optional(), headers: z.record(z.string(), z.string()) }).nullable().optional(),
   why: z.string().min(1),
 });
 

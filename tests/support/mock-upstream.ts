@@ -16,6 +16,8 @@ import { FIXTURES, fixtureHttp, fixtureText, sseEvent, sseEvents } from "./fixtu
  *   x-mock-drop-after: <n>            cut the connection after n events
  *   x-mock-stream-usage: when-asked   the stream fixture was recorded with include_usage: send it without
  *                                     usage unless the request asks (as /v1/chat/completions always does)
+ *   x-mock-headers: <json object>     add (or replace) these response headers, whatever the answer
+ *                                     (rate-limit headers a provider sends with it)
  * A request signed with AWS SigV4 is verified as AWS would (aws-sigv4.ts):
  * a wrong signature is refused with AWS's 403. `*.eventstream.bin` fixtures
  * are sent as AWS event streams, one message per chunk.
@@ -107,85 +109,92 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     hostname: "127.0.0.1",
     idleTimeout: 0,
     async fetch(req) {
-      const url = new URL(req.url);
-      const body = new Uint8Array(await req.arrayBuffer());
-      let json: any;
-      try {
-        json = body.byteLength ? JSON.parse(new TextDecoder().decode(body)) : undefined;
-      } catch {
-        json = undefined;
-      }
-      const captured: CapturedRequest = { method: req.method, url: req.url, path: url.pathname, headers: req.headers, body, json };
-      requests.push(captured);
-      const h = req.headers;
-      if (h.get("authorization")?.startsWith("AWS4-HMAC-SHA256")) {
-        captured.sigv4 = await verifySigV4(req, body);
-        const refused = captured.sigv4.error;
-        if (refused) {
-          const answer = JSON.stringify({ message: refused.message });
-          sent.push(encoder.encode(answer));
-          return new Response(answer, { status: 403, headers: { "content-type": "application/json", "x-amzn-errortype": `${refused.type}:http://internal.amazon.com/coral/com.amazon.coral.service/`, "x-amzn-requestid": "mock-sigv4-refused" } });
-        }
-      }
-      const delay = Number(h.get("x-mock-delay-ms") ?? 0);
-      if (delay) await sleep(delay);
-      const name = h.get("x-mock-fixture") ?? defaultFixture(url.pathname, json);
-      if (!name) return Response.json({ error: { message: `mock: nothing at ${url.pathname}` } }, { status: 404 });
-
-      if (name.endsWith(".http")) {
-        const fixture = fixtureHttp(name);
-        sent.push(encoder.encode(fixture.body));
-        return new Response(fixture.body, { status: fixture.status, headers: fixture.headers });
-      }
-      if (name.endsWith(".eventstream.bin")) return eventStream(name, h, sent);
-      const text = fixtureText(name);
-      const status = Number(h.get("x-mock-status") ?? 200);
-      const headers = new Headers({ "content-type": contentTypeFor(name), "request-id": "req_mock_1", "x-request-id": "req_mock_1" });
-      if (name.includes("error-404-on-stream-endpoint")) {
-        // Gemini's recorded quirk: a failed stream answers 404 with a JSON body labelled text/event-stream.
-        sent.push(encoder.encode(text));
-        return new Response(text, { status: 404, headers: { "content-type": "text/event-stream" } });
-      }
-      if (h.get("x-mock-frame") === "sse") {
-        const event = sseEvent(text);
-        sent.push(encoder.encode(event));
-        return new Response(event, { status, headers: { ...Object.fromEntries(headers), "content-type": contentTypeFor(".sse") } });
-      }
-      if (!name.endsWith(".sse") && !name.endsWith(".ndjson")) {
-        sent.push(encoder.encode(text));
-        return new Response(text, { status, headers });
-      }
-
-      let events = name.endsWith(".ndjson") ? text.split(/(?<=\n)/).filter((l) => l.trim()) : sseEvents(text);
-      // OpenAI's own recordings (only they hold usage a client did not ask for), and any fixture a test marks so;
-      // other providers' fixtures are served as they were sent.
-      const usageWhenAsked = (url.pathname === "/v1/chat/completions" && name.startsWith("openai/")) || h.get("x-mock-stream-usage") === "when-asked";
-      if (usageWhenAsked && json?.stream_options?.include_usage !== true) events = withoutStreamUsage(events);
-      const eventDelay = Number(h.get("x-mock-event-delay-ms") ?? 0);
-      const dropAfter = h.has("x-mock-drop-after") ? Number(h.get("x-mock-drop-after")) : Infinity;
-      const all: Uint8Array[] = [];
-      let i = 0;
-      const stream = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          if (i >= dropAfter) {
-            sent.push(concat(all));
-            controller.error(new Error("mock: connection dropped"));
-            return;
-          }
-          if (i >= events.length) {
-            sent.push(concat(all));
-            controller.close();
-            return;
-          }
-          if (eventDelay && i > 0) await sleep(eventDelay);
-          const bytes = encoder.encode(events[i++]);
-          all.push(bytes);
-          controller.enqueue(bytes);
-        },
-      });
-      return new Response(stream, { status, headers });
+      const extra = req.headers.get("x-mock-headers");
+      const response = await answer(req);
+      if (extra) for (const [name, value] of Object.entries(JSON.parse(extra) as Record<string, string>)) response.headers.set(name, value);
+      return response;
     },
   });
+
+  async function answer(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const body = new Uint8Array(await req.arrayBuffer());
+    let json: any;
+    try {
+      json = body.byteLength ? JSON.parse(new TextDecoder().decode(body)) : undefined;
+    } catch {
+      json = undefined;
+    }
+    const captured: CapturedRequest = { method: req.method, url: req.url, path: url.pathname, headers: req.headers, body, json };
+    requests.push(captured);
+    const h = req.headers;
+    if (h.get("authorization")?.startsWith("AWS4-HMAC-SHA256")) {
+      captured.sigv4 = await verifySigV4(req, body);
+      const refused = captured.sigv4.error;
+      if (refused) {
+        const answer = JSON.stringify({ message: refused.message });
+        sent.push(encoder.encode(answer));
+        return new Response(answer, { status: 403, headers: { "content-type": "application/json", "x-amzn-errortype": `${refused.type}:http://internal.amazon.com/coral/com.amazon.coral.service/`, "x-amzn-requestid": "mock-sigv4-refused" } });
+      }
+    }
+    const delay = Number(h.get("x-mock-delay-ms") ?? 0);
+    if (delay) await sleep(delay);
+    const name = h.get("x-mock-fixture") ?? defaultFixture(url.pathname, json);
+    if (!name) return Response.json({ error: { message: `mock: nothing at ${url.pathname}` } }, { status: 404 });
+
+    if (name.endsWith(".http")) {
+      const fixture = fixtureHttp(name);
+      sent.push(encoder.encode(fixture.body));
+      return new Response(fixture.body, { status: fixture.status, headers: fixture.headers });
+    }
+    if (name.endsWith(".eventstream.bin")) return eventStream(name, h, sent);
+    const text = fixtureText(name);
+    const status = Number(h.get("x-mock-status") ?? 200);
+    const headers = new Headers({ "content-type": contentTypeFor(name), "request-id": "req_mock_1", "x-request-id": "req_mock_1" });
+    if (name.includes("error-404-on-stream-endpoint")) {
+      // Gemini's recorded quirk: a failed stream answers 404 with a JSON body labelled text/event-stream.
+      sent.push(encoder.encode(text));
+      return new Response(text, { status: 404, headers: { "content-type": "text/event-stream" } });
+    }
+    if (h.get("x-mock-frame") === "sse") {
+      const event = sseEvent(text);
+      sent.push(encoder.encode(event));
+      return new Response(event, { status, headers: { ...Object.fromEntries(headers), "content-type": contentTypeFor(".sse") } });
+    }
+    if (!name.endsWith(".sse") && !name.endsWith(".ndjson")) {
+      sent.push(encoder.encode(text));
+      return new Response(text, { status, headers });
+    }
+
+    let events = name.endsWith(".ndjson") ? text.split(/(?<=\n)/).filter((l) => l.trim()) : sseEvents(text);
+    // OpenAI's own recordings (only they hold usage a client did not ask for), and any fixture a test marks so;
+    // other providers' fixtures are served as they were sent.
+    const usageWhenAsked = (url.pathname === "/v1/chat/completions" && name.startsWith("openai/")) || h.get("x-mock-stream-usage") === "when-asked";
+    if (usageWhenAsked && json?.stream_options?.include_usage !== true) events = withoutStreamUsage(events);
+    const eventDelay = Number(h.get("x-mock-event-delay-ms") ?? 0);
+    const dropAfter = h.has("x-mock-drop-after") ? Number(h.get("x-mock-drop-after")) : Infinity;
+    const all: Uint8Array[] = [];
+    let i = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (i >= dropAfter) {
+          sent.push(concat(all));
+          controller.error(new Error("mock: connection dropped"));
+          return;
+        }
+        if (i >= events.length) {
+          sent.push(concat(all));
+          controller.close();
+          return;
+        }
+        if (eventDelay && i > 0) await sleep(eventDelay);
+        const bytes = encoder.encode(events[i++]);
+        all.push(bytes);
+        controller.enqueue(bytes);
+      },
+    });
+    return new Response(stream, { status, headers });
+  }
   return {
     url: `http://127.0.0.1:${server.port}`,
     requests,

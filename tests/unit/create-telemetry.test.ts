@@ -36,6 +36,7 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   attempts: 1,
   routed_provider: null,
   routed_model: null,
+  ratelimit: null,
   limit_hit: null,
   ttfb_ms: 40,
   provider: "openai",

@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
-import type { AnalyticsStore, Page, Row, Totals } from "../analytics.ts";
+import type { AnalyticsStore, Page, RateLimitLatest, RateLimitPoint, Row, Totals } from "../analytics.ts";
 import { and, bucketSql, decodeCursor, encodeCursor, GROUP_KEYS, LIST_COLUMNS, MODEL, readTotals, SORT_KEYS, TOTALS, where, type Where } from "./analytics-sql.ts";
 import { IS_MAIN_TURN, IS_UNPRICED } from "./views.ts";
 
@@ -182,6 +182,33 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
          FROM requests ${w.sql} GROUP BY project ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC, project`,
         w.params,
       );
+    },
+
+    async rateLimits(filter, bucket) {
+      const w = where({ from: filter.from, to: filter.to, provider: filter.provider }, [{ sql: "ratelimit IS NOT NULL", params: [] }]);
+      // One row per call and header; each header's value in the group's latest call that carried it (arg_max); one row per group.
+      const latestPer = (groups: Record<string, string>) => {
+        const names = Object.keys(groups).join(", ");
+        return `
+        WITH h AS (
+          SELECT started_at, provider, ratelimit->>'organization' AS organization, key_id,
+            unnest(map_entries(json_transform(ratelimit->'headers', '"MAP(VARCHAR, VARCHAR)"'))) AS e
+          FROM requests ${w.sql}),
+        v AS (
+          SELECT ${Object.entries(groups).map(([name, sql]) => `${sql} AS ${name}`).join(", ")}, e.key AS name,
+            arg_max(e.value, started_at) AS value, max(started_at) AS seen, list(DISTINCT key_id) AS keys
+          FROM h GROUP BY ALL)
+        SELECT ${names}, max(seen)::VARCHAR AS last_at, json_group_object(name, value) AS headers, list_sort(list_distinct(flatten(list(keys)))) AS key_ids
+        FROM v GROUP BY ${names}`;
+      };
+      const points = await manyRows(
+        latestPer({ bucket: bucketSql(bucket).label, provider: "provider", organization: "organization", key_id: "key_id" }),
+        w.params,
+        "t.bucket, t.provider, t.organization NULLS FIRST, t.key_id NULLS FIRST",
+      );
+      for (const point of points) delete point.key_ids;
+      const latest = await manyRows(latestPer({ provider: "provider", organization: "organization" }), w.params, "t.provider, t.organization NULLS FIRST");
+      return { points: points as unknown as RateLimitPoint[], latest: latest as unknown as RateLimitLatest[] };
     },
 
     async usageSummary(now) {
