@@ -144,6 +144,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     limiterStats: () => limiter.stats(),
     limitUsage: (limit) => limiter.usage(limit),
     accessAdmin: access.admin,
+    audit: (entry) => store.access.audit(entry),
     async apiSql(query, maxRows) {
       await writer.flush();
       const result = await store.queryReadOnly(query, { maxRows, timeoutMs: 10_000 });
