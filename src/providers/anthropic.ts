@@ -124,7 +124,19 @@ const countTokens: Endpoint = {
   readRequest: (body, headers) => ({ model: typeof body.model === "string" ? body.model : undefined, client: classifyClaudeCodeRequest({ headers, body, countTokens: true }) }),
 };
 
-const models: Endpoint = { operation: "models", billable: false };
+const models: Endpoint = {
+  operation: "models",
+  billable: false,
+  // Models API list shape: { data: [{ type: "model", id, display_name, created_at }], has_more, first_id, last_id }.
+  addModels(list, ids) {
+    const body = asObject(list);
+    if (!body || !Array.isArray(body.data)) return list;
+    const known = new Set(body.data.map((m) => asObject(m)?.id));
+    const added = ids.filter((id) => !known.has(id)).map((id) => ({ type: "model", id, display_name: `${id} (routed by Loupe)`, created_at: "1970-01-01T00:00:00Z" }));
+    const data = [...body.data, ...added];
+    return { ...body, data, last_id: asObject(data.at(-1))?.id ?? body.last_id ?? null };
+  },
+};
 
 /** The Messages endpoints, for APIs that serve Anthropic's wire format under other paths (Vertex AI's rawPredict). */
 export { messages as anthropicMessages, countTokens as anthropicCountTokens };

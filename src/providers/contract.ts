@@ -144,6 +144,12 @@ export interface Endpoint {
   closeStream?(seen: ResponseFacts): string;
   /** The wire format of a chat endpoint, for routing between providers (src/translate/ converts between the two). */
   wire?: "chat" | "messages";
+  /**
+   * A model list (GET /v1/models) with more models in it, in this provider's
+   * shape: the models routing rules serve, so a client's model discovery
+   * (Claude Code's) lists them. Returns the body unchanged when it cannot.
+   */
+  addModels?(list: unknown, models: readonly string[]): unknown;
 }
 
 /** What the request tells us, read from its JSON body and URL. */

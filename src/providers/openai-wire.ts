@@ -207,7 +207,17 @@ export function createOpenAIEndpoints(options: OpenAIWireOptions = {}): (method:
   };
   const embeddings: Endpoint = { operation: "embeddings", billable: true, readRequest: readModelFields, readResponse: readBody };
   const completions: Endpoint = { ...chat, operation: "text_completion" };
-  const models: Endpoint = { operation: "models", billable: false };
+  const models: Endpoint = {
+    operation: "models",
+    billable: false,
+    // List models shape: { object: "list", data: [{ id, object: "model", created, owned_by }] }.
+    addModels(list, ids) {
+      const body = list !== null && typeof list === "object" ? (list as { data?: unknown }) : undefined;
+      if (!body || !Array.isArray(body.data)) return list;
+      const known = new Set(body.data.map((m: { id?: unknown }) => m?.id));
+      return { ...body, data: [...body.data, ...ids.filter((id) => !known.has(id)).map((id) => ({ id, object: "model", created: 0, owned_by: "loupe-routing" }))] };
+    },
+  };
   return (method, path) => {
     if (method === "GET") return /\/models(\/[^/]+)?$/.test(path) ? models : undefined;
     if (method !== "POST") return undefined;

@@ -66,6 +66,8 @@ export interface CallState {
   attempts: number;
   /** Where a routing rule sent the call, and how its answer is turned back (route-call.ts). */
   routed: RoutedCall | undefined;
+  /** A model-list call, and the models routing rules add to the list. */
+  listModels: readonly string[] | undefined;
   /** Response header rules that may apply (readAnswer matches and applies them). */
   responseHeaderRules: readonly HeaderRule[] | undefined;
 }
@@ -121,6 +123,7 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     attempts: 0,
     responseHeaderRules: undefined,
     routed: undefined,
+    listModels: undefined,
   };
 }
 

@@ -10,7 +10,7 @@ import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 import { nextWait } from "../routing/retry-policy.ts";
 import { applyHeaderRules } from "../routing/header-rules.ts";
 import { matchContext } from "./match-context.ts";
-import { fallbackChain, NO_FALLBACKS, pickTarget, routeCall } from "./route-call.ts";
+import { fallbackChain, NO_FALLBACKS, pickTarget, routeCall, routedModels } from "./route-call.ts";
 import type { RoutingSettings } from "../routing/routing-settings.ts";
 import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../keys/call-gate.ts";
 
@@ -71,6 +71,9 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       }
       call.settleUsage = admission.settle;
     }
+
+    // A model list: the models routing rules serve for this provider are added to what the upstream lists.
+    if (call.endpoint?.addModels && settings.routing.length > 0) call.listModels = routedModels(settings.routing, route.adapter.id);
 
     // 1c. Routing: the first matching rule may send the call to another model or provider (translated between chat formats).
     if (settings.routing.length > 0) {

@@ -103,8 +103,21 @@ export function respondWhole(call: CallState, answer: Answer, bytes: Uint8Array,
   }
   // The record is made of the target's own answer (above); the client gets it in its own format.
   const translate = call.routed?.answer;
-  const out = translate ? translateWhole(translate, bytes, answer) : bytes;
+  let out = translate ? translateWhole(translate, bytes, answer) : bytes;
+  if (call.listModels && answer.status === 200 && !answer.encoding) out = withModels(call, out, answer);
   return new Response(out, { status: answer.status, statusText: answer.upstream.statusText, headers: answer.headers });
+}
+
+/** A model list with the models routing rules serve added (Claude Code's discovery then offers them). */
+function withModels(call: CallState, bytes: Uint8Array, answer: Answer): Uint8Array {
+  try {
+    const listed = call.endpoint?.addModels?.(JSON.parse(utf8.decode(bytes)), call.listModels!);
+    if (listed === undefined) return bytes;
+    answer.headers.delete("content-length");
+    return encoder.encode(JSON.stringify(listed));
+  } catch {
+    return bytes; // not JSON: passed on as it came
+  }
 }
 
 type Translate = NonNullable<NonNullable<CallState["routed"]>["answer"]>;

@@ -54,6 +54,15 @@ export function pickTarget(rules: readonly RoutingRule[], call: CallState, rando
   return undefined;
 }
 
+/** The model names routing rules answer to on a provider (exact names only: a pattern names no model to list). */
+export function routedModels(rules: readonly RoutingRule[], provider: string): string[] {
+  return rules.flatMap((rule) => {
+    const model = rule.match.model;
+    if (model === undefined || /[*/]/.test(model) || (rule.match.provider !== undefined && rule.match.provider !== provider)) return [];
+    return [model];
+  });
+}
+
 export const NO_FALLBACKS: readonly Target[] = Object.freeze([]);
 
 /** The fallback chain of the first `fallbacks` entry whose match holds (none when no entry does). */

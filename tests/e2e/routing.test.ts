@@ -41,6 +41,7 @@ beforeAll(async () => {
       routing: [
         { match: { provider: "openai", model: "gpt-4o-routed" }, to: { provider: "anthropic", model: "claude-sonnet-4-5" } },
         { match: { provider: "anthropic", model: "claude-routed-*" }, to: { provider: "openai", model: "gpt-4o-2024-08-06" } },
+        { match: { provider: "anthropic", model: "claude-via-openai" }, to: { provider: "openai", model: "gpt-4o-2024-08-06" } },
       ],
     }),
   );
@@ -104,6 +105,17 @@ describe("routing between providers, translated", () => {
     const final = await anthropic().messages.stream({ model: "claude-routed-2", max_tokens: 50, messages: [{ role: "user", content: "hi" }] }).finalMessage();
     expect(final.content.length).toBeGreaterThan(0);
     expect(final.usage.output_tokens).toBeGreaterThan(0);
+  });
+
+  test("model discovery (GET /v1/models) lists the models routing rules serve, in each provider's shape", async () => {
+    const openaiModels = [];
+    for await (const model of openai().models.list()) openaiModels.push(model.id);
+    expect(openaiModels).toContain("gpt-4o-routed");
+    expect(openaiModels.length).toBeGreaterThan(1); // the upstream's own list is kept
+    const anthropicModels = [];
+    for await (const model of anthropic().models.list()) anthropicModels.push(model.id);
+    expect(anthropicModels).toContain("claude-via-openai");
+    expect(anthropicModels).not.toContain("claude-routed-*");
   });
 
   test("a call no rule matches keeps its bytes and its credentials", async () => {
