@@ -30,11 +30,25 @@ export function isGatewayKey(value: string): boolean {
   return value.startsWith(GATEWAY_KEY_PREFIX);
 }
 
+/** Presented keys whose hash is remembered, at most (then the memory starts over). */
+const HASHES_KEPT = 4096;
+
 export function createAccessBook(secrets: Secrets | undefined, initial: AccessDefinitions = EMPTY_DEFINITIONS): AccessBook {
   let definitions = initial;
   let byHash = new Map<string, GatewayKey>();
   let sealedBy = new Map<string, string>();
-  const used = new Map<string, string>();
+  /** Key id → when it was last used (epoch ms); formatted when drained, not on every call. */
+  const used = new Map<string, number>();
+  /**
+   * A presented key → its stored hash, for keys that matched a defined key: an
+   * HMAC per call was the largest cost of a keyed call (bench/keys.ts). Only
+   * the hash is remembered, never the verdict: every call still looks the key
+   * up by hash in the current definitions and checks revoked and expired, so a
+   * revoked, rotated or deleted key is refused at once. The hash depends on the
+   * presented key and LOUPE_SECRET alone (fixed for the process); unknown keys
+   * are not remembered (they cannot fill it), and it starts over when full.
+   */
+  const hashOf = new Map<string, string>();
   const listeners: ((definitions: AccessDefinitions) => void)[] = [];
 
   function index(next: AccessDefinitions) {
@@ -53,12 +67,21 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
     },
     findKey(presented, now = Date.now()) {
       if (!secrets) return { problem: "unknown" };
-      let key: GatewayKey | undefined;
-      for (const hash of secrets.keyHashes(presented)) if ((key = byHash.get(hash))) break;
+      const known = hashOf.get(presented);
+      let key = known === undefined ? undefined : byHash.get(known);
+      if (!key) {
+        for (const hash of secrets.keyHashes(presented)) {
+          if ((key = byHash.get(hash))) {
+            if (hashOf.size >= HASHES_KEPT) hashOf.clear();
+            hashOf.set(presented, hash);
+            break;
+          }
+        }
+      }
       if (!key) return { problem: "unknown" };
       if (key.revoked_at) return { problem: "revoked" };
       if (key.expires_at && Date.parse(key.expires_at) <= now) return { problem: "expired" };
-      used.set(key.id, new Date(now).toISOString());
+      used.set(key.id, now);
       return { key };
     },
     providerSecret(provider, project) {
@@ -76,7 +99,7 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
     },
     onReplace: (listener) => void listeners.push(listener),
     drainUsed() {
-      const drained = new Map(used);
+      const drained = new Map([...used].map(([id, at]) => [id, new Date(at).toISOString()] as const));
       used.clear();
       return drained;
     },
