@@ -15,7 +15,7 @@ export interface AccessBook {
   readonly definitions: AccessDefinitions;
   /** The key a client presented (`lp_live_…`), or why it is refused. */
   findKey(presented: string, now?: number): KeyLookup;
-  /** The stored secret for a provider and project (the project's own, else the default), decrypted now. */
+  /** The stored secret for a provider and project (the project's own, else the default), decrypted (once per snapshot). */
   providerSecret(provider: string, project: string | undefined): string | undefined;
   /** Whether a key may call this provider and model. */
   allows(key: GatewayKey, provider: string, model: string | undefined): boolean;
@@ -37,6 +37,15 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
   let definitions = initial;
   let byHash = new Map<string, GatewayKey>();
   let sealedBy = new Map<string, string>();
+  /**
+   * Sealed value → its plaintext, opened on first use and kept until the next
+   * `replace`: AES-GCM per call was the largest cost of a keyed call after the
+   * HMAC (bench/keys.ts). Keyed by the sealed text itself, so a provider key
+   * set again or deleted is never served from here; a value that does not open
+   * is not kept (the error comes again on every call). The plaintext sits in
+   * memory as long as the definitions do, beside LOUPE_SECRET's key that opens it.
+   */
+  let opened = new Map<string, string>();
   /** Key id → when it was last used (epoch ms); formatted when drained, not on every call. */
   const used = new Map<string, number>();
   /**
@@ -55,6 +64,7 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
     definitions = next;
     byHash = new Map(next.keys.map((key) => [key.hash, key]));
     sealedBy = new Map(next.providerKeys.map((pk) => [`${pk.provider}\u0000${pk.project ?? ""}`, pk.sealed]));
+    opened = new Map();
   }
   index(initial);
 
@@ -86,7 +96,10 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
     },
     providerSecret(provider, project) {
       const sealed = (project !== undefined ? sealedBy.get(`${provider}\u0000${project}`) : undefined) ?? sealedBy.get(`${provider}\u0000`);
-      return sealed === undefined || !secrets ? undefined : secrets.open(sealed);
+      if (sealed === undefined || !secrets) return undefined;
+      let secret = opened.get(sealed);
+      if (secret === undefined) opened.set(sealed, (secret = secrets.open(sealed)));
+      return secret;
     },
     allows(key, provider, model) {
       if (key.providers && !key.providers.includes(provider)) return false;

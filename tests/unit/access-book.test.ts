@@ -4,7 +4,8 @@ import type { AccessDefinitions, GatewayKey } from "../../src/keys/definitions.t
 import { createSecrets, fingerprint, newGatewayKey } from "../../src/keys/secrets.ts";
 
 /**
- * The access book remembers a presented key's hash (bench/keys.ts): what it remembers must never outlive the definitions that
+ * The access book remembers a presented key's hash and an opened provider key
+ * (bench/keys.ts): what it remembers must never outlive the definitions that
  * made it. Every call is decided on the current snapshot.
  */
 const secrets = createSecrets("access-book-secret-0123456789abcdef");
@@ -41,6 +42,16 @@ describe("access book: what it remembers follows every change", () => {
     book.findKey(made.key, Date.parse("2026-01-02T03:04:05.000Z"));
     expect(book.drainUsed()).toEqual(new Map([[key.id, "2026-01-02T03:04:05.000Z"]]));
     expect(book.drainUsed().size).toBe(0);
+  });
+
+  test("a provider key set again or deleted is never served from what was opened before", () => {
+    const book = createAccessBook(secrets, defs());
+    expect(book.providerSecret("openai", "p")).toBe("sk-first");
+    expect(book.providerSecret("openai", "p")).toBe("sk-first");
+    book.replace(defs({ providerKeys: [stored("sk-second")] }));
+    expect(book.providerSecret("openai", "p")).toBe("sk-second");
+    book.replace(defs({ providerKeys: [] }));
+    expect(book.providerSecret("openai", "p")).toBeUndefined();
   });
 
   test("a value that does not open fails on every call", () => {
