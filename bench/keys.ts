@@ -264,6 +264,10 @@ async function main() {
   };
   out += ratioLine("loupe+key", "b/a  key + limit in process / no keys", 0.9);
   out += ratioLine("loupe+key+redis", "c/a  key + limit in Redis / no keys", 0.8);
+  // What a busy machine distorts least: the proxy's own CPU per call (all its threads).
+  const cpu = (n: TargetName) => mean(runs.get(n)!.map((r) => r.cpuUsPerReq));
+  const cpuRatios = (["loupe+key", "loupe+key+redis", "before"] as const).filter((n) => targets.has(n)).map((n) => `a/${n} ${fmt(cpu("loupe") / cpu(n), 3)} (${n} ${cpu(n) - cpu("loupe") >= 0 ? "+" : "−"}${fmt(Math.abs(cpu(n) - cpu("loupe")), 0)} µs)`);
+  out += `  CPU per call, no keys / …: ${cpuRatios.join(", ")} — the throughput ratios if core 0 were all that limits\n`;
   if (targets.has("before")) {
     const ratio = rps("loupe") / rps("before");
     const rounds = runs.get("loupe")!.map((r, i) => r.rps / runs.get("before")![i]!.rps);
