@@ -6,11 +6,12 @@
  * Each bench keeps what it measures and how it reports it.
  *
  * Layout the benches share (all loopback): the proxy under test is pinned to
- * core 0; the mock upstream and the clients run on core 1.
+ * core 0; the mock upstream and the clients (and bench/keys.ts's redis-server) run on core 1.
  */
 import type { Subprocess } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { START_ENVIRONMENT } from "../src/runtime/fetch-concurrency.ts";
 
@@ -173,6 +174,79 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
   }
 }
 
+// ── the load generator ───────────────────────────────────────────────────────
+export const NODE = Bun.which("node") ?? BUN;
+const AUTOCANNON = join(ROOT, "node_modules", "autocannon", "autocannon.js");
+
+/** One autocannon run against one URL, with what the proxy process and the cores did meanwhile. */
+export interface LoadRun {
+  rps: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  latP50: number;
+  latP99: number;
+  /** CPU time of the proxy process (all threads) per completed request, µs. */
+  cpuUsPerReq: number;
+  /** The proxy process's CPU use, % of one core. */
+  proxyCpuPct: number;
+  core0Pct: number;
+  core1Pct: number;
+  /** The proxy's CPU µs per completed request, by thread name. */
+  threads: Record<string, number>;
+}
+
+/**
+ * autocannon (node, its own process, on core 1): `connections` connections
+ * POSTing `body` to `url` with `headers` for `seconds`. `pid`: the proxy
+ * process whose CPU is read before and after (none for direct).
+ */
+export async function autocannon(job: { url: string; headers: Record<string, string>; body: string; connections: number; seconds: number; pid?: number | undefined }): Promise<LoadRun> {
+  const cmd = [
+    ...pin(1),
+    NODE,
+    AUTOCANNON,
+    "-c", String(job.connections),
+    "-d", String(job.seconds),
+    "-m", "POST",
+    "-b", job.body,
+    "-j",
+    ...Object.entries(job.headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]),
+    job.url,
+  ];
+  const pid = job.pid;
+  const cpu0 = pid ? procCpuTicks(pid) : 0;
+  const th0 = pid ? threadTicks(pid) : new Map<string, number>();
+  const cores0 = coreTimes();
+  const t0 = performance.now();
+  const ac = spawn("autocannon", cmd, baseEnv());
+  const code = await ac.proc.exited;
+  const wall = (performance.now() - t0) / 1000;
+  const cores1 = coreTimes();
+  const cpu1 = pid ? procCpuTicks(pid) : 0;
+  const th1 = pid ? threadTicks(pid) : new Map<string, number>();
+  const text = ac.stdout().trim().split("\n").pop() ?? "";
+  if (code !== 0 || !text.startsWith("{")) throw new Error(`autocannon failed (${code}):\n${ac.stderr().slice(-2000)}\n${text}`);
+  const r = JSON.parse(text) as any;
+  const ok = Number(r["2xx"] ?? 0);
+  const cpuS = (cpu1 - cpu0) / CLK_TCK;
+  return {
+    rps: ok / Number(r.duration || job.seconds),
+    sent: Number(r.requests?.sent ?? 0),
+    ok,
+    failed: Number(r.non2xx ?? 0) + Number(r.errors ?? 0) + Number(r.timeouts ?? 0),
+    latP50: Number(r.latency?.p50 ?? NaN),
+    latP99: Number(r.latency?.p99 ?? NaN),
+    cpuUsPerReq: pid && ok ? (cpuS * 1e6) / ok : NaN,
+    proxyCpuPct: pid ? (100 * cpuS) / wall : NaN,
+    core0Pct: coreBusyPct(cores0, cores1, "cpu0"),
+    core1Pct: coreBusyPct(cores0, cores1, "cpu1"),
+    threads: Object.fromEntries(
+      [...th1].map(([name, t]) => [name, ok ? (((t - (th0.get(name) ?? 0)) / CLK_TCK) * 1e6) / ok : NaN] as const).filter(([, us]) => us > 0),
+    ),
+  };
+}
+
 /** Runs a client (bench/<script>) on core 1 with its job as JSON, and returns the one JSON object it prints. */
 export async function runClient<T>(script: string, job: unknown): Promise<T> {
   const name = script.replace(/\.ts$/, "");
@@ -223,6 +297,23 @@ export async function waitLoupeIdle(url: string, timeoutMs: number): Promise<any
     await Bun.sleep(50);
   }
   return live;
+}
+
+/**
+ * A `loupe` command (`bun <main> …args`) with LOUPE_DB = `db` and `env`; with a
+ * gateway serving that file it goes through the gateway (the discovery file).
+ * `stdin`: what the command reads (a provider key). Returns its stdout; throws on a non-zero exit.
+ */
+export function loupeCli(db: string, args: string[], opts: { env?: Record<string, string> | undefined; stdin?: string | undefined; main?: string | undefined } = {}): string {
+  const r = Bun.spawnSync([BUN, opts.main ?? LOUPE_MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...baseEnv(), LOUPE_DB: db, ...opts.env },
+    stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (r.exitCode !== 0) throw new Error(`loupe ${args.join(" ")} failed (${r.exitCode}): ${r.stderr.toString()}`);
+  return r.stdout.toString();
 }
 
 /** `loupe sql --json` on a stopped Loupe's DuckDB file: the rows. */
@@ -282,8 +373,8 @@ export class BenchRun {
    * file `db`, with `env` last (upstream base URLs, experiments). Quiet Loupe
    * prints nothing: it is up once its discovery file (written after listen) exists.
    */
-  async startLoupe(name: string, db: string, env: Record<string, string>, bunFlags: string[] = []): Promise<LoupeProcess> {
-    const child = this.start(name, [...pin(0), BUN, ...bunFlags, LOUPE_MAIN, "serve"], {
+  async startLoupe(name: string, db: string, env: Record<string, string>, bunFlags: string[] = [], main = LOUPE_MAIN): Promise<LoupeProcess> {
+    const child = this.start(name, [...pin(0), BUN, ...bunFlags, main, "serve"], {
       ...baseEnv(),
       LOUPE_PORT: "0",
       LOUPE_DB: db,
@@ -299,11 +390,28 @@ export class BenchRun {
     const deadline = Date.now() + 30_000;
     while (!existsSync(discovery)) {
       if (child.proc.exitCode !== null || Date.now() > deadline)
-        throw new Error(`${name} did not start (exit code ${child.proc.exitCode}, ${[...bunFlags, LOUPE_MAIN].join(" ")}):\n${child.stderr()}${child.stdout()}`);
+        throw new Error(`${name} did not start (exit code ${child.proc.exitCode}, ${[...bunFlags, main].join(" ")}):\n${child.stderr()}${child.stdout()}`);
       await Bun.sleep(20);
     }
     const info = JSON.parse(readFileSync(discovery, "utf8")) as { pid: number; url: string };
     return { child, db, pid: info.pid, url: info.url };
+  }
+
+  /**
+   * A redis-server of its own (no persistence, a temp dir) on a free port,
+   * pinned to `core`; resolves once it answers PING. Stopped at the end of the run.
+   */
+  async startRedis(core: number, bin = "/usr/bin/redis-server"): Promise<{ child: Child; url: string; port: number }> {
+    const port = await freePort();
+    const dir = join(this.dir, `redis-${port}`);
+    mkdirSync(dir);
+    const child = this.start("redis", [...pin(core), bin, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], baseEnv());
+    const deadline = Date.now() + 5000;
+    while (!(await redisPings(port))) {
+      if (child.proc.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not answer PING on port ${port}:\n${child.stdout().slice(-2000)}`);
+      await Bun.sleep(20);
+    }
+    return { child, url: `redis://127.0.0.1:${port}`, port };
   }
 
   /** SIGTERM (Loupe stores, and exports, what is pending on the way out), then its exit code. */
@@ -348,9 +456,44 @@ export class BenchRun {
   }
 }
 
+/** A port nobody listens on now: bind port 0, read what the system chose, close. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether a Redis on this port answers PING with +PONG. */
+function redisPings(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    let answer = "";
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (chunk) => {
+      answer += chunk.toString();
+      if (answer.includes("\r\n")) done(answer.startsWith("+PONG"));
+    });
+  });
+}
+
 // ── report formatting ────────────────────────────────────────────────────────
 /** A figure with `digits` decimals; "—" when missing. */
 export const fmt = (v: number | undefined, digits = 3): string => (v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits));
+
+export const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+export const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 
 /** A text table: first column left-aligned, the others right-aligned, indented two spaces. */
 export function table(head: string[], rows: string[][]): string {

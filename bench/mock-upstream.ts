@@ -12,6 +12,8 @@
  *                              a Bedrock ConverseStream (application/vnd.amazon.eventstream),
  *                              one binary message per chunk, paced the same way (bench/streams.ts)
  *   GET  /_stats               requests seen, by the `x-bench-target` request header
+ *   GET  /_auth                the same, by target and then by the `authorization` header they
+ *                              carried (bench/keys.ts: the stored provider key replaced the client's)
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -65,6 +67,7 @@ if (import.meta.main) {
     return new Response(stream, { headers });
   };
   const seen: Record<string, number> = {};
+  const auth: Record<string, Record<string, number>> = {};
 
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -73,8 +76,12 @@ if (import.meta.main) {
     async fetch(req) {
       const path = req.url.slice(req.url.indexOf("/", 8));
       if (path === "/_stats") return Response.json(seen);
+      if (path === "/_auth") return Response.json(auth);
       const target = req.headers.get("x-bench-target") ?? "unknown";
       seen[target] = (seen[target] ?? 0) + 1;
+      const byAuth = (auth[target] ??= {});
+      const authorization = req.headers.get("authorization") ?? "(none)";
+      byAuth[authorization] = (byAuth[authorization] ?? 0) + 1;
       await req.arrayBuffer(); // a real upstream reads the request
       if (path === "/v1/chat/completions") return new Response(chatBytes, { headers: jsonHeaders });
       if (path === "/v1/messages") return paced(SSE_CHUNKS, sseHeaders);

@@ -17,7 +17,8 @@ import {
   BenchRun,
   BUN,
   CLK_TCK,
-  ROOT,
+  NODE,
+  autocannon as runLoad,
   backgroundCpu,
   baseEnv,
   canPin,
@@ -29,6 +30,7 @@ import {
   hasTaskset,
   livezOf,
   loupeSql,
+  mean,
   num,
   pin,
   procCpuTicks,
@@ -36,9 +38,10 @@ import {
   spawn,
   statusKb,
   table,
-  threadTicks,
+  verdict,
   waitLoupeIdle,
   type Child,
+  type LoadRun,
   type LoupeProcess,
 } from "./harness.ts";
 
@@ -58,9 +61,6 @@ const LOUPE_FLAGS = (process.env.BENCH_LOUPE_BUN_FLAGS ?? "").split(/\s+/).filte
 // Extra environment for the loupe+otel process only (space-separated K=V), to take the export apart:
 // e.g. "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_EXPORTER_OTLP_PROTOCOL=http/json".
 const OTEL_EXTRA_ENV = envPairs("BENCH_OTEL_ENV");
-
-const NODE = Bun.which("node") ?? BUN;
-const AUTOCANNON = join(ROOT, "node_modules", "autocannon", "autocannon.js");
 
 const bench = new BenchRun("bench", "loupe-bench-");
 const log = bench.log;
@@ -116,21 +116,7 @@ interface Target {
   pid?: number;
 }
 
-interface ThroughputRun {
-  rps: number;
-  sent: number;
-  ok: number;
-  failed: number;
-  latP50: number;
-  latP99: number;
-  /** CPU time of the proxy process (all threads) per completed request, µs. */
-  cpuUsPerReq: number;
-  /** The proxy process's CPU use, % of one core. */
-  proxyCpuPct: number;
-  core0Pct: number;
-  core1Pct: number;
-  /** The proxy's CPU µs per completed request, by thread name. */
-  threads: Record<string, number>;
+interface ThroughputRun extends LoadRun {
   /**
    * Loupe only: CPU µs per request spent after the run, storing the records the
    * run left in the journal (DuckDB works at background priority during a burst).
@@ -144,51 +130,10 @@ const completed = zeros();
 
 async function autocannon(target: Target, seconds: number): Promise<ThroughputRun> {
   const headers = { "content-type": "application/json", "x-bench-target": target.name, ...OPENAI_HEADERS };
-  const cmd = [
-    ...pin(1),
-    NODE,
-    AUTOCANNON,
-    "-c", String(OPT.connections),
-    "-d", String(seconds),
-    "-m", "POST",
-    "-b", CHAT_BODY,
-    "-j",
-    ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]),
-    target.chatUrl,
-  ];
-  const cpu0 = target.pid ? procCpuTicks(target.pid) : 0;
-  const th0 = target.pid ? threadTicks(target.pid) : new Map<string, number>();
-  const cores0 = coreTimes();
-  const t0 = performance.now();
-  const ac = spawn("autocannon", cmd, baseEnv());
-  const code = await ac.proc.exited;
-  const wall = (performance.now() - t0) / 1000;
-  const cores1 = coreTimes();
-  const cpu1 = target.pid ? procCpuTicks(target.pid) : 0;
-  const th1 = target.pid ? threadTicks(target.pid) : new Map<string, number>();
-  const text = ac.stdout().trim().split("\n").pop() ?? "";
-  if (code !== 0 || !text.startsWith("{")) throw new Error(`autocannon failed (${code}):\n${ac.stderr().slice(-2000)}\n${text}`);
-  const r = JSON.parse(text) as any;
-  const ok = Number(r["2xx"] ?? 0);
-  const failed = Number(r.non2xx ?? 0) + Number(r.errors ?? 0) + Number(r.timeouts ?? 0);
-  sent[target.name] += Number(r.requests?.sent ?? 0);
-  completed[target.name] += ok;
-  const cpuS = (cpu1 - cpu0) / CLK_TCK;
-  return {
-    rps: ok / Number(r.duration || seconds),
-    sent: Number(r.requests?.sent ?? 0),
-    ok,
-    failed,
-    latP50: Number(r.latency?.p50 ?? NaN),
-    latP99: Number(r.latency?.p99 ?? NaN),
-    cpuUsPerReq: target.pid && ok ? (cpuS * 1e6) / ok : NaN,
-    proxyCpuPct: target.pid ? (100 * cpuS) / wall : NaN,
-    core0Pct: coreBusyPct(cores0, cores1, "cpu0"),
-    core1Pct: coreBusyPct(cores0, cores1, "cpu1"),
-    threads: Object.fromEntries(
-      [...th1].map(([name, t]) => [name, ok ? (((t - (th0.get(name) ?? 0)) / CLK_TCK) * 1e6) / ok : NaN] as const).filter(([, us]) => us > 0),
-    ),
-  };
+  const run = await runLoad({ url: target.chatUrl, headers, body: CHAT_BODY, connections: OPT.connections, seconds, pid: target.pid });
+  sent[target.name] += run.sent;
+  completed[target.name] += run.ok;
+  return run;
 }
 
 async function sequential(targets: Target[], mode: "json" | "stream", samples?: number): Promise<Record<string, SeqTargetResult>> {
@@ -369,8 +314,6 @@ async function main() {
 }
 
 // ── formatting ───────────────────────────────────────────────────────────────
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 /** Core 0 busy beyond the proxy under test (% of the core): other processes on the machine. */
 const otherOnCore0 = (run: ThroughputRun) => run.core0Pct - (Number.isFinite(run.proxyCpuPct) ? run.proxyCpuPct : 0);
 const OTHER_MAX = 15;
