@@ -163,7 +163,7 @@ export function readSessionFromMetadata(userId: unknown): string | undefined {
 export const anthropic: Provider<"anthropic"> = {
   id: "anthropic",
   route: { prefix: "/anthropic", sdkPath: "", examplePath: "v1/messages", dropIn: ["/v1/messages…", "GET /v1/models (with anthropic-version)"] },
-  upstream: { baseUrl: "https://api.anthropic.com", credentials: { header: "x-api-key" }, wirePaths: { messages: "/v1/messages" } },
+  upstream: { baseUrl: "https://api.anthropic.com", credentials: { header: "x-api-key" }, wirePaths: { messages: "/v1/messages" }, routedHeaders: { "anthropic-version": "2023-06-01" } },
   dialect: anthropicErrors,
   genAiProvider: "anthropic",
   requestIdHeaders: ["request-id", "x-request-id"],

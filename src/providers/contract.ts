@@ -26,6 +26,8 @@ export interface Provider<Id extends string = string> {
     credentials?: { header: string; prefix?: string } | { viaPrepare: true };
     /** Where this provider serves each chat wire format (upstream paths): a routing rule can send calls here. */
     wirePaths?: { chat?: string; messages?: string };
+    /** Headers its API needs that a client of another provider's SDK never sends (for calls routed here). */
+    routedHeaders?: Readonly<Record<string, string>>;
   };
   /** The known endpoint for a method and upstream path (query excluded), if any. */
   endpoint(method: string, path: string): Endpoint | undefined;

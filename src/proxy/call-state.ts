@@ -8,7 +8,7 @@ import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
 import type { Admission, Identity } from "../keys/call-gate.ts";
 import type { HeaderRule } from "../routing/header-rules.ts";
-import type { RoutedCall } from "./route-call.ts";
+import type { RoutedCall } from "./routed-call.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
 

@@ -292,13 +292,14 @@ function fail(call: CallState, error: LoupeError, deps: ProxyDeps, end: Partial<
 
 /**
  * A call routed elsewhere: its body changed (length is fetch's to set), it
- * is read whole or translated (so it comes unencoded), and Messages needs its
- * version header, which a Chat client never sends.
+ * is read whole or translated (so it comes unencoded), and the target may
+ * need headers a client of another SDK never sends (its API version).
  */
 function adaptRoutedHeaders(call: CallState, headers: Record<string, string>): void {
   delete headers["content-length"];
   headers["accept-encoding"] = "identity";
-  if (call.routed?.otherProvider && call.routed.endpoint?.wire === "messages") headers["anthropic-version"] ??= "2023-06-01";
+  const required = call.routed?.otherProvider ? call.routed.provider.upstream.routedHeaders : undefined;
+  if (required) for (const name in required) headers[name] ??= required[name]!;
 }
 
 /** A gateway key's or token's project and end user are the call's (the x-loupe-* headers cannot claim others). */

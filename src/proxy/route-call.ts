@@ -1,5 +1,5 @@
 import { LoupeError } from "../errors.ts";
-import type { Endpoint, Provider } from "../providers/contract.ts";
+import type { Provider } from "../providers/contract.ts";
 import { matches, type MatchContext } from "../routing/match.ts";
 import type { Fallback, RoutingRule, Target } from "../routing/routing-settings.ts";
 import {
@@ -12,9 +12,9 @@ import {
   createChatToMessagesMapper,
   createMessagesToChatMapper,
   createSseTranslation,
-  type SseTranslation,
 } from "../translate/index.ts";
 import type { CallState } from "./call-state.ts";
+import type { RoutedCall } from "./routed-call.ts";
 import { matchContext } from "./match-context.ts";
 
 /**
@@ -24,18 +24,6 @@ import { matchContext } from "./match-context.ts";
  * answer are translated (src/translate/); a call no rule matches is not
  * touched, and keeps its bytes.
  */
-export interface RoutedCall {
-  provider: Provider;
-  /** The model asked of the target (the rule's, else the client's). */
-  model: string | undefined;
-  upstreamPath: string;
-  endpoint: Endpoint | undefined;
-  bytes: Uint8Array;
-  /** The client's wire format differs from the target's: how its answer is turned back. */
-  answer?: { stream(): SseTranslation; whole(body: unknown): unknown; error(body: unknown, status: number): unknown } | undefined;
-  /** The target is another provider: the client's credentials are not for it. */
-  otherProvider: boolean;
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
