@@ -16,7 +16,7 @@ export interface SettingsApiDeps {
   actor(request: Request): string;
 }
 
-const ControlSchema = z
+export const ControlSchema = z
   .object({
     version: z.number().int().optional().openapi({ description: "the version this change is based on (from GET /api/settings); a different current version answers 409" }),
     requestHeaderRules: z.array(z.unknown()).optional(),
@@ -27,7 +27,7 @@ const ControlSchema = z
   })
   .openapi("ControlSettingsChange");
 
-const AppliedSchema = z.strictObject({ version: z.number().int(), settings: z.unknown() }).openapi("ControlSettings");
+export const AppliedSchema = z.strictObject({ version: z.number().int(), settings: z.unknown() }).openapi("ControlSettings");
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 
 export function addSettingsRoutes(app: OpenAPIHono, deps: SettingsApiDeps): void {

@@ -227,6 +227,68 @@ describe("the dashboard in Chromium", () => {
     await page.screenshot({ path: screenshotPath("settings"), fullPage: true });
   });
 
+  test("Settings, routing and rules: a malformed header rule is refused naming its field (nothing changes); a valid routing rule is saved as the next version; a stale version asks for a reload", async () => {
+    const page = await open("/settings");
+    const editor = page.getByRole("form", { name: "Routing and rules" });
+    await editor.waitFor();
+    const before = (await api("/api/settings")).control;
+    expect(await editor.locator("[data-control-version]").textContent()).toBe(String(before.version));
+    expect(JSON.parse(await editor.getByLabel("Routing rules").inputValue())).toEqual(before.settings.routing);
+    const result = editor.locator("[data-save-result]");
+    expect(await result.getAttribute("aria-live")).toBe("polite");
+
+    // A header rule that names Loupe's own header: 400, the field named on the page, the text kept, the settings in force unchanged.
+    const malformed = '[{ "header": "x-loupe-key", "action": "block" }]';
+    await editor.getByLabel("Request header rules").fill(malformed);
+    await editor.getByRole("button", { name: "Save" }).click();
+    await result.locator("[data-field-named]").waitFor();
+    expect(await result.locator("[data-field-named]").textContent()).toBe("requestHeaderRules[0].header");
+    expect(await result.textContent()).toContain("x-loupe-* headers are Loupe's own");
+    expect(await editor.getByLabel("Request header rules").inputValue()).toBe(malformed);
+    expect(await editor.getByLabel("Request header rules").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.evaluate<string | null>("document.activeElement?.id ?? null")).toBe("control-requestHeaderRules");
+    const unchanged = (await api("/api/settings")).control;
+    expect(unchanged).toEqual(before);
+    await page.screenshot({ path: screenshotPath("settings-invalid"), fullPage: true });
+
+    // Text that is not JSON is refused before anything is sent.
+    await editor.getByLabel("Fallbacks").fill("[{ not json");
+    await editor.getByRole("button", { name: "Save" }).click();
+    expect(await eventually(() => result.locator("[data-field-named]").textContent(), "fallbacks")).toBe("fallbacks");
+    expect((await api("/api/settings")).control).toEqual(before);
+    await editor.getByLabel("Fallbacks").fill("[]");
+
+    // A valid routing rule (for a project no other test uses): saved as version + 1, shown, and in force.
+    const rule = { match: { project: "settings-ui-test" }, to: { provider: "openai", model: "gpt-4o" } };
+    await editor.getByLabel("Request header rules").fill("[]");
+    await editor.getByLabel("Routing rules").fill(JSON.stringify([rule]));
+    await editor.getByRole("button", { name: "Save" }).click();
+    const saved = `Saved, version ${before.version + 1}.`;
+    expect(await eventually(() => result.textContent(), saved)).toBe(saved);
+    const after = (await api("/api/settings")).control;
+    expect(after.version).toBe(before.version + 1);
+    expect(after.settings.routing).toEqual([rule]);
+    expect(after.settings.requestHeaderRules).toEqual([]);
+    expect(await editor.locator("[data-control-version]").textContent()).toBe(String(after.version));
+    await page.screenshot({ path: screenshotPath("settings-edit"), fullPage: true });
+
+    // Changed meanwhile (another PUT): saving the page's version is refused with 409 until Reload.
+    const elsewhere = await fetch(`${gateway.url}/api/settings`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ version: after.version, routing: [] }),
+    });
+    expect(elsewhere.status).toBe(200);
+    await editor.getByRole("button", { name: "Save" }).click();
+    await result.getByText("changed meanwhile").first().waitFor();
+    expect(await result.getAttribute("data-save-result")).toBe("conflict");
+    expect((await api("/api/settings")).control.settings.routing).toEqual([]);
+    await editor.getByRole("button", { name: "Reload" }).click();
+    expect(await eventually(() => editor.locator("[data-control-version]").textContent(), String(after.version + 1))).toBe(String(after.version + 1));
+    expect(JSON.parse(await editor.getByLabel("Routing rules").inputValue())).toEqual([]);
+    expect(problemsOf(page)).toEqual([]);
+  });
+
   test("Keys: a key created here is shown once and listed; revoking it shows it revoked", async () => {
     const page = await open("/keys");
     page.on("dialog", (dialog) => void dialog.accept());

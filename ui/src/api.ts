@@ -2,12 +2,13 @@ import type { z } from "@hono/zod-openapi";
 import type * as s from "../../src/api/schemas.ts";
 import type * as d from "../../src/api/dashboard-schemas.ts";
 import type * as a from "../../src/api/access-schemas.ts";
+import type * as c from "../../src/api/settings-routes.ts";
 
 /**
  * The dashboard's only way to its data: the documented `/api` routes, typed
  * by the same zod schemas that generate `/openapi.json` (src/api/schemas.ts),
  * so a change to a response shape breaks this file's type check.
- * tests/unit/dashboard-api-routes.test.ts checks every path here against the
+ * tests/unit/dashboard.test.ts checks every path here against the
  * OpenAPI document the gateway serves.
  */
 type Out<T extends z.ZodType> = z.output<T>;
@@ -32,15 +33,16 @@ export interface Routes {
   "/api/limits": { query: Record<string, never>; response: Out<typeof a.LimitListSchema> };
 }
 
-/** The changes the Keys and Limits pages make: method, path, body and answer. */
+/** The changes the Keys, Limits and Settings pages make: method, path, body and answer. */
 export interface Changes {
   "POST /api/keys": { body: z.input<typeof a.CreateKeyBodySchema>; response: Out<typeof a.NewKeySchema> };
   "POST /api/keys/{id}/revoke": { body: undefined; response: Out<typeof a.KeySchema> };
   "POST /api/keys/{id}/rotate": { body: undefined; response: Out<typeof a.NewKeySchema> };
   "PUT /api/limits": { body: z.input<typeof a.LimitSchema>; response: Out<typeof a.LimitSchema> };
   "DELETE /api/limits": { body: undefined; response: Out<typeof a.RemovedSchema> };
+  "PUT /api/settings": { body: z.input<typeof c.ControlSchema>; response: Out<typeof c.AppliedSchema> };
 }
-export const ROUTES_CHANGE = ["POST /api/keys", "POST /api/keys/{id}/revoke", "POST /api/keys/{id}/rotate", "PUT /api/limits", "DELETE /api/limits"] as const satisfies readonly (keyof Changes)[];
+export const ROUTES_CHANGE = ["POST /api/keys", "POST /api/keys/{id}/revoke", "POST /api/keys/{id}/rotate", "PUT /api/limits", "DELETE /api/limits", "PUT /api/settings"] as const satisfies readonly (keyof Changes)[];
 
 /** Every GET route the dashboard reads, and the others it uses (login, live tail). */
 export const ROUTES_READ = [
@@ -69,11 +71,13 @@ export type RequestDetail = Routes["/api/requests/{id}"]["response"];
 export type SessionDetail = Routes["/api/sessions/{id}"]["response"];
 export type Settings = Routes["/api/settings"]["response"];
 
+/** An API answer other than 2xx: its status, message and, for a 400 on a change, the field it names. */
 export class ApiError extends Error {
   override name = "ApiError";
   constructor(
     readonly status: number,
     message: string,
+    readonly field?: string,
   ) {
     super(message);
   }
@@ -135,9 +139,10 @@ async function readJson<T>(response: Response): Promise<T> {
     throw new ApiError(response.status, `the gateway answered ${response.status} with a body that is not JSON`);
   }
   if (!response.ok) {
-    const message = (body as { error?: { message?: string } } | null)?.error?.message ?? `HTTP ${response.status}`;
+    const error = (body as { error?: { message?: string; field?: unknown } } | null)?.error;
+    const message = error?.message ?? `HTTP ${response.status}`;
     if (response.status === 401) for (const listener of unauthorized) listener();
-    throw new ApiError(response.status, message);
+    throw typeof error?.field === "string" ? new ApiError(response.status, message, error.field) : new ApiError(response.status, message);
   }
   return body as T;
 }
