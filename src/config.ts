@@ -77,6 +77,7 @@ const baseSettings = z.strictObject({
   routing: z.unknown().optional(),
   fallbacks: z.unknown().optional(),
   retry: z.unknown().optional(),
+  timeouts: z.unknown().optional(),
 });
 
 type Settings = z.infer<typeof baseSettings>;
@@ -297,7 +298,7 @@ export function loadConfig(
 
 /** The config file's part-8 settings, validated as a whole (a rule loop is refused here, at load). */
 function readRoutingSettings(s: Record<string, unknown>, path: string | undefined): RoutingSettings {
-  const given = Object.fromEntries(["requestHeaderRules", "responseHeaderRules", "routing", "fallbacks", "retry"].filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
+  const given = Object.fromEntries(["requestHeaderRules", "responseHeaderRules", "routing", "fallbacks", "retry", "timeouts"].filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
   const parsed = routingSettingsSchema.safeParse(given);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => `${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").slice(1)}: ${issue.message}`);
@@ -305,7 +306,7 @@ function readRoutingSettings(s: Record<string, unknown>, path: string | undefine
 }
 
 /** The settings table for `--help` and the README. */
-const FILE_ONLY = new Set(["requestHeaderRules", "responseHeaderRules", "routing", "fallbacks", "retry"]);
+const FILE_ONLY = new Set(["requestHeaderRules", "responseHeaderRules", "routing", "fallbacks", "retry", "timeouts"]);
 
 export function describeSettings(): { flag: string; env: string }[] {
   return registered.keys.filter((key) => !FILE_ONLY.has(key)).map((key) => ({ flag: toFlagName(key), env: toEnvName(key) }));

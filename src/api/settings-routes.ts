@@ -24,6 +24,7 @@ export const ControlSchema = z
     routing: z.array(z.unknown()).optional(),
     fallbacks: z.array(z.unknown()).optional(),
     retry: z.unknown().optional(),
+    timeouts: z.array(z.unknown()).optional(),
   })
   .openapi("ControlSettingsChange");
 
@@ -43,7 +44,8 @@ export function addSettingsRoutes(app: OpenAPIHono, deps: SettingsApiDeps): void
     }),
     async (c) => {
       const { version, ...given } = c.req.valid("json");
-      const parsed = routingSettingsSchema.safeParse(given);
+      // Keys left out keep what is in force (send [] to empty a list).
+      const parsed = routingSettingsSchema.safeParse({ ...deps.routing.current, ...given });
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         const field = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").slice(1);

@@ -3,7 +3,8 @@ export type BodyOutcome =
   | { kind: "complete" }
   | { kind: "client_cancel" }
   | { kind: "upstream_error"; error: unknown }
-  | { kind: "deadline" };
+  | { kind: "deadline" }
+  | { kind: "idle" };
 
 export interface ObserveOptions {
   /** Sees every upstream chunk as it passes (must not throw). */
@@ -17,6 +18,11 @@ export interface ObserveOptions {
    * `closing` (the provider's own final events) is handed on instead.
    */
   deadline?: { at: number; closing: () => Uint8Array } | undefined;
+  /**
+   * Ends the body when the upstream sends nothing for this long (ms) between
+   * chunks, the same way: the provider's closing events, then the end.
+   */
+  idle?: { ms: number; closing: () => Uint8Array } | undefined;
   /**
    * Called once, before the client can see the body as complete: before the
    * last declared byte is handed on, else before the stream closes — so a
@@ -46,8 +52,9 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
     }
   };
 
-  // The deadline, as a promise every read races (only when one is set: no timer otherwise).
+  // The deadline, as a promise every read races (only when one is set: no timer otherwise); the idle limit, one per read.
   const deadline = options.deadline;
+  const idle = options.idle;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = deadline && new Promise<"deadline">((resolve) => (timer = setTimeout(() => resolve("deadline"), Math.max(0, deadline.at - Date.now()))));
   let lastByte = 10; // "\n": the stream starts at an event boundary
@@ -61,13 +68,17 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
           let result: Awaited<ReturnType<typeof reader.read>>;
           try {
             const read = reader.read();
-            const first = expired ? await Promise.race([read, expired]) : await read;
-            if (first === "deadline") {
-              reader.cancel("stream deadline").catch(() => {});
-              settle({ kind: "deadline" });
+            let idleTimer: ReturnType<typeof setTimeout> | undefined;
+            const quiet = idle && new Promise<"idle">((resolve) => (idleTimer = setTimeout(() => resolve("idle"), idle.ms)));
+            const first = expired || quiet ? await Promise.race(quiet ? (expired ? [read, expired, quiet] : [read, quiet]) : [read, expired!]) : await read;
+            if (idleTimer !== undefined) clearTimeout(idleTimer);
+            if (first === "deadline" || first === "idle") {
+              clearDeadline();
+              reader.cancel(first === "idle" ? "stream idle" : "stream deadline").catch(() => {});
+              settle({ kind: first });
               // A cut inside an event is ended first, so the closing events parse as events of their own.
               const separator = lastByte === 10 ? "" : "\n\n";
-              const events = deadline!.closing();
+              const events = first === "idle" ? idle!.closing() : deadline!.closing();
               const closing = separator ? new Uint8Array([...new TextEncoder().encode(separator), ...events]) : events;
               if (closing.byteLength) controller.enqueue(closing);
               controller.close();
@@ -116,6 +127,7 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
 
 /** What a body's end says went wrong, if anything: the client left, or the upstream broke off. */
 export function outcomeError(outcome: BodyOutcome): { errorType?: string; errorMessage?: string } {
+  if (outcome.kind === "idle") return { errorType: "stream_idle_timeout", errorMessage: "the upstream sent nothing for longer than the idle timeout; the stream was ended with the provider's closing events" };
   if (outcome.kind === "deadline") return { errorType: "stream_deadline", errorMessage: "the stream reached LOUPE_STREAM_DEADLINE_S and was ended with the provider's closing events" };
   if (outcome.kind === "client_cancel") return { errorType: "client_disconnected", errorMessage: "client closed the connection mid-response" };
   if (outcome.kind === "upstream_error") {

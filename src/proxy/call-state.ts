@@ -8,6 +8,7 @@ import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
 import type { Admission, Identity } from "../keys/call-gate.ts";
 import type { HeaderRule } from "../routing/header-rules.ts";
+import type { TimeoutRule } from "../routing/routing-settings.ts";
 import type { RoutedCall } from "./routed-call.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { readRequestTags, type RequestTags } from "./request-tags.ts";
@@ -66,6 +67,8 @@ export interface CallState {
   attempts: number;
   /** Where a routing rule sent the call, and how its answer is turned back (route-call.ts). */
   routed: RoutedCall | undefined;
+  /** The timeouts that apply to the call (a `timeouts` entry), if any. */
+  timeouts: TimeoutRule | undefined;
   /** A model-list call, and the models routing rules add to the list. */
   listModels: readonly string[] | undefined;
   /** Response header rules that may apply (readAnswer matches and applies them). */
@@ -124,6 +127,7 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     responseHeaderRules: undefined,
     routed: undefined,
     listModels: undefined,
+    timeouts: undefined,
   };
 }
 

@@ -10,7 +10,8 @@ import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 import { nextWait } from "../routing/retry-policy.ts";
 import { applyHeaderRules } from "../routing/header-rules.ts";
 import { matchContext } from "./match-context.ts";
-import { fallbackChain, NO_FALLBACKS, pickTarget, routeCall, routedModels } from "./route-call.ts";
+import { fallbackChain, NO_FALLBACKS, pickTarget, pickTimeouts, routeCall, routedModels } from "./route-call.ts";
+import { deadlinesFor } from "./upstream-deadline.ts";
 import type { RoutingSettings } from "../routing/routing-settings.ts";
 import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../keys/call-gate.ts";
 
@@ -72,6 +73,9 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       call.settleUsage = admission.settle;
     }
 
+    // Timeouts scoped like rules: the first matching entry (routing/routing-settings.ts).
+    if (settings.timeouts.length > 0) call.timeouts = pickTimeouts(settings.timeouts, matchContext(call));
+
     // A model list: the models routing rules serve for this provider are added to what the upstream lists.
     if (call.endpoint?.addModels && settings.routing.length > 0) call.listModels = routedModels(settings.routing, route.adapter.id);
 
@@ -119,7 +123,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       }
       while (!circuitOpen) {
         call.attempts++;
-        const deadline = deps.deadlines.arm(abort);
+        const deadline = (call.timeouts?.firstByteMs ? deadlinesFor(call.timeouts.firstByteMs) : deps.deadlines).arm(abort);
         try {
           // Called as a plain function: a runtime's fetch may not take another `this`.
           const fetchUpstream = deps.fetch;
@@ -276,7 +280,7 @@ function upstreamInit(call: CallState, sent: UpstreamBody, signal: AbortSignal):
 /** The upstream could not be reached, did not answer in time, or the client left first. */
 function upstreamFailed(call: CallState, request: Request, abort: AbortController, error: unknown, deps: ProxyDeps): Response {
   const id = call.route.adapter.id;
-  if (abort.signal.reason instanceof UpstreamTimeoutError) return fail(call, new LoupeError("upstream_timeout", `${id} did not answer within ${deps.config.limits.upstreamTimeoutMs} ms`), deps);
+  if (abort.signal.reason instanceof UpstreamTimeoutError) return fail(call, new LoupeError("upstream_timeout", `${id} did not answer within ${call.timeouts?.firstByteMs ?? deps.config.limits.upstreamTimeoutMs} ms`), deps);
   if (request.signal.aborted) {
     writeCall(call, { status: 499, responseBytes: 0, truncated: true, errorType: "client_disconnected", errorMessage: "client closed the connection before the upstream answered" }, deps);
     return new Response(null, { status: 499 });

@@ -188,6 +188,7 @@ export function respondStream(call: CallState, answer: Answer, sent: UpstreamBod
     expectedBytes: answer.declared && !rewriting && !translation ? Number(answer.declared) : undefined,
     // A translated stream ends in the client's format: the translation's own closing events.
     deadline: translation ? streamDeadline(call, kind, deps, () => seen, () => translation.end()) : streamDeadline(call, kind, deps, () => seen),
+    idle: call.timeouts?.idleMs && kind === "sse" ? { ms: call.timeouts.idleMs, closing: closingOf(call, () => seen, translation && (() => translation.end())) } : undefined,
     settle,
   });
   return new Response(stream, { status, statusText: upstream.statusText, headers });
@@ -201,8 +202,14 @@ const encoder = new TextEncoder();
  * usage seen so far), so SDK helpers resolve; the record says truncated.
  */
 function streamDeadline(call: CallState, kind: BodyKind, deps: ProxyDeps, seen: () => ResponseFacts, closeTranslated?: () => Uint8Array): { at: number; closing: () => Uint8Array } | undefined {
-  const seconds = deps.config.limits.streamDeadlineS;
+  const seconds = call.timeouts?.streamDeadlineS ?? deps.config.limits.streamDeadlineS;
   if (seconds === undefined || kind !== "sse") return undefined;
+  return { at: call.startedAt + seconds * 1000, closing: closingOf(call, seen, closeTranslated) };
+}
+
+/** The events that end a stream Loupe cuts: the translation's own end, else the endpoint's closing events. */
+function closingOf(call: CallState, seen: () => ResponseFacts, closeTranslated: (() => Uint8Array) | undefined): () => Uint8Array {
+  if (closeTranslated) return closeTranslated;
   const close = call.endpoint?.closeStream;
-  return { at: call.startedAt + seconds * 1000, closing: closeTranslated ?? (() => (close ? encoder.encode(close(seen())) : new Uint8Array())) };
+  return () => (close ? encoder.encode(close(seen())) : new Uint8Array());
 }

@@ -1,7 +1,7 @@
 import { LoupeError } from "../errors.ts";
 import type { Provider } from "../providers/contract.ts";
 import { matches, type MatchContext } from "../routing/match.ts";
-import type { Fallback, RoutingRule, Target } from "../routing/routing-settings.ts";
+import type { Fallback, RoutingRule, Target, TimeoutRule } from "../routing/routing-settings.ts";
 import {
   convertChatErrorToMessages,
   convertChatRequestToMessages,
@@ -49,6 +49,12 @@ export function routedModels(rules: readonly RoutingRule[], provider: string): s
     if (model === undefined || /[*/]/.test(model) || (rule.match.provider !== undefined && rule.match.provider !== provider)) return [];
     return [model];
   });
+}
+
+/** The timeouts of the first `timeouts` entry whose match holds. */
+export function pickTimeouts(timeouts: readonly TimeoutRule[], context: MatchContext): TimeoutRule | undefined {
+  for (const rule of timeouts) if (matches(rule.match, context)) return rule;
+  return undefined;
 }
 
 export const NO_FALLBACKS: readonly Target[] = Object.freeze([]);

@@ -61,3 +61,11 @@ export function createUpstreamDeadlines(timeoutMs: number): UpstreamDeadlines {
     },
   };
 }
+
+const byLength = new Map<number, UpstreamDeadlines>();
+/** Deadlines of another length (a timeout rule's `firstByteMs`): one set per length, made when first asked for. */
+export function deadlinesFor(timeoutMs: number): UpstreamDeadlines {
+  let deadlines = byLength.get(timeoutMs);
+  if (!deadlines) byLength.set(timeoutMs, (deadlines = createUpstreamDeadlines(timeoutMs)));
+  return deadlines;
+}

@@ -21,12 +21,28 @@ export type RoutingRule = z.infer<typeof routingRuleSchema>;
 export const fallbackSchema = z.strictObject({ match: matchSchema, chain: z.array(targetSchema).min(1) });
 export type Fallback = z.infer<typeof fallbackSchema>;
 
+/**
+ * Timeouts scoped like rules (the first matching entry applies): the wait
+ * for the upstream's response headers (`firstByteMs`; it covers connecting —
+ * fetch exposes no separate connect phase), the longest silence between a
+ * stream's chunks (`idleMs`), and a total stream deadline (`streamDeadlineS`,
+ * else LOUPE_STREAM_DEADLINE_S).
+ */
+export const timeoutRuleSchema = z.strictObject({
+  match: matchSchema.optional(),
+  firstByteMs: z.number().int().positive().optional(),
+  idleMs: z.number().int().positive().optional(),
+  streamDeadlineS: z.number().positive().optional(),
+});
+export type TimeoutRule = z.infer<typeof timeoutRuleSchema>;
+
 export const routingSettingsSchema = z
   .strictObject({
     requestHeaderRules: z.array(headerRuleSchema).default([]),
     responseHeaderRules: z.array(headerRuleSchema).default([]),
     routing: z.array(routingRuleSchema).default([]),
     fallbacks: z.array(fallbackSchema).default([]),
+    timeouts: z.array(timeoutRuleSchema).default([]),
     retry: retrySchema.default({ attempts: 1, backoffMs: 250, maxBackoffMs: 8000, on: [429, 500, 502, 503, 504, "connect", "timeout"] }),
   })
   .superRefine((settings, context) => {

@@ -1,7 +1,9 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startGateway, type Gateway } from "../support/gateway.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 
 /**
@@ -54,5 +56,36 @@ describe("the stream deadline", () => {
     expect(message.stop_reason).not.toBe("max_tokens");
     const rows = await gateway.sql("select truncated from requests where provider = 'anthropic' order by started_at");
     expect(rows.at(-1)).toEqual({ truncated: false });
+  });
+});
+
+describe("timeouts scoped like rules (config timeouts)", () => {
+  let scoped: Gateway;
+  beforeAll(async () => {
+    const dir = tempDir("loupe-timeouts-");
+    const config = join(dir, "loupe.json");
+    writeFileSync(config, JSON.stringify({ timeouts: [{ match: { provider: "anthropic" }, idleMs: 300 }, { match: { provider: "openai" }, firstByteMs: 200 }] }));
+    scoped = await startGateway({ dir, env: { LOUPE_CONFIG: config, LOUPE_ANTHROPIC_BASE_URL: upstream.url, LOUPE_OPENAI_BASE_URL: upstream.url } });
+  });
+  afterAll(async () => {
+    await scoped?.stop();
+  });
+
+  test("idleMs: a stream silent longer than that ends with the provider's closing events; recorded as an idle timeout", async () => {
+    const client = new Anthropic({ apiKey: "k", baseURL: `${scoped.url}/anthropic`, maxRetries: 0, defaultHeaders: { "x-mock-event-delay-ms": "600" } });
+    const message = await client.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }] }).finalMessage();
+    expect(message.stop_reason).toBe("max_tokens");
+    const [row] = await scoped.sql("select truncated, error_type from requests where provider = 'anthropic'");
+    expect(row).toEqual({ truncated: true, error_type: "stream_idle_timeout" });
+  });
+
+  test("firstByteMs: an upstream slower to answer than that gets 504 in the route's dialect", async () => {
+    const response = await fetch(`${scoped.url}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer k", "x-mock-delay-ms": "800" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+    });
+    expect(response.status).toBe(504);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain("did not answer within 200 ms");
   });
 });
