@@ -264,7 +264,8 @@ function retryRequest(call: CallState, prepared: { url: string; init: RequestIni
 
 /** A failed attempt keeps its CLIENT span: the upstream it went to and how it failed (the next attempt gets a new span). */
 function endAttempt(call: CallState, origin: string, outcome: { status?: number; errorType: string }): void {
-  if (call.trace === undefined) return;
+  // A base URL fetch refused (not a URL at all) has no host to name.
+  if (call.trace === undefined || !URL.canParse(origin)) return;
   const { hostname, port } = hostOf(origin);
   const provider = (call.routed?.provider ?? call.route.adapter).id;
   call.trace.failUpstream({ provider, serverAddress: hostname, serverPort: port, status: outcome.status, errorType: outcome.errorType }, Date.now());

@@ -27,7 +27,12 @@ beforeAll(async () => {
     async fetch(request) {
       await request.arrayBuffer();
       traceparents.push(request.headers.get("traceparent") ?? "");
-      const status = answers.shift() ?? 200;
+      let status = answers.shift() ?? 200;
+      // A slow answer: past the gateway's first-byte deadline.
+      if (status === 0) {
+        await Bun.sleep(1_500);
+        status = 200;
+      }
       if (status !== 200) return new Response(JSON.stringify({ error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } }), { status, headers: { "content-type": "application/json", "retry-after": "0" } });
       return new Response(fixtureText("openai/chat-nonstream.json"), { headers: { "content-type": "application/json" } });
     },
@@ -50,6 +55,7 @@ beforeAll(async () => {
       LOUPE_GROQ_BASE_URL: "http://127.0.0.1:9",
       LOUPE_SECRET: "attempt-spans-e2e-secret-0123456789",
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      LOUPE_UPSTREAM_TIMEOUT_MS: "500",
     },
   });
 }, 30_000);
@@ -140,6 +146,22 @@ describe("each upstream attempt is one CLIENT span", () => {
     });
     // Only the fallback was reached, with its own attempt's span.
     expect(traceparents.map(spanIdOf)).toEqual([answered.spanId]);
+  });
+
+  test("an upstream past the first-byte deadline: the attempt's span says timeout, the retry answers", async () => {
+    answers = [0];
+    traceparents.length = 0;
+    const openai = new OpenAI({ apiKey: "sk-client", baseURL: `${gateway.url}/openai/v1`, maxRetries: 0 });
+    const { response } = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    const id = response.headers.get("x-loupe-request-id")!;
+    const { clients } = await spansOf(id, 2);
+    expect(clients).toHaveLength(2);
+    expect(clients[0]!.status.code).toBe("ERROR");
+    expect(clients[0]!.attributes).toMatchObject({ "error.type": "timeout", "server.port": Number(upstream.port) });
+    expect(clients[0]!.attributes["http.response.status_code"]).toBeUndefined();
+    expect(Number(clients[0]!.endTimeUnixNano - clients[0]!.startTimeUnixNano) / 1e6).toBeGreaterThanOrEqual(450);
+    expect(clients[1]!.attributes["http.response.status_code"]).toBe(200);
+    expect(traceparents.map(spanIdOf)).toEqual(clients.map((s) => s.spanId));
   });
 
   test("one attempt: one CLIENT span, as before", async () => {
