@@ -149,7 +149,7 @@ export interface CallEnd {
 
 const hosts = new Map<string, { hostname: string; port: number }>();
 /** The upstream's host and port (`server.address`/`server.port`), parsed once per base URL. */
-function hostOf(base: string): { hostname: string; port: number } {
+export function hostOf(base: string): { hostname: string; port: number } {
   let host = hosts.get(base);
   if (!host) {
     const url = new URL(base);
@@ -221,7 +221,8 @@ export function writeCall(call: CallState, end: CallEnd, deps: ProxyDeps, body?:
   if (call.written) return;
   call.written = true;
   try {
-    const event = callEvent(call, end, deps.baseUrlOf(call.route.adapter));
+    // The upstream that answered: a call routed or fell back to another provider went to that provider's base.
+    const event = callEvent(call, end, deps.baseUrlOf(call.routed?.otherProvider ? call.routed.provider : call.route.adapter));
     const line = eventLine(event);
     if (body) deps.recordLater(line, body);
     else deps.record(line);

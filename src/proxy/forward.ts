@@ -1,7 +1,7 @@
 import { LoupeError, renderError } from "../errors.ts";
 import { headerText } from "../http/headers.ts";
 import type { ProviderId, RouteMatch } from "../providers/registry.ts";
-import { openCall, writeCall, type CallEnd, type CallState } from "./call-state.ts";
+import { hostOf, openCall, writeCall, type CallEnd, type CallState } from "./call-state.ts";
 import { forwardRequestHeaders } from "../http/headers.ts";
 import { readRequestBody, type UpstreamBody } from "./read-request.ts";
 import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond.ts";
@@ -113,7 +113,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
         stopWatching();
         return fail(call, prepared, deps);
       }
-      const { url, init } = prepared;
+      let { url, init } = prepared;
       const origin = originOf(url);
       let failure: unknown;
       let circuitOpen = false;
@@ -135,10 +135,16 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
             failure = error;
             break;
           }
+          endAttempt(call, origin, { errorType: timedOut ? "timeout" : "connect" });
           await sleep(wait);
           // A timed-out attempt's signal stays aborted: the next one gets its own.
           abort = new AbortController();
-          init.signal = abort.signal;
+          const again = await retryRequest(call, prepared, sent, settings, gate, deps, abort.signal);
+          if (again instanceof LoupeError) {
+            failure = again;
+            break;
+          }
+          ({ url, init } = again);
           continue;
         } finally {
           deadline.clear();
@@ -148,8 +154,15 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
           const h = upstream.headers;
           const wait = nextWait(policy, call.attempts, { status: upstream.status, retryAfter: h.get("retry-after"), retryAfterMs: h.get("retry-after-ms"), shouldRetry: h.get("x-should-retry") });
           if (wait !== undefined) {
+            endAttempt(call, origin, { status: upstream.status, errorType: String(upstream.status) });
             await upstream.body?.cancel().catch(() => {});
             await sleep(wait);
+            const again = await retryRequest(call, prepared, sent, settings, gate, deps, abort.signal);
+            if (again instanceof LoupeError) {
+              failure = again;
+              break;
+            }
+            ({ url, init } = again);
             continue;
           }
         }
@@ -158,6 +171,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       const failed = failure !== undefined || upstream.status === 429 || upstream.status >= 500;
       if (!circuitOpen) deps.breaker.record(origin, !failed);
       if (failed && nextFallback < chain.length && !request.signal.aborted) {
+        endAttempt(call, origin, failure === undefined ? { status: upstream.status, errorType: String(upstream.status) } : { errorType: circuitOpen ? "circuit_open" : attemptError(failure, abort) });
         if (failure === undefined) await upstream.body?.cancel().catch(() => {});
         const routed = routeCall(call, chain[nextFallback++]!, body, deps.providerOf);
         if (routed instanceof LoupeError) {
@@ -237,6 +251,34 @@ async function prepareRequest(call: CallState, sent: UpstreamBody, settings: Rou
   } catch (error) {
     return error instanceof LoupeError ? error : new LoupeError("internal", `preparing the ${target.id} request failed: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The request for a retry of the same target. Traced, it is prepared again:
+ * the attempt has its own span in its `traceparent`, and a provider's
+ * signature (SigV4) covers that header. Untraced, the same request goes again.
+ */
+function retryRequest(call: CallState, prepared: { url: string; init: RequestInit }, sent: UpstreamBody, settings: RoutingSettings, gate: CallGate | undefined, deps: ProxyDeps, signal: AbortSignal): Promise<{ url: string; init: RequestInit } | LoupeError> | { url: string; init: RequestInit } {
+  if (call.trace === undefined) {
+    prepared.init.signal = signal;
+    return prepared;
+  }
+  return prepareRequest(call, sent, settings, gate, deps, signal);
+}
+
+/** A failed attempt keeps its CLIENT span: the upstream it went to and how it failed (the next attempt gets a new span). */
+function endAttempt(call: CallState, origin: string, outcome: { status?: number; errorType: string }): void {
+  // A base URL fetch refused (not a URL at all) has no host to name.
+  if (call.trace === undefined || !URL.canParse(origin)) return;
+  const { hostname, port } = hostOf(origin);
+  const provider = (call.routed?.provider ?? call.route.adapter).id;
+  call.trace.failUpstream({ provider, serverAddress: hostname, serverPort: port, status: outcome.status, errorType: outcome.errorType }, Date.now());
+}
+
+/** How an attempt that got no answer failed: Loupe's own error, the first-byte deadline, or no connection. */
+function attemptError(failure: unknown, abort: AbortController): string {
+  if (failure instanceof LoupeError) return failure.code;
+  return abort.signal.reason instanceof UpstreamTimeoutError ? "timeout" : "connect";
 }
 
 const origins = new Map<string, string>();

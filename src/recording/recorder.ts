@@ -68,7 +68,7 @@ export function recordCall(
   const t = event.telemetry;
   const telemetry: CallTelemetry | undefined = t && {
     endTime: t.endTime,
-    spans: t.spans,
+    spans: t.spans?.attempts ? { ...t.spans, attempts: t.spans.attempts.map((a) => ({ ...a, genAiProvider: findProvider(a.provider)?.genAiProvider ?? a.provider })) } : t.spans,
     details: {
       genAiProvider: provider?.genAiProvider ?? event.provider,
       serverAddress: t.serverAddress,

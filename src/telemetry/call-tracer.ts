@@ -20,8 +20,16 @@ export interface CallTrace {
    * only when tracing is off (metrics only) and the caller sent no valid `traceparent`.
    */
   readonly traceId: string | undefined;
-  /** Starts the upstream (CLIENT) span; returns the `traceparent`/`tracestate` to send upstream. */
+  /**
+   * Starts an upstream attempt's CLIENT span, with a span id of its own; returns
+   * the `traceparent`/`tracestate` to send upstream with that attempt.
+   */
   startUpstream(startTime: number): Record<string, string>;
+  /**
+   * Ends the current attempt as failed (a retry or a fallback follows): it is
+   * kept as its own CLIENT span; the next `startUpstream` starts the next attempt.
+   */
+  failUpstream(outcome: AttemptOutcome, endTime: number): void;
   /** The span ids the call's telemetry needs: present when the trace is sampled. */
   finish(): CallSpanIds | undefined;
 }
@@ -33,12 +41,36 @@ export interface CallSpanIds {
   /** The caller's span (a remote parent), if it sent a `traceparent`. */
   parentSpanId: string | undefined;
   traceState: string | undefined;
+  /** The last attempt's CLIENT span: the one that carries the call's answer and usage. */
   clientSpanId: string | undefined;
   clientStart: number;
+  /** The attempts before the last, all failed (retries, fallbacks), oldest first; absent when the first attempt was the last. */
+  attempts?: AttemptSpanIds[] | undefined;
   serverStart: number;
   method: string;
   /** The request path without its query. */
   path: string;
+}
+
+/** Where a failed attempt went, and how it failed. */
+export interface AttemptOutcome {
+  /** The target's provider id (the registry's key). */
+  provider: string;
+  serverAddress: string;
+  serverPort: number;
+  /** The upstream's HTTP status, when it answered. */
+  status?: number | undefined;
+  /** The status as text (`"429"`), or `connect`, `timeout`, `circuit_open`, or Loupe's error code. */
+  errorType: string;
+}
+
+/** A failed attempt's CLIENT span (milliseconds since the epoch). */
+export interface AttemptSpanIds extends AttemptOutcome {
+  spanId: string;
+  start: number;
+  end: number;
+  /** `gen_ai.provider.name` of `provider`: added by the recorder. */
+  genAiProvider?: string | undefined;
 }
 
 /** W3C Trace Context `traceparent`: the trace id, if the header is valid. */

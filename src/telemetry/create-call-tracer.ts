@@ -1,4 +1,4 @@
-import type { CallSpanIds, CallTrace, CallTracer } from "./call-tracer.ts";
+import type { AttemptOutcome, AttemptSpanIds, CallSpanIds, CallTrace, CallTracer } from "./call-tracer.ts";
 import type { TelemetryConfig } from "./otel-config.ts";
 import { createSampler } from "./sampler.ts";
 import { formatTraceparent, parseTraceparent, type TraceParent } from "./trace-context.ts";
@@ -38,12 +38,16 @@ interface ServerSpan {
   startTime: number;
 }
 
-/** Tracing on: the SERVER span is open from `begin`, the CLIENT span from `startUpstream`. */
+/**
+ * Tracing on: the SERVER span is open from `begin`, each attempt's CLIENT
+ * span from `startUpstream`; failed attempts are kept only when sampled.
+ */
 class TracedCall implements CallTrace {
   readonly traceId: string;
   private readonly spanId: string;
   private clientSpanId: string | undefined;
   private clientStart = 0;
+  private attempts: AttemptSpanIds[] | undefined;
 
   constructor(
     private readonly ids: IdGenerator,
@@ -61,10 +65,17 @@ class TracedCall implements CallTrace {
     return headers;
   }
 
+  failUpstream(outcome: AttemptOutcome, endTime: number): void {
+    const spanId = this.clientSpanId;
+    this.clientSpanId = undefined;
+    if (spanId === undefined || !this.server.sampled) return;
+    (this.attempts ??= []).push({ spanId, start: this.clientStart, end: endTime, ...outcome });
+  }
+
   finish(): CallSpanIds | undefined {
     const { server } = this;
     if (!server.sampled) return undefined;
-    return {
+    const ids: CallSpanIds = {
       traceId: this.traceId,
       spanId: this.spanId,
       parentSpanId: server.parent?.spanId,
@@ -75,6 +86,8 @@ class TracedCall implements CallTrace {
       method: server.method,
       path: server.path,
     };
+    if (this.attempts) ids.attempts = this.attempts;
+    return ids;
   }
 }
 
@@ -85,6 +98,8 @@ class UntracedCall implements CallTrace {
   startUpstream(): Record<string, string> {
     return {};
   }
+
+  failUpstream(): void {}
 
   finish(): undefined {
     return undefined;

@@ -144,6 +144,54 @@ describe("spans of a call", () => {
     expect(receiver.requests.map((r) => r.path)).toEqual(["/v1/metrics"]);
   });
 
+  test("retries and fallbacks: each attempt is its own CLIENT span with its own traceparent; the last carries the answer", async () => {
+    const telemetry = createTelemetry(config(), "1.2.3", () => {});
+    const trace = begin(telemetry, { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` });
+    const first = trace.startUpstream(T0 + 5);
+    trace.failUpstream({ provider: "groq", serverAddress: "127.0.0.1", serverPort: 9, errorType: "connect" }, T0 + 6);
+    const second = trace.startUpstream(T0 + 10);
+    trace.failUpstream({ provider: "openai", serverAddress: "api.openai.com", serverPort: 443, status: 429, errorType: "429" }, T0 + 30);
+    const last = trace.startUpstream(T0 + 40);
+    const ids = trace.finish()!;
+    expect(ids.attempts).toHaveLength(2);
+    // The recorder names each attempt's GenAI provider.
+    ids.attempts![0]!.genAiProvider = "groq";
+    telemetry.emit(record(), { details, endTime: T0 + 250, spans: ids });
+    await telemetry.shutdown();
+
+    const server = receiver.spans.find((s) => s.kind === "SERVER")!;
+    const clients = receiver.spans.filter((s) => s.kind === "CLIENT");
+    expect(clients).toHaveLength(3);
+    const spanIds = [first, second, last].map((headers) => headers.traceparent!.split("-")[2]);
+    expect(new Set(spanIds).size).toBe(3);
+    expect(clients.map((s) => s.spanId)).toEqual(spanIds as string[]);
+    for (const client of clients) expect(client).toMatchObject({ traceId: CALLER_TRACE, parentSpanId: server.spanId, name: "chat gpt-4o" });
+    expect(clients[0]).toMatchObject({ startTimeUnixNano: BigInt(T0 + 5) * 1_000_000n, endTimeUnixNano: BigInt(T0 + 6) * 1_000_000n, status: { code: "ERROR", message: "connect" } });
+    expect(clients[0]!.attributes).toMatchObject({ "gen_ai.provider.name": "groq", "server.address": "127.0.0.1", "server.port": 9, "error.type": "connect", "loupe.attempt": 1 });
+    expect(clients[0]!.attributes["http.response.status_code"]).toBeUndefined();
+    expect(clients[1]).toMatchObject({ startTimeUnixNano: BigInt(T0 + 10) * 1_000_000n, endTimeUnixNano: BigInt(T0 + 30) * 1_000_000n, status: { code: "ERROR" } });
+    expect(clients[1]!.attributes).toMatchObject({ "gen_ai.provider.name": "openai", "server.address": "api.openai.com", "http.response.status_code": 429, "error.type": "429", "loupe.attempt": 2 });
+    expect(clients[1]!.attributes["gen_ai.usage.input_tokens"]).toBeUndefined();
+    expect(clients[2]).toMatchObject({ startTimeUnixNano: BigInt(T0 + 40) * 1_000_000n, endTimeUnixNano: BigInt(T0 + 250) * 1_000_000n, status: { code: "UNSET" } });
+    expect(clients[2]!.attributes).toMatchObject({ "http.response.status_code": 200, "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20 });
+    expect(clients[2]!.attributes["loupe.attempt"]).toBeUndefined();
+  });
+
+  test("one attempt: no attempts field, the event as before; an unsampled call keeps no failed attempts", async () => {
+    const telemetry = createTelemetry(config({ metrics: false }), "1.2.3", () => {});
+    const once = begin(telemetry);
+    once.startUpstream(T0);
+    expect(Object.keys(once.finish()!)).not.toContain("attempts");
+    const unsampled = begin(telemetry, { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-00` });
+    const a = unsampled.startUpstream(T0).traceparent!;
+    unsampled.failUpstream({ provider: "openai", serverAddress: "api.openai.com", serverPort: 443, status: 503, errorType: "503" }, T0 + 1);
+    const b = unsampled.startUpstream(T0 + 2).traceparent!;
+    expect(a).not.toBe(b);
+    expect(b).toEndWith("-00");
+    expect(unsampled.finish()).toBeUndefined();
+    await telemetry.shutdown();
+  });
+
   test("always_off samples nothing, yet every call gets a trace id", async () => {
     const telemetry = createTelemetry(config({ sampler: "always_off", metrics: false }), "1.2.3", () => {});
     const trace = begin(telemetry);

@@ -92,6 +92,16 @@ describe("the recorder: call events (and journaled response bodies) become recor
     expect(limited).toMatchObject({ status: 429, error_type: "requests", error_message: "Rate limit reached", cost_usd: "0.000000000", cost_source: "free" });
   });
 
+  test("failed attempts' spans are named by their provider's GenAI name; an event without attempts gives the spans as they came", () => {
+    const spans = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", parentSpanId: undefined, traceState: undefined, clientSpanId: "00f067aa0ba902b8", clientStart: startedAt + 5, serverStart: startedAt, method: "POST", path: "/groq/openai/v1/chat/completions" };
+    const telemetry = { endTime: startedAt + 20, serverAddress: "127.0.0.1", serverPort: 8080 };
+    const attempt = { spanId: "00f067aa0ba902b9", start: startedAt + 1, end: startedAt + 2, provider: "gemini", serverAddress: "127.0.0.1", serverPort: 9, errorType: "connect" };
+    const withAttempts = recordCall(call({ telemetry: { ...telemetry, spans: { ...spans, attempts: [attempt] } } }), body, priceBook).recorded.telemetry!;
+    expect(withAttempts.spans!.attempts).toEqual([{ ...attempt, genAiProvider: "gcp.gemini" }]);
+    const without = recordCall(call({ telemetry: { ...telemetry, spans } }), body, priceBook).recorded.telemetry!;
+    expect(without.spans).toBe(spans);
+  });
+
   test("a body that is not JSON still gives the call's record, unpriced, and says why", () => {
     const problems: string[] = [];
     const recorder = createRecorder(priceBook, (m) => problems.push(m));

@@ -4,7 +4,7 @@ import { createCallTracer } from "../../telemetry/create-call-tracer.ts";
 import type { CallTracer } from "../../telemetry/call-tracer.ts";
 import type { CallTelemetry } from "./call-telemetry.ts";
 import { createGenAiMetrics, type GenAiMetrics } from "./genai-metrics.ts";
-import { describeClientSpan, type CallDetails } from "./genai-span.ts";
+import { describeAttemptSpan, describeClientSpan, type CallDetails } from "./genai-span.ts";
 import type { OtlpTarget, TelemetryConfig } from "../../telemetry/otel-config.ts";
 import { CONTENT_TYPES, encodeOrigin, type Origin } from "./otlp-common.ts";
 import { encodeMetrics } from "./otlp-metrics.ts";
@@ -75,8 +75,32 @@ export function createTelemetryExport(config: TelemetryConfig, version: string, 
   };
 }
 
-/** A sampled call's SERVER span and, if it reached the upstream, its CLIENT span. */
+/**
+ * A sampled call's SERVER span and, if it reached the upstream, a CLIENT span
+ * per attempt: the failed ones (retries, fallbacks), then the last, which
+ * carries the answer.
+ */
 function exportSpans(queue: SpanExportQueue, record: RequestRecord, details: CallDetails, ids: CallSpanIds, endTime: number) {
+  const attempts = ids.attempts;
+  if (attempts) {
+    for (let i = 0; i < attempts.length; i++) {
+      const attempt = attempts[i]!;
+      const description = describeAttemptSpan(record, details, attempt, i);
+      queue.add({
+        traceId: ids.traceId,
+        spanId: attempt.spanId,
+        parentSpanId: ids.spanId,
+        traceState: ids.traceState,
+        flags: 1 | SPAN_FLAGS_HAS_IS_REMOTE,
+        name: description.name,
+        kind: SPAN_KIND.client,
+        startTime: attempt.start,
+        endTime: attempt.end,
+        attributes: description.attributes,
+        error: { message: description.error },
+      });
+    }
+  }
   if (ids.clientSpanId) {
     const description = describeClientSpan(record, details);
     queue.add({

@@ -1,4 +1,5 @@
 import type { RequestRecord } from "../../record.ts";
+import type { AttemptSpanIds } from "../../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../../telemetry/genai-content.ts";
 
 /**
@@ -80,6 +81,33 @@ export function describeClientSpan(record: RequestRecord, details: CallDetails):
   const error = callErrorType(record);
   put(a, "error.type", error);
   return { name: model ? `${operation} ${model}` : operation, attributes: a, error };
+}
+
+/**
+ * A failed attempt before the last (a retry, or a target a fallback left):
+ * the request as the call's span has it, the upstream the attempt went to,
+ * and how it failed. No usage and no content: it answered nothing the client saw.
+ */
+export function describeAttemptSpan(record: RequestRecord, details: CallDetails, attempt: AttemptSpanIds, index: number): SpanDescription {
+  const operation = record.operation ?? "chat";
+  const model = record.model ?? undefined;
+  const a: Attributes = {};
+  put(a, "gen_ai.operation.name", operation);
+  put(a, "gen_ai.provider.name", attempt.genAiProvider ?? attempt.provider);
+  put(a, "gen_ai.request.model", model);
+  const params = details.params;
+  if (params) for (const name in params) put(a, `gen_ai.request.${name}`, params[name]);
+  put(a, "gen_ai.conversation.id", record.session_id);
+  put(a, "session.id", record.session_id);
+  put(a, "user.id", record.user_id);
+  put(a, "server.address", attempt.serverAddress);
+  put(a, "server.port", attempt.serverPort);
+  put(a, "http.response.status_code", attempt.status);
+  put(a, "error.type", attempt.errorType);
+  put(a, "loupe.record.id", record.id);
+  put(a, "loupe.project", record.project);
+  put(a, "loupe.attempt", index + 1);
+  return { name: model ? `${operation} ${model}` : operation, attributes: a, error: attempt.errorType };
 }
 
 /** Attributes shared by the GenAI client metrics (gen-ai-metrics.md). */
