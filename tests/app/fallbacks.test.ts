@@ -8,20 +8,14 @@ import { createSecrets } from "../../src/keys/secrets.ts";
 import { createCircuitBreaker } from "../../src/routing/circuit-breaker.ts";
 import { fixtureText } from "../support/fixtures.ts";
 import { tempDir } from "../support/gateway.ts";
-import { harness } from "../support/app-harness.ts";
+import { harness, readingBodies } from "../support/app-harness.ts";
 
 /** Fallback chains and the circuit breaker, in process (injected fetch answering by the model asked for). */
 function appWith(config: unknown, answer: (model: string) => Response | Promise<Response>) {
   const file = join(tempDir("loupe-fallback-"), "config.json");
   writeFileSync(file, JSON.stringify(config));
   const app = harness((_url, init) => answer((JSON.parse(new TextDecoder().decode(init.body as Uint8Array)) as { model: string }).model), { LOUPE_CONFIG: file });
-  return {
-    ...app,
-    fetch: async (request: Request) => {
-      const response = await app.fetch(request);
-      return new Response(await response.arrayBuffer(), response);
-    },
-  };
+  return readingBodies(app);
 }
 const ok = () => new Response(fixtureText("openai/chat-nonstream.json"), { headers: { "content-type": "application/json" } });
 const down = () => Promise.reject(new TypeError("connect ECONNREFUSED"));

@@ -6,7 +6,7 @@ import { createMemoryLimiter } from "../../src/limits/memory-limiter.ts";
 import { createSecrets, fingerprint, newGatewayKey } from "../../src/keys/secrets.ts";
 import { loadConfig } from "../../src/config.ts";
 import { fixtureText } from "../support/fixtures.ts";
-import { harness } from "../support/app-harness.ts";
+import { harness, readingBodies } from "../support/app-harness.ts";
 
 /**
  * Gateway keys on the proxy (in process): the caller's lp_live_ key is
@@ -29,13 +29,7 @@ const stored = (provider: string, secret: string, project: string | null = null)
 function appWith(definitions: AccessDefinitions, upstream: (url: string, init: RequestInit) => Response = () => okOpenAI(), env: Record<string, string> = {}) {
   const config = loadConfig({ env: { ...ENV, LOUPE_OPENAI_BASE_URL: "http://upstream.test", LOUPE_ANTHROPIC_BASE_URL: "http://upstream.test", ...env } });
   const book = createAccessBook(secrets, definitions);
-  const app = harness(upstream, { ...ENV, ...env }, { gate: createGate(config, book, NO_LIMITS) });
-  // Each answer read to its end, as a client would: a streamed body's record is written when it ends.
-  const read = async (request: Request) => {
-    const response = await app.fetch(request);
-    return new Response(await response.arrayBuffer(), response);
-  };
-  return { app: { ...app, fetch: read }, book };
+  return { app: readingBodies(harness(upstream, { ...ENV, ...env }, { gate: createGate(config, book, NO_LIMITS) })), book };
 }
 const okOpenAI = () => new Response(fixtureText("openai/chat-nonstream.json"), { headers: { "content-type": "application/json" } });
 const chat = (headers: Record<string, string>) =>
@@ -170,14 +164,7 @@ describe("limits on the proxy (in-process limiter)", () => {
   function limitedApp(limits: Limit[], upstream = okOpenAI) {
     const definitions: AccessDefinitions = { keys: [alpha.def], providerKeys: [stored("openai", "sk-stored")], limits };
     const config = loadConfig({ env: { ...ENV, LOUPE_OPENAI_BASE_URL: "http://upstream.test" } });
-    const app = harness(upstream, ENV, { gate: createGate(config, createAccessBook(secrets, definitions), createMemoryLimiter(limits)) });
-    return {
-      ...app,
-      fetch: async (request: Request) => {
-        const response = await app.fetch(request);
-        return new Response(await response.arrayBuffer(), response);
-      },
-    };
+    return readingBodies(harness(upstream, ENV, { gate: createGate(config, createAccessBook(secrets, definitions), createMemoryLimiter(limits)) }));
   }
 
   test("200 concurrent calls against 50 per minute: exactly 50 reach the provider; the rest get 429 in dialect, with the headers, recorded with the limit", async () => {

@@ -5,7 +5,7 @@ import { loadConfig } from "../../src/config.ts";
 import { findRoutingLoop, routingSettingsSchema } from "../../src/routing/routing-settings.ts";
 import { fixtureText } from "../support/fixtures.ts";
 import { tempDir } from "../support/gateway.ts";
-import { harness } from "../support/app-harness.ts";
+import { harness, readingBodies } from "../support/app-harness.ts";
 
 /** Header rules (config file requestHeaderRules / responseHeaderRules), in process, and the settings' validation. */
 function withConfig(config: unknown) {
@@ -15,13 +15,7 @@ function withConfig(config: unknown) {
     () => new Response(fixtureText("openai/chat-nonstream.json"), { headers: { "content-type": "application/json", "openai-organization": "org-secret-name", "x-request-id": "req_1", "openai-processing-ms": "12" } }),
     { LOUPE_CONFIG: file },
   );
-  return {
-    ...app,
-    fetch: async (request: Request) => {
-      const response = await app.fetch(request);
-      return new Response(await response.arrayBuffer(), response);
-    },
-  };
+  return readingBodies(app);
 }
 const chat = (model: string, headers: Record<string, string> = {}) =>
   new Request("http://loupe.test/openai/v1/chat/completions", { method: "POST", headers: { authorization: "Bearer sk-1", "user-agent": "MyApp/1.0 (internal)", ...headers }, body: JSON.stringify({ model, messages: [] }) });

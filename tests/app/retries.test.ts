@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../support/gateway.ts";
 import { fixtureText } from "../support/fixtures.ts";
-import { harness } from "../support/app-harness.ts";
+import { harness, readingBodies } from "../support/app-harness.ts";
 
 /** Retries (config `retry`), in process: only before any byte reached the client, as the policy says, counted in `attempts`. */
 function withPolicy(retry: unknown, answers: (() => Response | Promise<Response>)[]) {
@@ -11,13 +11,7 @@ function withPolicy(retry: unknown, answers: (() => Response | Promise<Response>
   writeFileSync(file, JSON.stringify({ retry }));
   let i = 0;
   const app = harness(() => answers[Math.min(i++, answers.length - 1)]!(), { LOUPE_CONFIG: file });
-  return {
-    ...app,
-    fetch: async (request: Request) => {
-      const response = await app.fetch(request);
-      return new Response(await response.arrayBuffer(), response);
-    },
-  };
+  return readingBodies(app);
 }
 const ok = () => new Response(fixtureText("openai/chat-nonstream.json"), { headers: { "content-type": "application/json" } });
 const status = (code: number, headers: Record<string, string> = {}) => () =>

@@ -4,7 +4,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, ROOT, startGateway, type Gateway } from "../support/gateway.ts";
+import { runLoupe, startGateway, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 import { startOtlpReceiver, type OtlpReceiver } from "../support/otlp-receiver.ts";
 
@@ -27,15 +27,8 @@ let receiver: OtlpReceiver;
 let gateway: Gateway;
 
 /** `loupe …` against the running gateway's database (the command goes through the gateway). */
-function loupe(args: string[], stdin?: string, env: Record<string, string> = {}) {
-  const run = Bun.spawnSync([BUN, join(ROOT, "main.ts"), ...args], {
-    cwd: gateway.dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: gateway.dir, LOUPE_DB: gateway.db, LOUPE_SECRET: SECRET, ...env },
-    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  return { code: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
+function loupe(args: string[], stdin?: string) {
+  return runLoupe(gateway, args, { stdin, env: { LOUPE_SECRET: SECRET } });
 }
 
 beforeAll(async () => {

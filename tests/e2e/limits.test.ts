@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BUN, ROOT, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
+import { runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
 
@@ -23,15 +23,9 @@ afterAll(async () => {
 });
 
 function loupe(gateway: Gateway, args: string[], stdin?: string) {
-  const run = Bun.spawnSync([BUN, join(ROOT, "main.ts"), ...args], {
-    cwd: gateway.dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: gateway.dir, LOUPE_DB: gateway.db, LOUPE_SECRET: SECRET },
-    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (run.exitCode !== 0) throw new Error(`loupe ${args.join(" ")}: ${run.stderr.toString()}`);
-  return run.stdout.toString();
+  const run = runLoupe(gateway, args, { stdin, env: { LOUPE_SECRET: SECRET } });
+  if (run.code !== 0) throw new Error(`loupe ${args.join(" ")}: ${run.stderr}`);
+  return run.stdout;
 }
 
 /** A project with a stored OpenAI key, a gateway key, and a limit of 50 requests a minute. */

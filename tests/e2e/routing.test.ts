@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatNanoUsd } from "../../src/pricing/compute-cost.ts";
 import { loadPriceBook } from "../../src/pricing/load-prices.ts";
-import { BUN, ROOT, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
+import { runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 
 /**
@@ -21,14 +21,8 @@ let upstream: MockUpstream;
 let gateway: Gateway;
 
 function loupe(args: string[], stdin?: string) {
-  const run = Bun.spawnSync([BUN, join(ROOT, "main.ts"), ...args], {
-    cwd: gateway.dir,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: gateway.dir, LOUPE_DB: gateway.db, LOUPE_SECRET: SECRET },
-    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (run.exitCode !== 0) throw new Error(run.stderr.toString());
+  const run = runLoupe(gateway, args, { stdin, env: { LOUPE_SECRET: SECRET } });
+  if (run.code !== 0) throw new Error(run.stderr);
 }
 
 beforeAll(async () => {

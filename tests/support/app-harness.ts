@@ -67,3 +67,14 @@ export function harness(
     records: () => events.map(({ line, body }) => recordCall(JSON.parse(line) as CallEvent, body, priceBook).recorded.record),
   };
 }
+
+/** The same harness, each answer read to its end as a client would (a streamed body's record is written when it ends). */
+export function readingBodies<T extends Harness>(app: T): T {
+  return {
+    ...app,
+    fetch: async (request: Request) => {
+      const response = await app.fetch(request);
+      return new Response(await response.arrayBuffer(), response);
+    },
+  };
+}

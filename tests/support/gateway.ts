@@ -113,3 +113,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     },
   };
 }
+
+/** `loupe …` on a gateway's database (through the running gateway, as users run it); the secret on stdin when given. */
+export function runLoupe(gateway: Pick<Gateway, "dir" | "db">, args: string[], options: { stdin?: string | undefined; env?: Record<string, string> } = {}) {
+  const run = Bun.spawnSync([BUN, join(ROOT, "main.ts"), ...args], {
+    cwd: gateway.dir,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: gateway.dir, LOUPE_DB: gateway.db, ...options.env },
+    stdin: options.stdin === undefined ? "ignore" : Buffer.from(options.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
+}
