@@ -37,6 +37,11 @@ beforeAll(async () => {
         { match: { provider: "anthropic", model: "claude-routed-*" }, to: { provider: "openai", model: "gpt-4o-2024-08-06" } },
         { match: { provider: "anthropic", model: "claude-via-openai" }, to: { provider: "openai", model: "gpt-4o-2024-08-06" } },
       ],
+      requestHeaderRules: [
+        { header: "x-team", action: "set", value: "research", match: { model: "gpt-4o-mini" } },
+        { header: "x-stainless-os", action: "block" },
+      ],
+      responseHeaderRules: [{ header: "x-request-id", action: "replace", find: "req", value: "upstream-req", match: { provider: "openai" } }],
     }),
   );
   gateway = await startGateway({ dir, env: { LOUPE_CONFIG: config, LOUPE_SECRET: SECRET, LOUPE_OPENAI_BASE_URL: upstream.url, LOUPE_ANTHROPIC_BASE_URL: upstream.url } });
@@ -118,5 +123,15 @@ describe("routing between providers, translated", () => {
     expect(sent.headers.get("authorization")).toBe("Bearer sk-client-own");
     expect(new TextDecoder().decode(sent.body)).toBe(JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "plain" }] }));
     expect(await record(response.headers.get("x-loupe-request-id")!)).toMatchObject({ routed_provider: null, routed_model: null });
+  });
+
+  test("header rules on a call through the gateway: set where the match holds, blocked, and replaced in the answer", async () => {
+    const { response } = await openai().chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "rules" }] }).withResponse();
+    const sent = upstream.requests.at(-1)!;
+    expect(sent.headers.get("x-team")).toBe("research");
+    expect(sent.headers.get("x-stainless-os")).toBeNull(); // the SDK sends it; the rule removes it
+    expect(response.headers.get("x-request-id")).toBe("upstream-req_mock_1");
+    await openai().chat.completions.create({ model: "gpt-4o-routed", messages: [{ role: "user", content: "other model" }] });
+    expect(upstream.requests.at(-1)!.headers.get("x-team")).toBeNull();
   });
 });
