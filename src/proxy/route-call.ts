@@ -71,28 +71,74 @@ export function fallbackChain(fallbacks: readonly Fallback[], context: MatchCont
   return NO_FALLBACKS;
 }
 
+const MODEL_KEY = encoder.encode('"model"');
+const BACKSLASH_U00 = encoder.encode("\\u00");
+const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+
+/**
+ * The body with its top-level `model` set to `model`. When the client's bytes
+ * hold that key once, literally, with a string value, only the value is
+ * replaced (no serializing the body again; the rest keeps its bytes); else the
+ * parsed body is serialized with the new model.
+ */
+export function withModel(body: Uint8Array | undefined, json: Record<string, unknown>, model: string | undefined): Uint8Array {
+  const spliced = model !== undefined && body !== undefined && typeof json.model === "string" ? spliceModel(body, json.model, model) : undefined;
+  return spliced ?? encoder.encode(JSON.stringify({ ...json, ...(model ? { model } : {}) }));
+}
+
+function spliceModel(body: Uint8Array, current: string, model: string): Uint8Array | undefined {
+  const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const at = buffer.indexOf(MODEL_KEY);
+  // Exactly one `"model"` in the bytes, and no \u00XX escape that could spell the top-level key otherwise:
+  // then this one is the top-level key (the parsed body has one), not a nested key or text in a string.
+  if (at < 0 || buffer.indexOf(MODEL_KEY, at + MODEL_KEY.length) >= 0 || buffer.indexOf(BACKSLASH_U00) >= 0) return undefined;
+  let before = at - 1;
+  while (isSpace(buffer[before])) before--;
+  if (buffer[before] !== 0x7b && buffer[before] !== 0x2c) return undefined; // { or ,
+  let i = at + MODEL_KEY.length;
+  while (isSpace(buffer[i])) i++;
+  if (buffer[i] !== 0x3a) return undefined; // :
+  i++;
+  while (isSpace(buffer[i])) i++;
+  const value = encoder.encode(JSON.stringify(current));
+  if (buffer.compare(value, 0, value.length, i, i + value.length) !== 0) return undefined;
+  let after = i + value.length;
+  while (isSpace(buffer[after])) after++;
+  if (buffer[after] !== 0x2c && buffer[after] !== 0x7d) return undefined; // , or }
+  const replacement = encoder.encode(JSON.stringify(model));
+  const out = new Uint8Array(body.byteLength - value.length + replacement.length);
+  out.set(body.subarray(0, i), 0);
+  out.set(replacement, i);
+  out.set(body.subarray(i + value.length), i + replacement.length);
+  return out;
+}
+
 export function routeCall(call: CallState, target: Target, body: Uint8Array | undefined, providerOf: (id: string) => Provider | undefined): RoutedCall | LoupeError {
   const source = call.route.adapter;
   const provider = providerOf(target.provider);
   if (!provider) return new LoupeError("internal", `a routing rule names provider "${target.provider}", which this gateway does not serve`);
   const model = target.model ?? call.facts.model;
+  // The body read-request.ts parsed (the same bytes), else parsed here (a call of no known endpoint).
   let json: Record<string, unknown> = {};
-  try {
-    json = body && body.byteLength > 0 ? (JSON.parse(decoder.decode(body)) as Record<string, unknown>) : {};
-  } catch {
-    return new LoupeError("invalid_request", "malformed JSON in request body");
+  if (call.requestJson !== undefined && body !== undefined && body.byteLength > 0) json = call.requestJson;
+  else {
+    try {
+      json = body && body.byteLength > 0 ? (JSON.parse(decoder.decode(body)) as Record<string, unknown>) : {};
+    } catch {
+      return new LoupeError("invalid_request", "malformed JSON in request body");
+    }
   }
   const wire = call.endpoint?.wire;
   const paths = provider.upstream.wirePaths;
   // Same provider: only the model changes, on the same path.
   if (provider.id === source.id) {
-    const bytes = encoder.encode(JSON.stringify({ ...json, ...(model ? { model } : {}) }));
+    const bytes = withModel(body, json, model);
     return { provider, model, upstreamPath: call.upstreamPath, endpoint: call.endpoint, bytes, otherProvider: false };
   }
   if (wire === undefined) return new LoupeError("invalid_request", `this call (${call.method} ${call.upstreamPath}) cannot be routed to another provider: only chat calls can`);
   const sameWire = paths?.[wire];
   if (sameWire !== undefined) {
-    const bytes = encoder.encode(JSON.stringify({ ...json, ...(model ? { model } : {}) }));
+    const bytes = withModel(body, json, model);
     return { provider, model, upstreamPath: sameWire, endpoint: provider.endpoint(call.method, sameWire), bytes, otherProvider: true };
   }
   if (!model) return new LoupeError("invalid_request", "a routed call needs a model");
