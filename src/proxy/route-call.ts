@@ -71,9 +71,8 @@ export function fallbackChain(fallbacks: readonly Fallback[], context: MatchCont
   return NO_FALLBACKS;
 }
 
-const MODEL_KEY = encoder.encode('"model"');
-const BACKSLASH_U00 = encoder.encode("\\u00");
-const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+const MODEL_KEY = '"model"';
+const isSpace = (char: string | undefined) => char === " " || char === "\n" || char === "\r" || char === "\t";
 
 /**
  * The body with its top-level `model` set to `model`. When the client's bytes
@@ -82,35 +81,29 @@ const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || 
  * parsed body is serialized with the new model.
  */
 export function withModel(body: Uint8Array | undefined, json: Record<string, unknown>, model: string | undefined): Uint8Array {
-  const spliced = model !== undefined && body !== undefined && typeof json.model === "string" ? spliceModel(body, json.model, model) : undefined;
-  return spliced ?? encoder.encode(JSON.stringify({ ...json, ...(model ? { model } : {}) }));
+  const spliced = model !== undefined && body !== undefined && typeof json.model === "string" ? spliceModel(decoder.decode(body), json.model, model) : undefined;
+  return encoder.encode(spliced ?? JSON.stringify({ ...json, ...(model ? { model } : {}) }));
 }
 
-function spliceModel(body: Uint8Array, current: string, model: string): Uint8Array | undefined {
-  const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const at = buffer.indexOf(MODEL_KEY);
-  // Exactly one `"model"` in the bytes, and no \u00XX escape that could spell the top-level key otherwise:
+function spliceModel(text: string, current: string, model: string): string | undefined {
+  const at = text.indexOf(MODEL_KEY);
+  // Exactly one `"model"` in the text, and no \u00XX escape that could spell the top-level key otherwise:
   // then this one is the top-level key (the parsed body has one), not a nested key or text in a string.
-  if (at < 0 || buffer.indexOf(MODEL_KEY, at + MODEL_KEY.length) >= 0 || buffer.indexOf(BACKSLASH_U00) >= 0) return undefined;
+  if (at < 0 || text.includes(MODEL_KEY, at + MODEL_KEY.length) || text.includes("\\u00")) return undefined;
   let before = at - 1;
-  while (isSpace(buffer[before])) before--;
-  if (buffer[before] !== 0x7b && buffer[before] !== 0x2c) return undefined; // { or ,
+  while (isSpace(text[before])) before--;
+  if (text[before] !== "{" && text[before] !== ",") return undefined;
   let i = at + MODEL_KEY.length;
-  while (isSpace(buffer[i])) i++;
-  if (buffer[i] !== 0x3a) return undefined; // :
+  while (isSpace(text[i])) i++;
+  if (text[i] !== ":") return undefined;
   i++;
-  while (isSpace(buffer[i])) i++;
-  const value = encoder.encode(JSON.stringify(current));
-  if (buffer.compare(value, 0, value.length, i, i + value.length) !== 0) return undefined;
+  while (isSpace(text[i])) i++;
+  const value = JSON.stringify(current);
+  if (!text.startsWith(value, i)) return undefined;
   let after = i + value.length;
-  while (isSpace(buffer[after])) after++;
-  if (buffer[after] !== 0x2c && buffer[after] !== 0x7d) return undefined; // , or }
-  const replacement = encoder.encode(JSON.stringify(model));
-  const out = new Uint8Array(body.byteLength - value.length + replacement.length);
-  out.set(body.subarray(0, i), 0);
-  out.set(replacement, i);
-  out.set(body.subarray(i + value.length), i + replacement.length);
-  return out;
+  while (isSpace(text[after])) after++;
+  if (text[after] !== "," && text[after] !== "}") return undefined;
+  return text.slice(0, i) + JSON.stringify(model) + text.slice(i + value.length);
 }
 
 export function routeCall(call: CallState, target: Target, body: Uint8Array | undefined, providerOf: (id: string) => Provider | undefined): RoutedCall | LoupeError {
