@@ -71,41 +71,6 @@ export function fallbackChain(fallbacks: readonly Fallback[], context: MatchCont
   return NO_FALLBACKS;
 }
 
-const MODEL_KEY = '"model"';
-const isSpace = (char: string | undefined) => char === " " || char === "\n" || char === "\r" || char === "\t";
-
-/**
- * The body with its top-level `model` set to `model`. When the client's bytes
- * hold that key once, literally, with a string value, only the value is
- * replaced (no serializing the body again; the rest keeps its bytes); else the
- * parsed body is serialized with the new model.
- */
-export function withModel(body: Uint8Array | undefined, json: Record<string, unknown>, model: string | undefined): Uint8Array {
-  const spliced = model !== undefined && body !== undefined && typeof json.model === "string" ? spliceModel(decoder.decode(body), json.model, model) : undefined;
-  return encoder.encode(spliced ?? JSON.stringify({ ...json, ...(model ? { model } : {}) }));
-}
-
-function spliceModel(text: string, current: string, model: string): string | undefined {
-  const at = text.indexOf(MODEL_KEY);
-  // Exactly one `"model"` in the text, and no \u00XX escape that could spell the top-level key otherwise:
-  // then this one is the top-level key (the parsed body has one), not a nested key or text in a string.
-  if (at < 0 || text.includes(MODEL_KEY, at + MODEL_KEY.length) || text.includes("\\u00")) return undefined;
-  let before = at - 1;
-  while (isSpace(text[before])) before--;
-  if (text[before] !== "{" && text[before] !== ",") return undefined;
-  let i = at + MODEL_KEY.length;
-  while (isSpace(text[i])) i++;
-  if (text[i] !== ":") return undefined;
-  i++;
-  while (isSpace(text[i])) i++;
-  const value = JSON.stringify(current);
-  if (!text.startsWith(value, i)) return undefined;
-  let after = i + value.length;
-  while (isSpace(text[after])) after++;
-  if (text[after] !== "," && text[after] !== "}") return undefined;
-  return text.slice(0, i) + JSON.stringify(model) + text.slice(i + value.length);
-}
-
 export function routeCall(call: CallState, target: Target, body: Uint8Array | undefined, providerOf: (id: string) => Provider | undefined): RoutedCall | LoupeError {
   const source = call.route.adapter;
   const provider = providerOf(target.provider);
@@ -125,13 +90,13 @@ export function routeCall(call: CallState, target: Target, body: Uint8Array | un
   const paths = provider.upstream.wirePaths;
   // Same provider: only the model changes, on the same path.
   if (provider.id === source.id) {
-    const bytes = withModel(body, json, model);
+    const bytes = encoder.encode(JSON.stringify({ ...json, ...(model ? { model } : {}) }));
     return { provider, model, upstreamPath: call.upstreamPath, endpoint: call.endpoint, bytes, otherProvider: false };
   }
   if (wire === undefined) return new LoupeError("invalid_request", `this call (${call.method} ${call.upstreamPath}) cannot be routed to another provider: only chat calls can`);
   const sameWire = paths?.[wire];
   if (sameWire !== undefined) {
-    const bytes = withModel(body, json, model);
+    const bytes = encoder.encode(JSON.stringify({ ...json, ...(model ? { model } : {}) }));
     return { provider, model, upstreamPath: sameWire, endpoint: provider.endpoint(call.method, sameWire), bytes, otherProvider: true };
   }
   if (!model) return new LoupeError("invalid_request", "a routed call needs a model");
