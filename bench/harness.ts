@@ -358,9 +358,9 @@ export class BenchRun {
     return { child, url };
   }
 
-  /** bench/mock-upstream.ts on core 1, streams paced `gapMs` apart. */
-  startMock(gapMs: number) {
-    return this.startServer("mock", "mock start", [...pin(1), BUN, join(BENCH_DIR, "mock-upstream.ts")], { ...baseEnv(), BENCH_STREAM_GAP_MS: String(gapMs) });
+  /** bench/mock-upstream.ts on core 1, streams paced `gapMs` apart; `env`: its other knobs (BENCH_MOCK_MODELS). */
+  startMock(gapMs: number, env: Record<string, string> = {}) {
+    return this.startServer("mock", "mock start", [...pin(1), BUN, join(BENCH_DIR, "mock-upstream.ts")], { ...baseEnv(), BENCH_STREAM_GAP_MS: String(gapMs), ...env });
   }
 
   /** bench/bare-proxy.ts, the baseline, on core 0 in front of the mock. */

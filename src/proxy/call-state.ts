@@ -48,6 +48,8 @@ export interface CallState {
   requestBytes: number;
   requestBody: string | undefined;
   requestContent: GenAIRequestContent | undefined;
+  /** The request body as parsed by read-request.ts (read only: routing reuses it instead of parsing again). */
+  requestJson: Record<string, unknown> | undefined;
   /** Set once the upstream has answered. */
   ttfbMs: number | undefined;
   upstreamRequestId: string | undefined;
@@ -115,6 +117,7 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     requestBytes: 0,
     requestBody: undefined,
     requestContent: undefined,
+    requestJson: undefined,
     ttfbMs: undefined,
     upstreamRequestId: undefined,
     rateLimits: undefined,

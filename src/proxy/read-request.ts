@@ -62,6 +62,7 @@ export function readRequestBody(call: CallState, body: Uint8Array | undefined, d
   } catch (error) {
     return new LoupeError("invalid_request", `malformed JSON in request body: ${(error as Error).message}`);
   }
+  call.requestJson = json;
   try {
     const read = endpoint.readRequest?.(json, call.incoming);
     if (read) call.facts = { model: read.model, streamed: read.streamed ?? false, sessionId: call.facts.sessionId ?? read.sessionId, userId: read.userId, params: read.params };

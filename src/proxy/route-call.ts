@@ -70,11 +70,15 @@ export function routeCall(call: CallState, target: Target, body: Uint8Array | un
   const provider = providerOf(target.provider);
   if (!provider) return new LoupeError("internal", `a routing rule names provider "${target.provider}", which this gateway does not serve`);
   const model = target.model ?? call.facts.model;
+  // The body read-request.ts parsed (the same bytes), else parsed here (a call of no known endpoint).
   let json: Record<string, unknown> = {};
-  try {
-    json = body && body.byteLength > 0 ? (JSON.parse(decoder.decode(body)) as Record<string, unknown>) : {};
-  } catch {
-    return new LoupeError("invalid_request", "malformed JSON in request body");
+  if (call.requestJson !== undefined && body !== undefined && body.byteLength > 0) json = call.requestJson;
+  else {
+    try {
+      json = body && body.byteLength > 0 ? (JSON.parse(decoder.decode(body)) as Record<string, unknown>) : {};
+    } catch {
+      return new LoupeError("invalid_request", "malformed JSON in request body");
+    }
   }
   const wire = call.endpoint?.wire;
   const paths = provider.upstream.wirePaths;

@@ -51,19 +51,52 @@ export function modelMatches(pattern: string, model: string): boolean {
   return regex.test(model);
 }
 
+type Test = (call: MatchContext) => boolean;
+const ALWAYS: Test = () => true;
+/** Each match compiled once (its patterns split, its header name lowered): rules are matched on every call. */
+const compiled = new WeakMap<Match, Test>();
+
 export function matches(match: Match | undefined, call: MatchContext): boolean {
   if (!match) return true;
-  if (match.provider !== undefined && match.provider !== call.provider) return false;
-  if (match.model !== undefined && (call.model === undefined || !modelMatches(match.model, call.model))) return false;
-  if (match.key !== undefined && match.key !== call.key) return false;
-  if (match.project !== undefined && match.project !== call.project) return false;
-  if (match.user !== undefined && match.user !== call.user) return false;
-  if (match.header !== undefined) {
-    const eq = match.header.indexOf("=");
-    const name = (eq < 0 ? match.header : match.header.slice(0, eq)).trim().toLowerCase();
-    const value = headerText(call.headers[name]);
-    if (value === null) return false;
-    if (eq >= 0 && value !== match.header.slice(eq + 1).trim()) return false;
+  let test = compiled.get(match);
+  if (test === undefined) compiled.set(match, (test = compile(match)));
+  return test(call);
+}
+
+function compile(match: Match): Test {
+  const tests: Test[] = [];
+  const { provider, model, key, project, user, header } = match;
+  if (provider !== undefined) tests.push((call) => call.provider === provider);
+  if (model !== undefined) {
+    const matchesModel = modelTest(model);
+    tests.push((call) => call.model !== undefined && matchesModel(call.model));
   }
-  return true;
+  if (key !== undefined) tests.push((call) => call.key === key);
+  if (project !== undefined) tests.push((call) => call.project === project);
+  if (user !== undefined) tests.push((call) => call.user === user);
+  if (header !== undefined) {
+    const eq = header.indexOf("=");
+    const name = (eq < 0 ? header : header.slice(0, eq)).trim().toLowerCase();
+    const value = eq < 0 ? undefined : header.slice(eq + 1).trim();
+    tests.push((call) => {
+      const sent = headerText(call.headers[name]);
+      return sent !== null && (value === undefined || sent === value);
+    });
+  }
+  if (tests.length === 0) return ALWAYS;
+  if (tests.length === 1) return tests[0]!;
+  return (call) => {
+    for (const test of tests) if (!test(call)) return false;
+    return true;
+  };
+}
+
+/** modelMatches for one pattern, decided once: exact, glob or regular expression. */
+function modelTest(pattern: string): (model: string) => boolean {
+  if (isRegex(pattern)) {
+    const regex = new RegExp(pattern.slice(1, -1));
+    return (model) => regex.test(model);
+  }
+  if (!pattern.includes("*")) return (model) => model === pattern;
+  return (model) => matchesPattern(pattern, model);
 }
