@@ -58,3 +58,18 @@ export const LiveRecordSchema = RequestItemSchema.openapi("LiveRecord");
 
 export const LoginBodySchema = z.object({ token: z.string().min(1) }).openapi("Login");
 export const OkSchema = z.strictObject({ ok: z.literal(true) }).openapi("Ok");
+
+/** `PUT /api/settings`: a change of the control settings, and what is in force after it. */
+export const ControlSchema = z
+  .object({
+    version: z.number().int().optional().openapi({ description: "the version this change is based on (from GET /api/settings); a different current version answers 409" }),
+    requestHeaderRules: z.array(z.unknown()).optional(),
+    responseHeaderRules: z.array(z.unknown()).optional(),
+    routing: z.array(z.unknown()).optional(),
+    fallbacks: z.array(z.unknown()).optional(),
+    retry: z.unknown().optional(),
+    timeouts: z.array(z.unknown()).optional(),
+  })
+  .openapi("ControlSettingsChange");
+
+export const AppliedSchema = z.strictObject({ version: z.number().int(), settings: z.unknown() }).openapi("ControlSettings");

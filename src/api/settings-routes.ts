@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AuditEntry } from "../keys/definitions.ts";
 import { routingSettingsSchema, type RoutingSettingsHolder } from "../routing/routing-settings.ts";
+import { AppliedSchema, ControlSchema } from "./dashboard-schemas.ts";
 import { ErrorSchema } from "./schemas.ts";
 
 /**
@@ -16,19 +17,6 @@ export interface SettingsApiDeps {
   actor(request: Request): string;
 }
 
-export const ControlSchema = z
-  .object({
-    version: z.number().int().optional().openapi({ description: "the version this change is based on (from GET /api/settings); a different current version answers 409" }),
-    requestHeaderRules: z.array(z.unknown()).optional(),
-    responseHeaderRules: z.array(z.unknown()).optional(),
-    routing: z.array(z.unknown()).optional(),
-    fallbacks: z.array(z.unknown()).optional(),
-    retry: z.unknown().optional(),
-    timeouts: z.array(z.unknown()).optional(),
-  })
-  .openapi("ControlSettingsChange");
-
-export const AppliedSchema = z.strictObject({ version: z.number().int(), settings: z.unknown() }).openapi("ControlSettings");
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
 
 export function addSettingsRoutes(app: OpenAPIHono, deps: SettingsApiDeps): void {

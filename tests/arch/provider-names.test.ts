@@ -28,7 +28,8 @@ function namingLines(path: string): string[] {
     .filter((line) => names.test(line.replace(/\s\/\/.*$/, "")));
 }
 
-const files = [join(ROOT, "main.ts"), ...sourceFiles(join(ROOT, "src")).filter((path) => !relative(ROOT, path).startsWith("src/providers/"))];
+// The dashboard's generated bundle is ui/'s code (pages name providers to people), not the gateway's.
+const files = [join(ROOT, "main.ts"), ...sourceFiles(join(ROOT, "src")).filter((path) => !relative(ROOT, path).startsWith("src/providers/") && !path.endsWith(".generated.ts"))];
 
 describe("no provider is named outside src/providers/", () => {
   test.each(files.map((path) => relative(ROOT, path)))("%s", (file) => {

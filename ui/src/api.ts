@@ -2,7 +2,6 @@ import type { z } from "@hono/zod-openapi";
 import type * as s from "../../src/api/schemas.ts";
 import type * as d from "../../src/api/dashboard-schemas.ts";
 import type * as a from "../../src/api/access-schemas.ts";
-import type * as c from "../../src/api/settings-routes.ts";
 
 /**
  * The dashboard's only way to its data: the documented `/api` routes, typed
@@ -40,7 +39,7 @@ export interface Changes {
   "POST /api/keys/{id}/rotate": { body: undefined; response: Out<typeof a.NewKeySchema> };
   "PUT /api/limits": { body: z.input<typeof a.LimitSchema>; response: Out<typeof a.LimitSchema> };
   "DELETE /api/limits": { body: undefined; response: Out<typeof a.RemovedSchema> };
-  "PUT /api/settings": { body: z.input<typeof c.ControlSchema>; response: Out<typeof c.AppliedSchema> };
+  "PUT /api/settings": { body: z.input<typeof d.ControlSchema>; response: Out<typeof d.AppliedSchema> };
 }
 export const ROUTES_CHANGE = ["POST /api/keys", "POST /api/keys/{id}/revoke", "POST /api/keys/{id}/rotate", "PUT /api/limits", "DELETE /api/limits", "PUT /api/settings"] as const satisfies readonly (keyof Changes)[];
 
