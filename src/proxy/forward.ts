@@ -337,13 +337,14 @@ function fail(call: CallState, error: LoupeError, deps: ProxyDeps, end: Partial<
 }
 
 /**
- * A call routed elsewhere: its body changed (length is fetch's to set), it
+ * A call routed elsewhere: its body changed (so does its length), it
  * is read whole or translated (so it comes unencoded), and the target may
  * need headers a client of another SDK never sends (its API version).
  */
 function adaptRoutedHeaders(call: CallState, headers: Record<string, string>): void {
-  delete headers["content-length"];
-  headers["accept-encoding"] = "identity";
+  // Set, not deleted: a deleted property turns the header object into a slow dictionary for fetch to read.
+  if (headers["content-length"] !== undefined) headers["content-length"] = String(call.routed!.bytes.byteLength);
+  if (headers["accept-encoding"] !== "identity") headers["accept-encoding"] = "identity";
   const required = call.routed?.otherProvider ? call.routed.provider.upstream.routedHeaders : undefined;
   if (required) for (const name in required) headers[name] ??= required[name]!;
 }
