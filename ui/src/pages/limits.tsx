@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { change, get, type Routes } from "../api.ts";
 import { Async, Empty } from "../components/states.tsx";
+import { duration } from "../format.ts";
 import { useLoad } from "../use-load.ts";
 
 type Limit = Routes["/api/limits"]["response"]["items"][number];
@@ -160,7 +161,7 @@ export function Limits() {
                     </td>
                     <td>{describeWindow(l.window)}</td>
                     <td class="num">{l.usage ? amountOf(l.metric, l.usage.used) : "—"}</td>
-                    <td class="num">{l.usage ? `${l.usage.reset_s} s` : "—"}</td>
+                    <td class="num">{l.usage ? (l.usage.reset_s > 0 ? duration(l.usage.reset_s * 1000) : "—") : "—"}</td>
                     <td class="actions">
                       <button
                         type="button"
