@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { createAccess } from "./dashboard/access.ts";
-import { describeSettings } from "./dashboard/describe-settings.ts";
+import { describeSettings } from "./api/describe-settings.ts";
 import { createRecordFeed, type RecordFeed } from "./dashboard/record-feed.ts";
 import { createDashboard, type DashboardBundle } from "./dashboard/serve-dashboard.ts";
 import { prefersHtml } from "./dashboard/ui-routes.ts";

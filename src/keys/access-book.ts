@@ -1,5 +1,6 @@
 import type { AccessDefinitions, GatewayKey } from "./definitions.ts";
-import { EMPTY_DEFINITIONS, matchesPattern } from "./definitions.ts";
+import { EMPTY_DEFINITIONS } from "./definitions.ts";
+import { matchesPattern } from "../model-pattern.ts";
 import { GATEWAY_KEY_PREFIX, type Secrets } from "./secrets.ts";
 
 /**

@@ -101,24 +101,3 @@ export function parseWindow(text: string): number | undefined {
   const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[match[2] as "s" | "m" | "h" | "d" | "w"];
   return n > 0 ? n * unit : undefined;
 }
-
-/** Whether a model name matches a pattern where `*` stands for any run of characters. */
-export function matchesPattern(pattern: string, value: string): boolean {
-  if (!pattern.includes("*")) return pattern === value;
-  const parts = pattern.split("*");
-  let at = 0;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    if (i === 0) {
-      if (!value.startsWith(part)) return false;
-      at = part.length;
-    } else if (i === parts.length - 1) {
-      return value.length - part.length >= at && value.endsWith(part);
-    } else {
-      const found = value.indexOf(part, at);
-      if (found < 0) return false;
-      at = found + part.length;
-    }
-  }
-  return true;
-}

@@ -1,4 +1,5 @@
-import { matchesPattern, type Limit, type LimitMetric, type LimitScope } from "../keys/definitions.ts";
+import type { Limit, LimitMetric, LimitScope } from "../keys/definitions.ts";
+import { matchesPattern } from "../model-pattern.ts";
 import type { CallSubjects } from "./limiter.ts";
 import { PeriodCounter, SlidingCounter } from "./local-counter.ts";
 import { windowLabel } from "./windows.ts";

@@ -6,7 +6,7 @@ import type { RouteMatch } from "../providers/registry.ts";
 import { eventLine, type CallEvent, type EventTelemetry } from "../recording/call-event.ts";
 import { readTraceId, type CallTrace } from "../telemetry/call-tracer.ts";
 import type { GenAIOutputMessage, GenAIRequestContent } from "../telemetry/genai-content.ts";
-import type { Admission, Identity } from "../keys/call-gate.ts";
+import type { Admission, Identity } from "../gate/call-gate.ts";
 import type { HeaderRule } from "../routing/header-rules.ts";
 import type { TimeoutRule } from "../routing/routing-settings.ts";
 import type { RoutedCall } from "./routed-call.ts";

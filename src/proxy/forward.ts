@@ -13,7 +13,7 @@ import { matchContext } from "./match-context.ts";
 import { fallbackChain, NO_FALLBACKS, pickTarget, pickTimeouts, routeCall, routedModels } from "./route-call.ts";
 import { deadlinesFor } from "./upstream-deadline.ts";
 import type { RoutingSettings } from "../routing/routing-settings.ts";
-import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../keys/call-gate.ts";
+import { CREDENTIAL_HEADERS, type CallGate, type Identity } from "../gate/call-gate.ts";
 
 export type { ProxyDeps };
 

@@ -2,7 +2,7 @@ import type { Config } from "../config.ts";
 import type { Provider } from "../providers/contract.ts";
 import type { CallTracer } from "../telemetry/call-tracer.ts";
 import type { CallEvent } from "../recording/call-event.ts";
-import type { Admission, CallGate } from "../keys/call-gate.ts";
+import type { Admission, CallGate } from "../gate/call-gate.ts";
 import type { CircuitBreaker } from "../routing/circuit-breaker.ts";
 import type { RoutingSettingsHolder } from "../routing/routing-settings.ts";
 import type { UpstreamDeadlines } from "./upstream-deadline.ts";

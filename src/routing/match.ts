@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { headerText, type HeaderObject } from "../http/headers.ts";
-import { matchesPattern } from "../keys/definitions.ts";
+import { matchesPattern } from "../model-pattern.ts";
 
 /**
  * Which calls a rule applies to (routing, fallbacks, header rules): every

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
 import { createAccessBook } from "../../src/keys/access-book.ts";
-import { createGate, NO_LIMITS } from "../../src/keys/create-gate.ts";
+import { createGate, NO_LIMITS } from "../../src/gate/create-gate.ts";
 import { createSecrets } from "../../src/keys/secrets.ts";
 import { createCircuitBreaker } from "../../src/routing/circuit-breaker.ts";
 import { fixtureText } from "../support/fixtures.ts";

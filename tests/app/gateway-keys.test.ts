@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createAccessBook } from "../../src/keys/access-book.ts";
-import { createGate, NO_LIMITS } from "../../src/keys/create-gate.ts";
+import { createGate, NO_LIMITS } from "../../src/gate/create-gate.ts";
 import type { AccessDefinitions, GatewayKey, Limit } from "../../src/keys/definitions.ts";
 import { createMemoryLimiter } from "../../src/limits/memory-limiter.ts";
 import { createSecrets, fingerprint, newGatewayKey } from "../../src/keys/secrets.ts";

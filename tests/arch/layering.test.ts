@@ -122,6 +122,11 @@ describe("layering: the import graph runs one way", () => {
     expect(arrows(["src/limits"], outside)).toEqual([]);
   });
 
+  test("keys and limits stand apart; the gate (src/gate/) is what puts them together for the proxy", () => {
+    expect(arrows(["src/keys"], ["src/limits", "src/gate", "src/proxy", "src/routing", "src/config.ts"])).toEqual([]);
+    expect(arrows(["src/routing", "src/config.ts"], ["src/keys", "src/limits", "src/gate", "src/proxy"])).toEqual([]);
+  });
+
   test("no circles between files", () => {
     const circles: string[] = [];
     const state = new Map<string, "open" | "done">();

@@ -1,4 +1,4 @@
-import { createGate } from "../../keys/create-gate.ts";
+import { createGate } from "../../gate/create-gate.ts";
 import { createLimiter } from "../../limits/create-limiter.ts";
 import { createRecordFeed } from "../../dashboard/record-feed.ts";
 import { assets, indexHtml } from "../../dashboard/ui-bundle.generated.ts";

@@ -1,5 +1,5 @@
 import type { z } from "@hono/zod-openapi";
-import type { SettingsSchema } from "../api/dashboard-schemas.ts";
+import type { SettingsSchema } from "./dashboard-schemas.ts";
 import type { Config } from "../config.ts";
 import type { RouteDescription } from "../providers/registry.ts";
 

@@ -3,10 +3,10 @@ import { requireKeyNow, type Config } from "../config.ts";
 import { LoupeError } from "../errors.ts";
 import { headerText, type HeaderObject } from "../http/headers.ts";
 import { CREDENTIAL_HEADERS, type Admission, type CallGate, type Identity } from "./call-gate.ts";
-import type { AccessBook } from "./access-book.ts";
-import { isGatewayKey } from "./access-book.ts";
+import type { AccessBook } from "../keys/access-book.ts";
+import { isGatewayKey } from "../keys/access-book.ts";
 import type { Admission as LimiterAdmission, Limiter } from "../limits/limiter.ts";
-import type { Limit } from "./definitions.ts";
+import type { Limit } from "../keys/definitions.ts";
 
 /** What the gate needs of the limiter (src/limits/limiter.ts). */
 export type GateLimiter = Pick<Limiter, "empty" | "admit" | "settle">;
