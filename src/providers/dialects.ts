@@ -1,3 +1,4 @@
+import { MESSAGES_ERROR_TYPE } from "../translate/convert-error.ts";
 import type { ErrorDialect, LoupeError } from "../errors.ts";
 
 /**
@@ -7,24 +8,9 @@ import type { ErrorDialect, LoupeError } from "../errors.ts";
  * through untouched.
  */
 
-/** Anthropic's error `type` for each status (docs: "HTTP errors"). */
-const ANTHROPIC_TYPE: Readonly<Record<number, string>> = {
-  400: "invalid_request_error",
-  401: "authentication_error",
-  403: "permission_error",
-  404: "not_found_error",
-  408: "timeout_error",
-  413: "request_too_large",
-  429: "rate_limit_error",
-  500: "api_error",
-  502: "api_error",
-  503: "overloaded_error",
-  504: "timeout_error",
-};
-
 /** `{"type":"error","error":{"type","message"}}` (Anthropic API, "Errors"). */
 export const anthropicErrors: ErrorDialect = {
-  body: (error: LoupeError) => ({ type: "error", error: { type: ANTHROPIC_TYPE[error.status] ?? "api_error", message: error.message } }),
+  body: (error: LoupeError) => ({ type: "error", error: { type: MESSAGES_ERROR_TYPE[error.status] ?? "api_error", message: error.message } }),
 };
 
 /** `{"error":{"message","type","param","code"}}` (OpenAI API reference, Error object); every OpenAI-compatible API shares it. */

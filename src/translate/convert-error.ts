@@ -6,8 +6,8 @@ import { asObject, asString, type Json } from "./json.ts";
  * plain text.
  */
 
-/** Messages error `type` per status (Messages API, "Errors"). */
-const MESSAGES_TYPE: Readonly<Record<number, string>> = {
+/** Messages error `type` per status (Messages API, "Errors"); Loupe's own errors in that dialect use it too (providers/dialects.ts). */
+export const MESSAGES_ERROR_TYPE: Readonly<Record<number, string>> = {
   400: "invalid_request_error",
   401: "authentication_error",
   402: "billing_error",
@@ -44,6 +44,6 @@ export function convertChatErrorToMessages(body: unknown, status: number): Json 
   const error = asObject(asObject(body)["error"]);
   let message = messageOf(body, `upstream error ${status}`);
   if (error["code"] === "context_length_exceeded" && !/^prompt is too long/i.test(message)) message = `prompt is too long: ${message}`;
-  const type = MESSAGES_TYPE[status] ?? (status >= 500 ? "api_error" : "invalid_request_error");
+  const type = MESSAGES_ERROR_TYPE[status] ?? (status >= 500 ? "api_error" : "invalid_request_error");
   return { type: "error", error: { type, message } };
 }
