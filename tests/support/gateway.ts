@@ -1,6 +1,7 @@
 import type { Subprocess } from "bun";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import denoConfig from "../../deno.json" with { type: "json" };
 
@@ -124,4 +125,17 @@ export function runLoupe(gateway: Pick<Gateway, "dir" | "db">, args: string[], o
     stderr: "pipe",
   });
   return { code: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
+}
+
+/** A port nobody listens on now: bind port 0, read what the system chose, close. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -1,7 +1,7 @@
 import type { Subprocess } from "bun";
 import { rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import { tempDir } from "./gateway.ts";
+import { connect } from "node:net";
+import { freePort, tempDir } from "./gateway.ts";
 
 /**
  * A real redis-server (Debian's /usr/bin/redis-server) on a free port with an
@@ -56,18 +56,6 @@ export async function startRedis(): Promise<RedisServer> {
   return server;
 }
 
-/** A port nobody listens on now: bind port 0, read what the system chose, close. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function pings(port: number): Promise<boolean> {
   return new Promise((resolve) => {

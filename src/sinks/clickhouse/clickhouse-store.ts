@@ -1,0 +1,150 @@
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
+import { columnDefinitions, createTableSql, INSERT_COLUMNS, quoteName } from "./clickhouse-schema.ts";
+
+/** Where the shared log is: LOUPE_CLICKHOUSE_URL, _DATABASE, _USER, _PASSWORD. */
+export interface ClickHouseOptions {
+  url: string;
+  database: string;
+  user?: string | undefined;
+  password?: string | undefined;
+  /** The longest one request (an insert batch, a query) may take. Default 30 s. */
+  requestTimeoutMs?: number | undefined;
+}
+
+/** A row to insert: the record's columns as `toClickHouseRow` makes them. */
+export type ClickHouseRow = Record<string, unknown>;
+
+/** The ClickHouse side of the record store (the sink writes, the analytics read). */
+export interface ClickHouseStore {
+  readonly database: string;
+  /** The server's version, as `SELECT version()` answered when the store opened. */
+  readonly version: string;
+  /** `database.requests`, quoted: what queries name. */
+  readonly table: string;
+  /**
+   * Inserts rows in one request. `missingOnly`: first asks which of their ids
+   * are stored already (by their time range and ids) and inserts the others,
+   * for a batch that may be in already. Returns how many rows were sent.
+   */
+  insert(rows: readonly ClickHouseRow[], options?: { missingOnly?: boolean }): Promise<number>;
+  /** Runs a query and returns its rows (JSONEachRow, 64-bit integers as numbers). */
+  rows<T = Record<string, unknown>>(sql: string, options?: { signal?: AbortSignal; settings?: Record<string, string | number> }): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/** The store could not open: the message says what to fix. */
+export class ClickHouseUnavailableError extends Error {
+  override name = "ClickHouseUnavailableError";
+}
+
+/** A ClickHouse string literal. */
+export const literal = (value: string) => `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+
+/**
+ * Connects, checks the credentials with a real query (ClickHouse answers
+ * /ping whatever they are), and creates or migrates the database and table.
+ */
+export async function openClickHouseStore(options: ClickHouseOptions): Promise<ClickHouseStore> {
+  const client = createClient({
+    url: options.url,
+    username: options.user ?? "default",
+    password: options.password ?? "",
+    request_timeout: options.requestTimeoutMs ?? 30_000,
+    // Settings a read-only user may not change are left alone; these are sent with each query that needs them.
+    clickhouse_settings: {},
+    application: "loupe",
+    // Failures reach the pipeline, which reports each once (with its back-off), not per request.
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+  const where = `ClickHouse at ${redactUrl(options.url)} as user ${options.user ?? "default"}`;
+  let version: string;
+  try {
+    version = String((await queryRows<{ v: string }>(client, "SELECT version() AS v"))[0]?.v);
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw new ClickHouseUnavailableError(`${where}: ${describe(error)}`);
+  }
+  const table = `${quoteName(options.database)}.requests`;
+  try {
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteName(options.database)}` });
+    await client.command({ query: createTableSql(options.database) });
+    await addMissingColumns(client, options.database, table);
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw new ClickHouseUnavailableError(`${where}: could not create table ${options.database}.requests: ${describe(error)}`);
+  }
+
+  async function storedIds(rows: readonly ClickHouseRow[]): Promise<Set<string>> {
+    let low = Infinity;
+    let high = -Infinity;
+    for (const row of rows) {
+      const at = row.started_at_us as number;
+      if (at < low) low = at;
+      if (at > high) high = at;
+    }
+    const ids = rows.map((row) => literal(String(row.id))).join(", ");
+    // The time range first: the table is ordered by it, so only those granules are read.
+    const found = await queryRows<{ id: string }>(client, `SELECT id FROM ${table} WHERE started_at_us >= ${low} AND started_at_us <= ${high} AND id IN (${ids})`);
+    return new Set(found.map((row) => row.id));
+  }
+
+  return {
+    database: options.database,
+    version,
+    table,
+    async insert(rows, { missingOnly = false } = {}) {
+      let values = rows;
+      if (missingOnly && rows.length > 0) {
+        const stored = await storedIds(rows);
+        values = rows.filter((row) => !stored.has(String(row.id)));
+      }
+      if (values.length === 0) return 0;
+      await client.insert({ table, values: values as ClickHouseRow[], format: "JSONEachRow", columns: INSERT_COLUMNS as [string, ...string[]] });
+      return values.length;
+    },
+    rows: (sql, queryOptions) => queryRows(client, sql, queryOptions),
+    close: () => client.close(),
+  };
+}
+
+async function queryRows<T>(client: ClickHouseClient, sql: string, options: { signal?: AbortSignal; settings?: Record<string, string | number> } = {}): Promise<T[]> {
+  const result = await client.query({
+    query: sql,
+    format: "JSONEachRow",
+    abort_signal: options.signal,
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...options.settings } as Record<string, never>,
+  });
+  return result.json<T>();
+}
+
+async function addMissingColumns(client: ClickHouseClient, database: string, table: string): Promise<void> {
+  const existing = new Set(
+    (await queryRows<{ name: string }>(client, `SELECT name FROM system.columns WHERE database = ${literal(database)} AND table = 'requests'`)).map((row) => row.name),
+  );
+  for (const [name, type] of columnDefinitions()) {
+    if (!existing.has(name)) await client.command({ query: `ALTER TABLE ${table} ADD COLUMN ${name} ${type}` });
+  }
+}
+
+/** The URL without user info or query (what a log line may show). */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    parsed.search = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "(an unreadable URL)";
+  }
+}
+
+/** ClickHouse's own message, first line, without its stack or the `e.what()` tail; or the network error's. */
+function describe(error: unknown): string {
+  const e = error as { message?: string; code?: string; cause?: { code?: string; message?: string } };
+  const message = (e?.message ?? String(error)).split("\n")[0]!.replace(/,? e\.what\(\) = .*$/, "").trim();
+  const code = e?.code ?? e?.cause?.code;
+  if (code === "ECONNREFUSED") return `connection refused (is ClickHouse running there?)`;
+  if (code === "ENOTFOUND") return `host not found`;
+  return message || String(code ?? "unknown error");
+}
