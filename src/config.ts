@@ -61,6 +61,12 @@ const baseSettings = z.strictObject({
   requireKey: z.stringbool().optional(),
   redisUrl: z.url({ protocol: /^rediss?$/ }).optional(),
   redisFailOpen: z.stringbool().default(true),
+  // Part 9: the shared log in ClickHouse (sinks/clickhouse/).
+  clickhouseUrl: z.url({ protocol: /^https?$/ }).optional(),
+  clickhouseDatabase: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "letters, digits and _ only").default("loupe"),
+  clickhouseUser: z.string().min(1).optional(),
+  clickhousePassword: z.string().optional(),
+  clickhouseRequired: z.stringbool().default(false),
   jwtSecret: z.string().min(1).optional(),
   jwtJwksUrl: z.url({ protocol: /^https?$/ }).optional(),
   jwtIssuer: z.string().min(1).optional(),
@@ -121,6 +127,17 @@ export interface Config {
   readonly dashboardPassword?: string | undefined;
   /** The trace UI's URL for a trace, with `{trace_id}` in it; the dashboard links each record there. */
   readonly traceUrlTemplate?: string | undefined;
+  /**
+   * The shared log (part 9): with LOUPE_CLICKHOUSE_URL, records go to table `requests` there too, and the
+   * analytics, `/api/sql` and exports read it. `required`: refuse to start when it cannot be reached.
+   */
+  readonly clickhouse?: {
+    readonly url: string;
+    readonly database: string;
+    readonly user?: string | undefined;
+    readonly password?: string | undefined;
+    readonly required: boolean;
+  } | undefined;
   /** Gateway keys, stored provider keys and limits (part 7). */
   readonly access: {
     /** LOUPE_SECRET: seals provider keys and peppers key hashes; comma-separated for rotation (current first). */
@@ -279,6 +296,9 @@ export function loadConfig(
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,
     dashboardPassword: s.dashboardPassword,
+    clickhouse: s.clickhouseUrl
+      ? { url: s.clickhouseUrl, database: s.clickhouseDatabase, user: s.clickhouseUser, password: s.clickhousePassword, required: s.clickhouseRequired }
+      : undefined,
     access: {
       secret: s.secret,
       requireKey: s.requireKey,

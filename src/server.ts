@@ -47,6 +47,8 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
   version: string;
   /** Export counters and backlog for `/livez`, when telemetry is on. */
   telemetryStats?: (() => Promise<unknown>) | undefined;
+  /** The ClickHouse sink's health and backlog for `/livez`, when ClickHouse is the log. */
+  clickhouseStats?: (() => Promise<unknown>) | undefined;
   analytics: ApiDeps["analytics"];
   apiSql: ApiDeps["sql"];
   /** `loupe export --parquet` while this server holds the database. */
@@ -116,6 +118,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       inflight: state.inflight,
       records: deps.writerStats(),
       telemetry: (await deps.telemetryStats?.()) ?? null,
+      clickhouse: (await deps.clickhouseStats?.()) ?? null,
       limits: deps.limiterStats?.() ?? null,
       internal_errors: state.internalErrors,
     }),

@@ -36,6 +36,8 @@ export interface Pipeline {
   drain(): Promise<void>;
   /** Record segments a sink has yet to take. */
   backlog(sink: string): number;
+  /** Offers one sink what it has yet to take now (a read that wants every record there), and waits for its answer. */
+  catchUp(sink: string): Promise<void>;
   /** The price book (and providers) of the calls journaled from now on (after `replay`). */
   usePriceBook(book: PriceBook, providers?: ProviderLookup): void;
 }
@@ -146,6 +148,11 @@ export function openPipeline(options: PipelineOptions): Pipeline {
       for (const result of results) if (result.status === "rejected") onProblem(`draining: ${(result.reason as Error).message}`);
     },
     backlog: (sink) => queue.pending(sink).length,
+    async catchUp(name) {
+      const sink = sinks.find((s) => s.name === name);
+      if (!sink || backoff.get(name)?.timer) return;
+      await runners.get(name)!.run();
+    },
     usePriceBook(book, providers) {
       recorder = createRecorder(book, onProblem, providers);
     },

@@ -11,6 +11,9 @@
  */
 import { readFileSync } from "node:fs";
 import { lowerStoragePriority } from "../runtime/background-priority.ts";
+import type { AnalyticsStore } from "../sinks/analytics.ts";
+import { createClickHouseLink, type ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
+import { createClickHouseSink } from "../sinks/clickhouse/clickhouse-sink.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
 import { openDuckDBStore, type DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import { createTelemetryExport, type TelemetryExport } from "../sinks/otlp/create-telemetry.ts";
@@ -25,9 +28,12 @@ import type { RecordingWorkerApi, WorkerEvent, WorkerReply, WorkerRequest } from
 declare const self: Worker;
 /** How long SIGTERM waits for the OTLP sink to send what is queued. */
 const SHUTDOWN_EXPORT_MS = 10_000;
+/** How long a read waits for ClickHouse to take this replica's latest records before it answers without them. */
+const CLICKHOUSE_CATCH_UP_MS = 2_000;
 let store: DuckDBStore | undefined;
 let pipeline: Pipeline | undefined;
 let telemetry: TelemetryExport | undefined;
+let clickhouse: ClickHouseLink | undefined;
 let backgroundPriority = false;
 let liveTail = false;
 
@@ -59,6 +65,15 @@ const api: RecordingWorkerApi = {
       telemetry = createTelemetryExport(options.telemetry.config, options.telemetry.version, (message) => post({ event: "log", message: `telemetry: ${message}` }));
       sinks.push(createOtlpSink(telemetry));
     }
+    if (options.clickhouse) {
+      const { required, ...where } = options.clickhouse;
+      clickhouse = createClickHouseLink(where);
+      // Unreachable at start: with `required`, the gateway does not start; else records wait in the journal until it answers.
+      await clickhouse.open().catch((error: Error) => {
+        if (required) throw error;
+      });
+      sinks.push(createClickHouseSink(clickhouse));
+    }
     // What a previous run left is recorded with the book and declared providers that run used; then this run's take over.
     const leftBook = journalPriceBook(options.journalDir);
     const leftProviders = journalProviders(options.journalDir);
@@ -78,6 +93,9 @@ const api: RecordingWorkerApi = {
   async telemetryStats() {
     return telemetry ? { ...telemetry.stats(), backlogSegments: opened().pipeline.backlog("otlp") } : null;
   },
+  async clickhouseStats() {
+    return clickhouse ? { ...clickhouse.stats(), backlog_segments: opened().pipeline.backlog("clickhouse") } : null;
+  },
   async shutdownTelemetry() {
     if (!telemetry) return;
     // Spans still to go get a few seconds; what a dead backend does not take stays in the record queue for the next start.
@@ -89,7 +107,7 @@ const api: RecordingWorkerApi = {
   exportParquet: (dir, since) => opened().store.exportParquet(dir, since),
   prune: (days) => opened().store.prune(days),
   async analytics(call) {
-    const analytics = opened().store.analytics;
+    const analytics = await analyticsStore();
     // One method per question; its arguments crossed the boundary as they were typed (worker-protocol.ts).
     const method = analytics[call.method] as (...args: typeof call.args) => Promise<unknown>;
     const answer = await method.apply(analytics, call.args);
@@ -104,11 +122,28 @@ const api: RecordingWorkerApi = {
     liveTail = on;
   },
   async close() {
+    await clickhouse?.close();
+    clickhouse = undefined;
     await opened().store.close();
     store = undefined;
     pipeline = undefined;
   },
 };
+
+/**
+ * Where the analytics questions go: DuckDB, or ClickHouse when it is the log
+ * (every replica's records). A read first gives ClickHouse this replica's
+ * latest records, for a little while: an answer includes the calls just made.
+ */
+async function analyticsStore(): Promise<AnalyticsStore> {
+  const { store, pipeline } = opened();
+  if (!clickhouse) return store.analytics;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise((resolve) => (timer = setTimeout(resolve, CLICKHOUSE_CATCH_UP_MS)));
+  await Promise.race([pipeline.catchUp("clickhouse").catch(() => {}), waited]);
+  clearTimeout(timer);
+  return store.analytics;
+}
 
 /** Calls the method a request names with its arguments. */
 function invoke(request: WorkerRequest): Promise<unknown> {

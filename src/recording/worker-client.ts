@@ -22,6 +22,7 @@ export interface RecordingWorker extends RecordingSink, Pick<DuckDBStore, "query
   /** The access definitions in the file the worker holds. */
   access: AccessStore;
   telemetryStats: RecordingWorkerApi["telemetryStats"];
+  clickhouseStats: RecordingWorkerApi["clickhouseStats"];
   liveTail: RecordingWorkerApi["liveTail"];
   /** Sends every record's spans and metrics still to go (before `close`). */
   shutdownTelemetry(): Promise<void>;
@@ -103,6 +104,7 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
     recordFiles: (paths) => call("recordFiles", [...paths]),
     recordEvents: (list) => call("recordEvents", [...list]),
     telemetryStats: () => call("telemetryStats"),
+    clickhouseStats: () => call("clickhouseStats"),
     liveTail: (on) => call("liveTail", on),
     shutdownTelemetry: () => call("shutdownTelemetry"),
     queryReadOnly: (sql, limits) => call("queryReadOnly", sql, limits),

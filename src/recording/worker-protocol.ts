@@ -1,6 +1,7 @@
 import type { AccessStore } from "../keys/access-store.ts";
 import type { DeclaredProvider } from "../providers/declare-provider.ts";
 import type { AnalyticsStore } from "../sinks/analytics.ts";
+import type { ClickHouseStats } from "../sinks/clickhouse/clickhouse-link.ts";
 import type { QueryLimits, QueryResult } from "../sinks/duckdb/duckdb-store.ts";
 import type { ParquetExportResult } from "../sinks/duckdb/parquet-export.ts";
 import type { TelemetryStats } from "../sinks/otlp/create-telemetry.ts";
@@ -21,6 +22,8 @@ export interface RecordingWorkerOptions {
   providers?: readonly DeclaredProvider[] | undefined;
   /** OpenTelemetry export, when on: the OTLP sink. */
   telemetry?: { config: TelemetryConfig; version: string } | undefined;
+  /** The shared log, when on: the ClickHouse sink, and the store the analytics, SQL and exports read. */
+  clickhouse?: { url: string; database: string; user?: string | undefined; password?: string | undefined; required: boolean } | undefined;
 }
 
 /** One analytics question, as it crosses to the worker. */
@@ -37,6 +40,7 @@ export interface RecordingWorkerApi {
   recordFiles(paths: string[]): Promise<void>;
   recordEvents(events: UnjournaledEvent[]): Promise<void>;
   telemetryStats(): Promise<(TelemetryStats & { backlogSegments: number }) | null>;
+  clickhouseStats(): Promise<(ClickHouseStats & { backlog_segments: number }) | null>;
   /** Sends every record's spans and metrics still to go, then stops export (SIGTERM). */
   shutdownTelemetry(): Promise<void>;
   queryReadOnly(sql: string, limits: QueryLimits | undefined): Promise<QueryResult>;

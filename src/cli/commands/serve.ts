@@ -76,6 +76,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
       pricesFile: config.pricesFile,
       providers: config.providers,
       telemetry: config.telemetry && { config: config.telemetry, version },
+      clickhouse: config.clickhouse,
     },
     {
       onProblem: onInternalError,
@@ -96,6 +97,15 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     },
   );
   if (store.recovered > 0) log(config, `journal: ${store.recovered} record(s) recovered from a previous run`);
+  const clickhouse = await store.clickhouseStats();
+  if (clickhouse?.connected) log(config, `ClickHouse: records → ${clickhouse.url} database ${clickhouse.database} (ClickHouse ${clickhouse.version})`);
+  else if (clickhouse) {
+    // Loud, and on stderr even when quiet: the shared log is not being written until this is fixed.
+    console.error(
+      `loupe: WARNING: ClickHouse unreachable: ${clickhouse.last_error}\n` +
+        `loupe: WARNING: serving anyway; records wait in the journal and go to ClickHouse when it answers (LOUPE_CLICKHOUSE_REQUIRED=true refuses to start instead)`,
+    );
+  }
   const journal = openJournal(journalDir, {
     mapping: await runtime.loadFileMapping(),
     onError: (message) => log(config, message),
@@ -135,6 +145,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     version,
     tracer,
     telemetryStats: config.telemetry && store.telemetryStats,
+    clickhouseStats: config.clickhouse && store.clickhouseStats,
     // Reads first store every finished call, so the API answers with all of them.
     analytics: flushedBefore(store.analytics, writer.flush),
     exportParquet: (dir, since) => store.exportParquet(dir, since),

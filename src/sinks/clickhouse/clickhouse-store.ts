@@ -1,4 +1,4 @@
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client";
 import { columnDefinitions, createTableSql, INSERT_COLUMNS, quoteName } from "./clickhouse-schema.ts";
 
 /** Where the shared log is: LOUPE_CLICKHOUSE_URL, _DATABASE, _USER, _PASSWORD. */
@@ -111,8 +111,8 @@ async function queryRows<T>(client: ClickHouseClient, sql: string, options: { si
   const result = await client.query({
     query: sql,
     format: "JSONEachRow",
-    abort_signal: options.signal,
-    clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...options.settings } as Record<string, never>,
+    ...(options.signal ? { abort_signal: options.signal } : {}),
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...options.settings } as ClickHouseSettings,
   });
   return result.json<T>();
 }

@@ -1,0 +1,101 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startClickHouse, type ClickHouseServer } from "../support/clickhouse.ts";
+import { startGateway, type Gateway } from "../support/gateway.ts";
+import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
+
+/**
+ * Part 9 on one gateway: with LOUPE_CLICKHOUSE_URL, every call lands in
+ * ClickHouse's `requests` (a real clickhouse-server) beside DuckDB, /livez
+ * shows the sink, and bad credentials are a clear start-up error.
+ */
+let clickhouse: ClickHouseServer;
+let upstream: MockUpstream;
+
+beforeAll(async () => {
+  [clickhouse, upstream] = await Promise.all([startClickHouse(), startMockUpstream()]);
+}, 30_000);
+afterAll(async () => {
+  await upstream?.stop();
+  await clickhouse?.dispose();
+});
+
+const chat = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Hello" }] };
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await Bun.sleep(50);
+  }
+}
+
+describe("one gateway writing to ClickHouse", () => {
+  let gateway: Gateway;
+  beforeAll(async () => {
+    gateway = await startGateway({
+      env: {
+        LOUPE_OPENAI_BASE_URL: upstream.url,
+        LOUPE_CLICKHOUSE_URL: clickhouse.url,
+        LOUPE_CLICKHOUSE_DATABASE: "team_a",
+        LOUPE_CLICKHOUSE_USER: clickhouse.user,
+        LOUPE_CLICKHOUSE_PASSWORD: clickhouse.password,
+      },
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await gateway?.stop();
+  });
+
+  test("calls through the SDK arrive in ClickHouse with the same ids and costs as in DuckDB", async () => {
+    const client = new OpenAI({ apiKey: "sk-test", baseURL: `${gateway.url}/openai/v1`, maxRetries: 0 });
+    for (let i = 0; i < 5; i++) await client.chat.completions.create({ ...chat, user: `u-${i}` });
+    const local = await until(
+      (): Promise<{ id: string; cost: string; user_id: string }[]> => gateway.sql("SELECT id, cost_usd::VARCHAR AS cost, user_id FROM requests ORDER BY id"),
+      (rows) => rows.length === 5,
+    );
+    const shared = await until(
+      () => clickhouse.rows<{ id: string; cost: string; user_id: string }>("SELECT id, toString(cost_usd) AS cost, user_id FROM team_a.requests ORDER BY id"),
+      (rows) => rows.length === 5,
+    );
+    expect(shared).toEqual(local);
+    expect(shared.every((row) => Number(row.cost) > 0)).toBe(true);
+    expect(gateway.stderr()).toContain("ClickHouse: records → ");
+  });
+
+  test("/livez shows the ClickHouse sink", async () => {
+    const livez = (await (await fetch(`${gateway.url}/livez`)).json()) as { clickhouse: Record<string, unknown> };
+    expect(livez.clickhouse).toMatchObject({ database: "team_a", connected: true, backlog_segments: 0, last_error: null });
+    expect(livez.clickhouse.version).toStartWith("18.16");
+    expect(livez.clickhouse.inserted).toBeGreaterThanOrEqual(5);
+    expect(JSON.stringify(livez)).not.toContain(clickhouse.password);
+  });
+});
+
+describe("bad ClickHouse settings at start", () => {
+  test("wrong credentials: a loud warning naming the reason, and the gateway serves on its journal", async () => {
+    const gateway = await startGateway({
+      env: { LOUPE_OPENAI_BASE_URL: upstream.url, LOUPE_CLICKHOUSE_URL: clickhouse.url, LOUPE_CLICKHOUSE_USER: clickhouse.user, LOUPE_CLICKHOUSE_PASSWORD: "wrong" },
+    });
+    try {
+      expect(gateway.stderr()).toMatch(/WARNING: ClickHouse unreachable: ClickHouse at http:\/\/127\.0\.0\.1:\d+ as user loupe: .*password/i);
+      const client = new OpenAI({ apiKey: "sk-test", baseURL: `${gateway.url}/openai/v1`, maxRetries: 0 });
+      const answer = await client.chat.completions.create(chat);
+      expect(answer.choices.length).toBeGreaterThan(0);
+      const livez = (await (await fetch(`${gateway.url}/livez`)).json()) as { clickhouse: { connected: boolean; last_error: string } };
+      expect(livez.clickhouse.connected).toBe(false);
+      expect(livez.clickhouse.last_error).toMatch(/password/i);
+      expect(gateway.stderr()).not.toContain("wrong");
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  test("LOUPE_CLICKHOUSE_REQUIRED=true: the gateway refuses to start, saying why", async () => {
+    const started = startGateway({
+      env: { LOUPE_CLICKHOUSE_URL: "http://127.0.0.1:1", LOUPE_CLICKHOUSE_REQUIRED: "true" },
+    });
+    await expect(started).rejects.toThrow(/exited before listening[\s\S]*ClickHouse at http:\/\/127\.0\.0\.1:1 as user default: connection refused/);
+  });
+});
