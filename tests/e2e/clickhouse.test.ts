@@ -73,6 +73,58 @@ describe("one gateway writing to ClickHouse", () => {
   });
 });
 
+describe("ClickHouse down under load", () => {
+  test("calls keep flowing, records wait in the journal (shown in /livez), and every one arrives once when it is back", async () => {
+    const gateway = await startGateway({
+      env: {
+        LOUPE_OPENAI_BASE_URL: upstream.url,
+        LOUPE_CLICKHOUSE_URL: clickhouse.url,
+        LOUPE_CLICKHOUSE_DATABASE: "outage",
+        LOUPE_CLICKHOUSE_USER: clickhouse.user,
+        LOUPE_CLICKHOUSE_PASSWORD: clickhouse.password,
+        LOUPE_FLUSH_INTERVAL_MS: "100",
+      },
+    });
+    const livez = async () => ((await (await fetch(`${gateway.url}/livez`)).json()) as { clickhouse: { connected: boolean; backlog_segments: number } }).clickhouse;
+    try {
+      const client = new OpenAI({ apiKey: "sk-test", baseURL: `${gateway.url}/openai/v1`, maxRetries: 0 });
+      const ids: string[] = [];
+      const burst = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const { response } = await client.chat.completions.create(chat).withResponse();
+          expect(response.status).toBe(200);
+          ids.push(response.headers.get("x-loupe-request-id")!);
+        }
+      };
+      await burst(20);
+      await clickhouse.stop();
+      // Calls made while ClickHouse is away, over several flushes.
+      for (let round = 0; round < 5; round++) {
+        await burst(20);
+        await Bun.sleep(150);
+      }
+      const down = await until(livez, (state) => !state.connected && state.backlog_segments > 0);
+      expect(down).toMatchObject({ connected: false });
+      expect(down.backlog_segments).toBeGreaterThan(0);
+      // DuckDB, the local sink, has them all meanwhile.
+      const local = await until((): Promise<{ n: number }[]> => gateway.sql("SELECT count(*)::INT AS n FROM requests"), (rows) => rows[0]?.n === ids.length);
+      expect(local[0]!.n).toBe(ids.length);
+
+      await clickhouse.start();
+      // The sink's back-off (doubling from 1 s) decides when it tries again.
+      const stored = await until(
+        () => clickhouse.rows<{ id: string }>("SELECT id FROM outage.requests"),
+        (rows) => rows.length >= ids.length,
+        30_000,
+      );
+      expect(stored.map((row) => row.id).sort()).toEqual([...ids].sort());
+      expect(await until(livez, (state) => state.backlog_segments === 0)).toMatchObject({ connected: true, backlog_segments: 0 });
+    } finally {
+      await gateway.stop();
+    }
+  }, 60_000);
+});
+
 describe("bad ClickHouse settings at start", () => {
   test("wrong credentials: a loud warning naming the reason, and the gateway serves on its journal", async () => {
     const gateway = await startGateway({
