@@ -3,7 +3,7 @@ import { Session } from "chdb";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RequestRecord } from "../../src/record.ts";
-import { nanoUsd, toClickHouseRow, usdOfNano } from "../../src/sinks/clickhouse/clickhouse-rows.ts";
+import { nanoUsd, toClickHouseRow, toTsvLine, usdOfNano } from "../../src/sinks/clickhouse/clickhouse-rows.ts";
 import { createTableSql, INSERT_COLUMNS } from "../../src/sinks/clickhouse/clickhouse-schema.ts";
 import { createClickHouseSink } from "../../src/sinks/clickhouse/clickhouse-sink.ts";
 import { ClickHouseUnavailableError, openClickHouseStore, type ClickHouseStore } from "../../src/sinks/clickhouse/clickhouse-store.ts";
@@ -87,6 +87,23 @@ describe("ClickHouse 18.16 (Debian's clickhouse-server)", () => {
     expect(row!.model).toBe(sample.model);
   });
 
+  test("any text survives the TabSeparated encoding: tabs, newlines, backslashes, quotes, \\N, NUL, emoji", async () => {
+    const nasty = ["a\tb", "line1\nline2\r\n", "back\\slash \\N \\t", "it's \"quoted\"", "nul\u0000byte", "héllo 🦊 世界", "", "\\"];
+    const rows = nasty.map((text, i) => ({
+      ...records[i]!,
+      id: `nasty-${i}`,
+      error_message: text,
+      tags: [text, "plain"],
+      duration_ms: 1e-7 * (i + 1),
+      usage_raw: JSON.stringify({ text }),
+    }));
+    await store.insert(rows.map(toClickHouseRow));
+    const back = await server.rows<{ id: string; error_message: string; tags: string[]; duration_ms: number; usage_raw: string }>(
+      "SELECT id, error_message, tags, duration_ms, usage_raw FROM loupe.requests WHERE id LIKE 'nasty-%' ORDER BY id",
+    );
+    expect(back).toEqual(rows.map((r) => ({ id: r.id, error_message: r.error_message, tags: r.tags, duration_ms: r.duration_ms, usage_raw: r.usage_raw })));
+  });
+
   test("an insert that failed is offered again missing-ids-only", async () => {
     await server.query("TRUNCATE TABLE loupe.requests");
     let fail = true;
@@ -137,8 +154,9 @@ describe("current ClickHouse (chdb, in process)", () => {
       expect(Number(version.split(".")[0])).toBeGreaterThanOrEqual(24);
       session.query("CREATE DATABASE IF NOT EXISTS loupe");
       session.query(createTableSql("loupe"));
-      const lines = records.map((r) => JSON.stringify(toClickHouseRow(r))).join("\n");
-      session.query(`INSERT INTO loupe.requests (${INSERT_COLUMNS.join(", ")}) FORMAT JSONEachRow\n${lines}`);
+      // The sink's format (TabSeparated), as it sends it to a server.
+      const lines = records.map((r) => toTsvLine(toClickHouseRow(r), INSERT_COLUMNS)).join("\n");
+      session.query(`INSERT INTO loupe.requests (${INSERT_COLUMNS.join(", ")}) FORMAT TabSeparated\n${lines}\n`);
       // A replayed duplicate is merged away by the ReplacingMergeTree: FINAL reads each record once.
       session.query(`INSERT INTO loupe.requests (${INSERT_COLUMNS.join(", ")}) FORMAT JSONEachRow\n${JSON.stringify(toClickHouseRow(records[0]!))}`);
       const [row] = session

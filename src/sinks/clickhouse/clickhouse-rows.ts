@@ -63,3 +63,26 @@ export function usdOfNano(nano: string | number | bigint): string {
   const digits = (negative ? -value : value).toString().padStart(10, "0");
   return `${negative ? "-" : ""}${digits.slice(0, -9)}.${digits.slice(-9)}`;
 }
+
+const TSV_ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0", "'": "\\'" };
+const TSV_SPECIAL = /[\\\t\n\r\0]/g;
+const QUOTED_SPECIAL = /[\\\t\n\r\0']/g;
+
+/**
+ * A row as one line of ClickHouse's TabSeparated format, in `columns` order:
+ * a third of JSONEachRow's bytes, and three times faster for ClickHouse to
+ * parse (bench/clickhouse-ingest.ts). NULL is `\N`; strings escape
+ * backslash, tab, newline, CR and NUL; arrays are `['a','b']`.
+ */
+export function toTsvLine(row: Readonly<Record<string, unknown>>, columns: readonly string[]): string {
+  let line = "";
+  for (let i = 0; i < columns.length; i++) {
+    if (i > 0) line += "\t";
+    const value = row[columns[i]!];
+    if (value === null || value === undefined) line += "\\N";
+    else if (typeof value === "string") line += value.replace(TSV_SPECIAL, (c) => TSV_ESCAPES[c]!);
+    else if (Array.isArray(value)) line += `[${value.map((item) => `'${String(item).replace(QUOTED_SPECIAL, (c) => TSV_ESCAPES[c]!)}'`).join(",")}]`;
+    else line += String(value);
+  }
+  return line;
+}

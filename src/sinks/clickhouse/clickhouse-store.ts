@@ -1,4 +1,5 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client";
+import { toTsvLine } from "./clickhouse-rows.ts";
 import { columnDefinitions, createTableSql, INSERT_COLUMNS, quoteName } from "./clickhouse-schema.ts";
 
 /** Where the shared log is: LOUPE_CLICKHOUSE_URL, _DATABASE, _USER, _PASSWORD. */
@@ -31,6 +32,9 @@ export interface ClickHouseStore {
   rows<T = Record<string, unknown>>(sql: string, options?: { signal?: AbortSignal; settings?: Record<string, string | number> }): Promise<T[]>;
   close(): Promise<void>;
 }
+
+/** Ids per existence check: well under ClickHouse's default max_query_size (256 KiB) for ids of up to ~40 characters. */
+const IDS_PER_CHECK = 4_000;
 
 /** The store could not open: the message says what to fix. */
 export class ClickHouseUnavailableError extends Error {
@@ -74,18 +78,23 @@ export async function openClickHouseStore(options: ClickHouseOptions): Promise<C
     throw new ClickHouseUnavailableError(`${where}: could not create table ${options.database}.requests: ${describe(error)}`);
   }
 
+  /** Which of these rows' ids the table has: by their time range (the table's order) and ids, a few thousand per query (ClickHouse caps a query at 256 KiB). */
   async function storedIds(rows: readonly ClickHouseRow[]): Promise<Set<string>> {
-    let low = Infinity;
-    let high = -Infinity;
-    for (const row of rows) {
-      const at = row.started_at_us as number;
-      if (at < low) low = at;
-      if (at > high) high = at;
+    const stored = new Set<string>();
+    for (let i = 0; i < rows.length; i += IDS_PER_CHECK) {
+      const part = rows.slice(i, i + IDS_PER_CHECK);
+      let low = Infinity;
+      let high = -Infinity;
+      for (const row of part) {
+        const at = row.started_at_us as number;
+        if (at < low) low = at;
+        if (at > high) high = at;
+      }
+      const ids = part.map((row) => literal(String(row.id))).join(",");
+      const found = await queryRows<{ id: string }>(client, `SELECT id FROM ${table} WHERE started_at_us >= ${low} AND started_at_us <= ${high} AND id IN (${ids})`);
+      for (const row of found) stored.add(row.id);
     }
-    const ids = rows.map((row) => literal(String(row.id))).join(", ");
-    // The time range first: the table is ordered by it, so only those granules are read.
-    const found = await queryRows<{ id: string }>(client, `SELECT id FROM ${table} WHERE started_at_us >= ${low} AND started_at_us <= ${high} AND id IN (${ids})`);
-    return new Set(found.map((row) => row.id));
+    return stored;
   }
 
   return {
@@ -99,7 +108,9 @@ export async function openClickHouseStore(options: ClickHouseOptions): Promise<C
         values = rows.filter((row) => !stored.has(String(row.id)));
       }
       if (values.length === 0) return 0;
-      await client.insert({ table, values: values as ClickHouseRow[], format: "JSONEachRow", columns: INSERT_COLUMNS as [string, ...string[]] });
+      let body = `INSERT INTO ${table} (${INSERT_COLUMNS.join(", ")}) FORMAT TabSeparated\n`;
+      for (const row of values) body += `${toTsvLine(row, INSERT_COLUMNS)}\n`;
+      await client.command({ query: body });
       return values.length;
     },
     rows: (sql, queryOptions) => queryRows(client, sql, queryOptions),
