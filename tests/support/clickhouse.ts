@@ -29,7 +29,8 @@ export interface ClickHouseServer {
 
 export const CLICKHOUSE_BINARY = "/usr/sbin/clickhouse-server";
 
-export async function startClickHouse(): Promise<ClickHouseServer> {
+/** `core`: pin the server to that CPU (benchmarks), through taskset. */
+export async function startClickHouse(options: { core?: number } = {}): Promise<ClickHouseServer> {
   const [port, tcpPort, interserverPort] = [await freePort(), await freePort(), await freePort()];
   const dir = tempDir("loupe-clickhouse-");
   for (const sub of ["data", "tmp", "user_files", "format_schemas"]) mkdirSync(join(dir, sub), { recursive: true });
@@ -92,7 +93,8 @@ export async function startClickHouse(): Promise<ClickHouseServer> {
     },
     async start() {
       if (proc) return;
-      const started = Bun.spawn([CLICKHOUSE_BINARY, `--config-file=${join(dir, "config.xml")}`], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const pin = options.core !== undefined && Bun.which("taskset") ? ["taskset", "-c", String(options.core)] : [];
+      const started = Bun.spawn([...pin, CLICKHOUSE_BINARY, `--config-file=${join(dir, "config.xml")}`], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       proc = started;
       const deadline = Date.now() + 20_000;
       for (;;) {
