@@ -1,3 +1,6 @@
+import type { Config } from "../config.ts";
+import { exportClickHouseParquet } from "../sinks/clickhouse/clickhouse-export.ts";
+import { openClickHouseStore, type ClickHouseStore } from "../sinks/clickhouse/clickhouse-store.ts";
 import { openDuckDBStore, type DuckDBStore, type QueryResult } from "../sinks/duckdb/duckdb-store.ts";
 import { recordLeftovers } from "../recording/replay.ts";
 import { redactSecrets } from "../recording/redact-secrets.ts";
@@ -36,7 +39,22 @@ export function runSql(sql: string, db: string): Promise<QueryResult> {
   return onDatabase(db, "/_loupe/sql", { sql }, (store) => store.queryReadOnly(sql));
 }
 
+/**
+ * With LOUPE_CLICKHOUSE_URL set and no gateway serving the file, a command
+ * reads ClickHouse itself: the log of every replica is there.
+ */
+async function onClickHouse<T>(settings: NonNullable<Config["clickhouse"]>, use: (store: ClickHouseStore) => Promise<T>): Promise<T> {
+  const store = await openClickHouseStore(settings);
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
 /** `loupe export --parquet`: date-partitioned Parquet in `dir` (absolute). */
-export function runExport(db: string, dir: string, since: string | undefined): Promise<unknown> {
-  return onDatabase(db, "/_loupe/export", { dir, since }, (store) => store.exportParquet(dir, since));
+export function runExport(config: Pick<Config, "db" | "clickhouse">, dir: string, since: string | undefined): Promise<unknown> {
+  const { clickhouse } = config;
+  if (clickhouse && !readDiscovery(config.db)) return onClickHouse(clickhouse, (store) => exportClickHouseParquet(store, dir, since));
+  return onDatabase(config.db, "/_loupe/export", { dir, since }, (store) => store.exportParquet(dir, since));
 }

@@ -12,6 +12,7 @@
 import { readFileSync } from "node:fs";
 import { lowerStoragePriority } from "../runtime/background-priority.ts";
 import type { AnalyticsStore } from "../sinks/analytics.ts";
+import { exportClickHouseParquet } from "../sinks/clickhouse/clickhouse-export.ts";
 import { createClickHouseLink, type ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
 import { createClickHouseSink } from "../sinks/clickhouse/clickhouse-sink.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
@@ -104,7 +105,8 @@ const api: RecordingWorkerApi = {
   },
   queryReadOnly: (sql, limits) => opened().store.queryReadOnly(sql, limits),
   checkpoint: () => opened().store.checkpoint(),
-  exportParquet: (dir, since) => opened().store.exportParquet(dir, since),
+  // With ClickHouse as the log, the export is of every replica's records, read back from it.
+  exportParquet: (dir, since) => (clickhouse ? clickhouse.use((shared) => exportClickHouseParquet(shared, dir, since)) : opened().store.exportParquet(dir, since)),
   prune: (days) => opened().store.prune(days),
   async analytics(call) {
     const analytics = await analyticsStore();

@@ -1,7 +1,9 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startClickHouse, type ClickHouseServer } from "../support/clickhouse.ts";
-import { startGateway, type Gateway } from "../support/gateway.ts";
+import { join } from "node:path";
+import { loadDuckDB } from "../../src/sinks/duckdb/load-duckdb.ts";
+import { runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 
 /**
@@ -21,6 +23,17 @@ afterAll(async () => {
 });
 
 const chat = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Hello" }] };
+
+async function readParquet(dir: string, sql: string) {
+  const duckdb = await loadDuckDB();
+  const instance = await duckdb.DuckDBInstance.create(":memory:");
+  const connection = await instance.connect();
+  await connection.run(`CREATE VIEW p AS SELECT * FROM read_parquet('${dir}/**/*.parquet', hive_partitioning = true)`);
+  const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
+  connection.closeSync();
+  instance.closeSync();
+  return rows as Record<string, unknown>[];
+}
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -62,6 +75,28 @@ describe("one gateway writing to ClickHouse", () => {
     expect(shared).toEqual(local);
     expect(shared.every((row) => Number(row.cost) > 0)).toBe(true);
     expect(gateway.stderr()).toContain("ClickHouse: records → ");
+  });
+
+  test("loupe export --parquet writes ClickHouse's records (every replica's), through the gateway and directly", async () => {
+    // A call another replica recorded: in ClickHouse only.
+    await clickhouse.query(
+      "INSERT INTO team_a.requests (id, started_at_us, duration_ms, provider, method, path, status, cost_nano, tags, streamed) VALUES ('zz-other-replica', 1764590400000000, 12.5, 'openai', 'POST', '/v1/chat/completions', 200, 1500, ['batch'], 1)",
+    );
+    const local = await gateway.sql("SELECT id, cost_usd::VARCHAR AS cost, streamed, tags FROM requests ORDER BY id");
+    const expected = [...local, { id: "zz-other-replica", cost: "0.000001500", streamed: true, tags: ["batch"] }];
+    const viaGateway = tempDir("loupe-ch-parquet-");
+    const exported = runLoupe(gateway, ["export", "--parquet", viaGateway]);
+    expect([exported.code, exported.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(exported.stdout).rows).toBe(expected.length);
+    expect(await readParquet(viaGateway, "SELECT id, cost_usd::VARCHAR AS cost, streamed, tags FROM p ORDER BY id")).toEqual(expected);
+    // No gateway on this file: the command reads ClickHouse itself.
+    const elsewhere = { dir: tempDir(), db: join(tempDir(), "other.duckdb") };
+    const direct = tempDir("loupe-ch-parquet-");
+    const env = { LOUPE_CLICKHOUSE_URL: clickhouse.url, LOUPE_CLICKHOUSE_DATABASE: "team_a", LOUPE_CLICKHOUSE_USER: clickhouse.user, LOUPE_CLICKHOUSE_PASSWORD: clickhouse.password };
+    const run = runLoupe(elsewhere, ["export", "--parquet", direct], { env });
+    expect([run.code, run.stderr]).toEqual([0, ""]);
+    expect(await readParquet(direct, "SELECT id, cost_usd::VARCHAR AS cost, streamed, tags FROM p ORDER BY id")).toEqual(expected);
+    await clickhouse.query("ALTER TABLE team_a.requests DELETE WHERE id = 'zz-other-replica'");
   });
 
   test("/livez shows the ClickHouse sink", async () => {

@@ -18,7 +18,7 @@ export const exportCommand: Command = {
     if (typeof dir !== "string") throw new ConfigError("usage: loupe export --parquet DIR [--since YYYY-MM-DD]");
     if (typeof since === "string" && Number.isNaN(Date.parse(since))) throw new ConfigError(`--since: "${since}" is not a date (YYYY-MM-DD)`);
     const config = loadConfig({ flags: settings });
-    const result = await runExport(config.db, resolve(dir), typeof since === "string" ? new Date(since).toISOString() : undefined);
+    const result = await runExport(config, resolve(dir), typeof since === "string" ? new Date(since).toISOString() : undefined);
     console.log(JSON.stringify(result));
   },
 };
