@@ -135,6 +135,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       state,
       writerStats: deps.writerStats,
       telemetryStats: deps.telemetryStats,
+      clickhouseStats: deps.clickhouseStats,
       control: { version: proxyDeps.routing.version, settings: proxyDeps.routing.current },
     });
   const api = createApi({

@@ -43,6 +43,16 @@ export const SettingsSchema = z
       })
       .nullable()
       .openapi({ description: "OpenTelemetry export; null when off" }),
+    clickhouse: z
+      .strictObject({
+        url: z.string(),
+        database: z.string(),
+        user: z.string(),
+        required: z.boolean(),
+        state: z.unknown().openapi({ description: "connection, rows inserted and backlog, as /livez gives them" }),
+      })
+      .nullable()
+      .openapi({ description: "the shared log (LOUPE_CLICKHOUSE_URL); null when records stay in the DuckDB file alone" }),
     control: z
       .strictObject({ version: z.number().int(), settings: z.unknown() })
       .openapi({ description: "header rules, routing, fallbacks and retry in force; PUT /api/settings replaces them" }),

@@ -10,6 +10,7 @@ export interface SettingsSources {
   state: { inflight: number; internalErrors: number };
   writerStats(): unknown;
   telemetryStats?: (() => Promise<unknown>) | undefined;
+  clickhouseStats?: (() => Promise<unknown>) | undefined;
   control: { version: number; settings: unknown };
 }
 
@@ -67,6 +68,15 @@ export async function describeSettings(sources: SettingsSources): Promise<z.infe
           sampler: telemetry.sampler.kind === "traceidratio" || telemetry.sampler.kind === "parentbased_traceidratio" ? `${telemetry.sampler.kind} ${telemetry.sampler.ratio}` : telemetry.sampler.kind,
           capture_content: telemetry.captureContent,
           export: (await sources.telemetryStats?.()) ?? null,
+        }
+      : null,
+    clickhouse: config.clickhouse
+      ? {
+          url: withoutSecrets(config.clickhouse.url),
+          database: config.clickhouse.database,
+          user: config.clickhouse.user ?? "default",
+          required: config.clickhouse.required,
+          state: (await sources.clickhouseStats?.()) ?? null,
         }
       : null,
     control: sources.control,

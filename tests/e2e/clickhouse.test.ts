@@ -105,6 +105,9 @@ describe("one gateway writing to ClickHouse", () => {
     expect(livez.clickhouse.version).toStartWith("18.16");
     expect(livez.clickhouse.inserted).toBeGreaterThanOrEqual(5);
     expect(JSON.stringify(livez)).not.toContain(clickhouse.password);
+    const settings = (await (await fetch(`${gateway.url}/api/settings`)).json()) as { clickhouse: Record<string, unknown> };
+    expect(settings.clickhouse).toMatchObject({ url: `${clickhouse.url}/`, database: "team_a", user: "loupe", required: false, state: { connected: true } });
+    expect(JSON.stringify(settings)).not.toContain(clickhouse.password);
   });
 });
 

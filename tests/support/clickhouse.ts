@@ -5,7 +5,7 @@ import { freePort, tempDir } from "./gateway.ts";
 
 /**
  * A real clickhouse-server (Debian's package: 18.16) on free ports with a
- * temp data dir. Users: `default` (no password) and `loupe` / `loupe-test`.
+ * temp data dir. Users: `default` (no password) and `loupe` (password `ch-secret-7d1f9c`).
  * `stop` and `start` keep the ports and the data, so a test can take
  * ClickHouse away from the gateway and bring it back.
  */
@@ -57,7 +57,7 @@ export async function startClickHouse(options: { core?: number } = {}): Promise<
 </yandex>
 `,
   );
-  const password = "loupe-test";
+  const password = "ch-secret-7d1f9c";
   const user = (name: string, pass: string) =>
     `<${name}><password>${pass}</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></${name}>`;
   writeFileSync(

@@ -51,6 +51,9 @@ export function SettingsPage() {
             <Group title="OpenTelemetry export">
               <Tree value={data.telemetry} />
             </Group>
+            <Group title="Shared log (ClickHouse)">
+              {data.clickhouse ? <Tree value={data.clickhouse} /> : <p>Off: records are kept in the DuckDB file only (set LOUPE_CLICKHOUSE_URL to share them between replicas).</p>}
+            </Group>
             <Group title="Storage queue">
               <Tree value={data.storage} />
             </Group>
