@@ -47,6 +47,7 @@ const CODE_BY_NAME: Readonly<Record<string, LoupeErrorCode>> = {
   AccessInputError: "invalid_request",
   AccessNotFoundError: "not_found",
   AccessUnavailableError: "unavailable",
+  ClickHouseUnavailableError: "unavailable",
 };
 
 /** Any thrown value as a LoupeError: itself, a known error by name, else `internal`. */

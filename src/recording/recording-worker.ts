@@ -107,7 +107,14 @@ const api: RecordingWorkerApi = {
   checkpoint: () => opened().store.checkpoint(),
   // With ClickHouse as the log, the export is of every replica's records, read back from it.
   exportParquet: (dir, since) => (clickhouse ? clickhouse.use((shared) => exportClickHouseParquet(shared, dir, since)) : opened().store.exportParquet(dir, since)),
-  prune: (days) => opened().store.prune(days),
+  async prune(days) {
+    // The shared log too (every replica runs it; deleting what is gone already is a no-op). A mutation, applied in the background.
+    if (clickhouse) {
+      const cutoffUs = (Date.now() - days * 86_400_000) * 1000;
+      await clickhouse.use((shared) => shared.run(`ALTER TABLE ${shared.table} DELETE WHERE started_at_us < ${cutoffUs}`)).catch((error: Error) => post({ event: "problem", message: `retention in ClickHouse: ${error.message}` }));
+    }
+    return opened().store.prune(days);
+  },
   async analytics(call) {
     const analytics = await analyticsStore();
     // One method per question; its arguments crossed the boundary as they were typed (worker-protocol.ts).

@@ -163,6 +163,30 @@ describe("ClickHouse down under load", () => {
   }, 60_000);
 });
 
+describe("retention", () => {
+  test("LOUPE_RETENTION_DAYS prunes the shared log too", async () => {
+    const day = 86_400_000_000;
+    const now = Date.now() * 1000;
+    const row = (id: string, at: number) => `('${id}', ${at}, 1, 'openai', 'POST', '/v1/chat/completions', 200)`;
+    await clickhouse.query("CREATE DATABASE IF NOT EXISTS kept");
+    const gateway = await startGateway({ env: { LOUPE_CLICKHOUSE_URL: clickhouse.url, LOUPE_CLICKHOUSE_DATABASE: "kept", LOUPE_CLICKHOUSE_USER: clickhouse.user, LOUPE_CLICKHOUSE_PASSWORD: clickhouse.password } });
+    await gateway.stop();
+    await clickhouse.query(`INSERT INTO kept.requests (id, started_at_us, duration_ms, provider, method, path, status) VALUES ${row("old", now - 40 * day)}, ${row("recent", now - 5 * day)}`);
+    const pruning = await startGateway({
+      env: { LOUPE_RETENTION_DAYS: "30", LOUPE_CLICKHOUSE_URL: clickhouse.url, LOUPE_CLICKHOUSE_DATABASE: "kept", LOUPE_CLICKHOUSE_USER: clickhouse.user, LOUPE_CLICKHOUSE_PASSWORD: clickhouse.password },
+    });
+    try {
+      const left = await until(
+        () => clickhouse.rows<{ id: string }>("SELECT id FROM kept.requests ORDER BY id"),
+        (rows) => rows.length === 1,
+      );
+      expect(left).toEqual([{ id: "recent" }]);
+    } finally {
+      await pruning.stop();
+    }
+  });
+});
+
 describe("bad ClickHouse settings at start", () => {
   test("wrong credentials: a loud warning naming the reason, and the gateway serves on its journal", async () => {
     const gateway = await startGateway({

@@ -1,4 +1,5 @@
-import { openClickHouseStore, redactUrl, type ClickHouseOptions, type ClickHouseRow, type ClickHouseStore } from "./clickhouse-store.ts";
+import { ClickHouseError } from "@clickhouse/client";
+import { ClickHouseUnavailableError, openClickHouseStore, redactUrl, type ClickHouseOptions, type ClickHouseRow, type ClickHouseStore } from "./clickhouse-store.ts";
 
 /** The ClickHouse side's health, for `/livez` and the start-up log. */
 export interface ClickHouseStats {
@@ -28,6 +29,9 @@ export interface ClickHouseLink {
   stats(): ClickHouseStats;
   close(): Promise<void>;
 }
+
+/** Server errors that mean the store must be opened again: unknown database or table, authentication failed, wrong password. */
+const LINK_ERROR_CODES = new Set(["60", "81", "192", "193", "516"]);
 
 export function createClickHouseLink(options: ClickHouseOptions): ClickHouseLink {
   let store: ClickHouseStore | undefined;
@@ -64,11 +68,13 @@ export function createClickHouseLink(options: ClickHouseOptions): ClickHouseLink
       lastError = null;
       return result;
     } catch (error) {
-      lastError = (error as Error).message;
-      // Whatever broke (server gone, table dropped, credentials changed), the next use checks it all again.
+      // ClickHouse answered with an error (a query it refused): the connection is fine, the caller's problem.
+      if (error instanceof ClickHouseError && !LINK_ERROR_CODES.has(error.code)) throw error;
+      lastError = `ClickHouse at ${redactUrl(options.url)}: ${(error as Error).message}`;
+      // The server is gone or the table is (credentials changed, database dropped): the next use checks it all again.
       if (store === current) store = undefined;
       void current.close().catch(() => {});
-      throw error;
+      throw new ClickHouseUnavailableError(lastError, { cause: error });
     }
   }
 

@@ -28,6 +28,8 @@ export interface ClickHouseStore {
    * for a batch that may be in already. Returns how many rows were sent.
    */
   insert(rows: readonly ClickHouseRow[], options?: { missingOnly?: boolean }): Promise<number>;
+  /** Runs a statement that returns nothing (DDL, ALTER … DELETE). */
+  run(sql: string): Promise<void>;
   /** Runs a query and hands its rows over in batches as they stream in (an export: never all in memory). */
   eachBatch<T = Record<string, unknown>>(sql: string, handle: (rows: T[]) => Promise<void>): Promise<void>;
   /** Runs a query and returns its rows (JSONEachRow, 64-bit integers as numbers). */
@@ -116,6 +118,9 @@ export async function openClickHouseStore(options: ClickHouseOptions): Promise<C
       return values.length;
     },
     rows: (sql, queryOptions) => queryRows(client, sql, queryOptions),
+    async run(sql) {
+      await client.command({ query: sql });
+    },
     async eachBatch<T>(sql: string, handle: (rows: T[]) => Promise<void>) {
       const result = await client.query({ query: sql, format: "JSONEachRow", clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
       for await (const rows of result.stream<T>()) await handle(rows.map((row) => row.json<T>()));
