@@ -7,7 +7,8 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# Scripts wait for the sources (`prepare` builds the dashboard from them); Bun's own install script links its binary.
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild bun
 COPY . .
 RUN npm run build && ./dist/loupe version
 
