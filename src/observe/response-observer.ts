@@ -84,13 +84,26 @@ export function createResponseObserver(options: ObserverOptions) {
   // A provider's framing takes bytes, not text; its body is not kept as text either.
   const frames = kind === "frames" ? options.frames?.() : undefined;
   let ndjsonRest = "";
+  let endsInCr = false;
   const feedText = (text: string) => {
+    if (text) endsInCr = text.endsWith("\r");
     if (parser) parser.feed(text);
     else {
       const lines = (ndjsonRest + text).split("\n");
       ndjsonRest = lines.pop() ?? "";
       for (const line of lines) if (line.trim()) onEvent(line, undefined);
     }
+  };
+  /**
+   * The body ended. A CR alone ends a line (WHATWG HTML §9.2.6), but the
+   * parser holds a last CR back to see whether an LF follows: the LF it waits
+   * for makes it end that line. An event without its blank line is dropped.
+   */
+  const endText = () => {
+    if (parser) {
+      if (endsInCr) parser.feed("\n");
+      parser.reset({ consume: true });
+    } else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
   };
   const capture = (text: string) => {
     if (captured.length < captureBytes) captured += text.slice(0, captureBytes - captured.length);
@@ -125,8 +138,7 @@ export function createResponseObserver(options: ObserverOptions) {
           const rest = decoder.decode();
           feedText(rest);
           capture(rest);
-          if (parser) parser.reset({ consume: true });
-          else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
+          endText();
           return { facts: streamResult(), body: captureBytes ? captured : undefined, content, problems };
         }
         if (kept > PARSE_LIMIT) return { facts: {}, body: undefined, problems };
@@ -144,8 +156,7 @@ export function createResponseObserver(options: ObserverOptions) {
         const text = wholeDecoder.decode(decode ? decode(raw) : raw);
         capture(text);
         feedText(text);
-        if (parser) parser.reset({ consume: true });
-        else if (ndjsonRest.trim()) onEvent(ndjsonRest, undefined);
+        endText();
         return { facts: streamResult(), body: captureBytes ? captured : undefined, content, problems };
       } catch (error) {
         problems.push(`unreadable response: ${(error as Error).message}`);
