@@ -7,7 +7,8 @@ import type { EventRewrite } from "../providers/contract.ts";
  * event disappears with its blank line.
  */
 export function createSseRewriter(rewrite: EventRewrite) {
-  const decoder = new TextDecoder();
+  // ignoreBOM keeps a leading BOM in the text, so it reaches the client too.
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   const encoder = new TextEncoder();
   let buffer = "";
 
