@@ -19,16 +19,21 @@ export interface Usage {
   providerCostUsd?: number | undefined;
 }
 
-/** Reads a non-negative integer, or undefined for anything else. */
+/**
+ * Reads a count: a non-negative safe integer, or undefined for anything else.
+ * A fraction or a number past 2^53 is no count a provider meant; it would
+ * break the integer cost arithmetic (`BigInt(1.5)` throws) or overflow the
+ * record's BIGINT column, and one record DuckDB refuses holds up its batch.
+ */
 export function readCount(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
-/** Adds counts, keeping "not reported" when every part is unreported. */
+/** Adds counts, keeping "not reported" when every part is unreported (or when the sum is no safe integer). */
 export function sumCounts(...parts: (number | undefined)[]): number | undefined {
   let total: number | undefined;
   for (const part of parts) if (part !== undefined) total = (total ?? 0) + part;
-  return total;
+  return total === undefined || Number.isSafeInteger(total) ? total : undefined;
 }
 
 /** Overwrites the fields `next` reports; keeps the rest (cumulative stream usage). */

@@ -37,14 +37,9 @@ export function convertBedrockUsage(raw: unknown): Usage | undefined {
   const uncached = readCount(u.inputTokens) ?? readCount(u.inputTokenCount);
   const cacheRead = readCount(u.cacheReadInputTokens) ?? readCount(u.cacheReadInputTokenCount);
   const cacheWrite = readCount(u.cacheWriteInputTokens) ?? readCount(u.cacheWriteInputTokenCount);
-  let cacheWrite1h: number | undefined;
-  if (Array.isArray(u.cacheDetails)) {
-    cacheWrite1h = 0;
-    for (const detail of u.cacheDetails) {
-      const d = asObject(detail);
-      if (d?.ttl === "1h") cacheWrite1h += readCount(d.inputTokens) ?? 0;
-    }
-  }
+  const cacheWrite1h = Array.isArray(u.cacheDetails)
+    ? sumCounts(0, ...u.cacheDetails.map((detail) => (asObject(detail)?.ttl === "1h" ? (readCount(asObject(detail)?.inputTokens) ?? 0) : 0)))
+    : undefined;
   return {
     inputTokens: uncached === undefined ? undefined : sumCounts(uncached, cacheRead, cacheWrite),
     cacheReadTokens: cacheRead,
