@@ -1,3 +1,4 @@
+import { readUsd } from "../usage/usage.ts";
 import { defineOpenAICompatible } from "./define-openai-compatible.ts";
 
 /**
@@ -9,5 +10,5 @@ import { defineOpenAICompatible } from "./define-openai-compatible.ts";
 export const openrouter = defineOpenAICompatible({
   id: "openrouter",
   baseUrl: "https://openrouter.ai/api",
-  usage: { extend: (raw, usage) => ({ ...usage, providerCostUsd: typeof raw.cost === "number" && Number.isFinite(raw.cost) ? raw.cost : undefined }) },
+  usage: { extend: (raw, usage) => ({ ...usage, providerCostUsd: readUsd(raw.cost) }) },
 });

@@ -1,4 +1,4 @@
-import { asObject, readCount, sumCounts } from "../usage/usage.ts";
+import { asObject, readCount, readUsd, sumCounts } from "../usage/usage.ts";
 import { defineOpenAICompatible } from "./define-openai-compatible.ts";
 
 /**
@@ -32,7 +32,7 @@ export const perplexity = defineOpenAICompatible({
         reasoningTokens: usage.reasoningTokens ?? reasoning,
         cacheReadTokens: usage.cacheReadTokens ?? readCount(details?.cache_read_input_tokens),
         cacheWriteTokens: usage.cacheWriteTokens ?? readCount(details?.cache_creation_input_tokens),
-        providerCostUsd: typeof charged === "number" && Number.isFinite(charged) && charged >= 0 ? charged : undefined,
+        providerCostUsd: readUsd(charged),
       };
     },
   },

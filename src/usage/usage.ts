@@ -29,6 +29,16 @@ export function readCount(value: unknown): number | undefined {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
+/**
+ * Reads a charge a provider reports in USD: finite, non-negative, and small
+ * enough that its nano-USD is a safe integer (about $9M): the cost
+ * arithmetic stays exact and the record's DECIMAL(38,9) holds it. Anything
+ * else is undefined (not reported), and the call is priced from its tokens.
+ */
+export function readUsd(value: unknown): number | undefined {
+  return typeof value === "number" && value >= 0 && Number.isSafeInteger(Math.round(value * 1e9)) ? value : undefined;
+}
+
 /** Adds counts, keeping "not reported" when every part is unreported (or when the sum is no safe integer). */
 export function sumCounts(...parts: (number | undefined)[]): number | undefined {
   let total: number | undefined;
