@@ -4,6 +4,7 @@ import type { Endpoint, ResponseFacts } from "../providers/contract.ts";
 import type { RequestRecord } from "../record.ts";
 import { isEmptyUsage } from "../usage/usage.ts";
 import type { CallEvent } from "./call-event.ts";
+import { stringifyWellFormed } from "./well-formed-json.ts";
 
 /**
  * Everything known about a call when its record is made: its event's facts
@@ -86,7 +87,7 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     response_bytes: summary.responseBytes,
     upstream_request_id: orNull(summary.upstreamRequestId),
     trace_id: orNull(traceId),
-    usage_raw: content && summary.response.usageRaw !== undefined ? JSON.stringify(summary.response.usageRaw) : null,
+    usage_raw: content && summary.response.usageRaw !== undefined ? stringifyWellFormed(summary.response.usageRaw) : null,
     request_body: bodies ? orNull(summary.requestBody) : null,
     prompt_preview: bodies ? orNull(summary.promptPreview) : null,
     response_body: bodies ? orNull(summary.responseBody) : null,
@@ -101,7 +102,7 @@ export function buildRecord(summary: CallSummary, cost: Cost, traceId?: string):
     attempts: summary.attempts ?? 1,
     routed_provider: orNull(summary.routedProvider),
     routed_model: orNull(summary.routedModel),
-    ratelimit: summary.rateLimits ? JSON.stringify(summary.rateLimits) : null,
+    ratelimit: summary.rateLimits ? stringifyWellFormed(summary.rateLimits) : null,
   };
 }
 

@@ -8,6 +8,7 @@ import type { CallTelemetry } from "../sinks/otlp/call-telemetry.ts";
 import { buildRecord, priceCall, type CallSummary } from "./build-record.ts";
 import type { CallEvent } from "./call-event.ts";
 import { redactDeep, redactOptional, redactSecrets } from "./redact-secrets.ts";
+import { stringifyWellFormed } from "./well-formed-json.ts";
 
 /** A call's record, and what its spans and metrics need beyond it (when telemetry is on). */
 export interface Recorded {
@@ -90,7 +91,7 @@ function redactResponse(response: ResponseFacts): ResponseFacts {
 
 /** A record's line in a record segment: the record's columns, with its telemetry under `telemetry` (no column has that name). */
 export function recordedLine({ record, telemetry }: Recorded): string {
-  return JSON.stringify(telemetry ? { ...record, telemetry } : record);
+  return stringifyWellFormed(telemetry ? { ...record, telemetry } : record);
 }
 
 /**
