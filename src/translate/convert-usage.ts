@@ -1,4 +1,4 @@
-import { asNumber, asObject, type Json } from "./json.ts";
+import { asCount, asObject, type Json } from "./json.ts";
 
 /**
  * Usage across the two dialects. Messages `input_tokens` excludes cache reads
@@ -6,13 +6,15 @@ import { asNumber, asObject, type Json } from "./json.ts";
  * cache_read_input_tokens + cache_creation_input_tokens); Chat
  * `prompt_tokens` includes cached tokens, and `prompt_tokens_details.cached_tokens`
  * is the part read from cache. Both output counts include reasoning/thinking.
+ * A count that is not a non-negative safe integer is taken as 0, so the
+ * client never sees a negative, fractional or infinite count.
  */
 export function convertMessagesUsageToChat(usage: unknown): Json {
   const u = asObject(usage);
-  const input = asNumber(u["input_tokens"]) ?? 0;
-  const cacheRead = asNumber(u["cache_read_input_tokens"]) ?? 0;
-  const cacheWrite = asNumber(u["cache_creation_input_tokens"]) ?? 0;
-  const output = asNumber(u["output_tokens"]) ?? 0;
+  const input = asCount(u["input_tokens"]) ?? 0;
+  const cacheRead = asCount(u["cache_read_input_tokens"]) ?? 0;
+  const cacheWrite = asCount(u["cache_creation_input_tokens"]) ?? 0;
+  const output = asCount(u["output_tokens"]) ?? 0;
   const prompt = input + cacheRead + cacheWrite;
   return {
     prompt_tokens: prompt,
@@ -28,11 +30,11 @@ export function convertMessagesUsageToChat(usage: unknown): Json {
  */
 export function convertChatUsageToMessages(usage: unknown): Json {
   const u = asObject(usage);
-  const prompt = asNumber(u["prompt_tokens"]) ?? 0;
-  const cached = asNumber(asObject(u["prompt_tokens_details"])["cached_tokens"]) ?? 0;
+  const prompt = asCount(u["prompt_tokens"]) ?? 0;
+  const cached = asCount(asObject(u["prompt_tokens_details"])["cached_tokens"]) ?? 0;
   return {
     input_tokens: Math.max(0, prompt - cached),
-    output_tokens: asNumber(u["completion_tokens"]) ?? 0,
+    output_tokens: asCount(u["completion_tokens"]) ?? 0,
     cache_read_input_tokens: cached,
     cache_creation_input_tokens: 0,
   };

@@ -21,6 +21,11 @@ export function asNumber(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
+/** A token count: a non-negative safe integer, else undefined (a negative, fractional or overflowing count is no count). */
+export function asCount(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
 /** Copies the listed fields that are present (not undefined) from `from` onto `to` under new names. */
 export function copyFields(from: Json, to: Json, names: Readonly<Record<string, string>>): void {
   for (const [source, target] of Object.entries(names)) if (from[source] !== undefined) to[target] = from[source];
