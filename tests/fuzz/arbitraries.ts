@@ -53,16 +53,17 @@ export const anyJson = fc.jsonValue({ maxDepth: 4, stringUnit: char });
 
 /**
  * A JSON value shaped loosely like a provider response: keys drawn from the
- * names the usage readers look for (so the readers' branches are reached),
- * values anything — the right type, the wrong one, numbers at every edge.
+ * names the readers look for and strings from the values they compare
+ * against (so their branches are reached), values anything — the right type,
+ * the wrong one, numbers at every edge.
  */
-export function looseJson(keys: readonly string[]) {
+export function looseJson(keys: readonly string[], values: readonly string[] = []) {
   const { value } = fc.letrec((tie) => ({
     value: fc.oneof(
       { maxDepth: 5, depthIdentifier: "loose" },
       { weight: 3, arbitrary: edgeNumber },
       { weight: 2, arbitrary: text(12) },
-      { weight: 1, arbitrary: fc.constantFrom(null, true, false, "", "[DONE]", "1h", "5m", "message", "error", "exception", "in_progress") },
+      { weight: 2, arbitrary: fc.constantFrom(null, true, false, "", "[DONE]", "1h", "5m", ...values) },
       { weight: 3, arbitrary: fc.dictionary(fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: text(6) }), tie("value"), { maxKeys: 6 }) },
       { weight: 1, arbitrary: fc.array(tie("value"), { maxLength: 3 }) },
     ),

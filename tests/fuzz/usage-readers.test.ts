@@ -76,7 +76,7 @@ const KEYS = [
 const TYPES = ["message_start", "message_delta", "message_stop", "error", "message-start", "message-end", "message", "response.completed"];
 
 /** A body as an upstream's JSON would be parsed (own `__proto__` keys and all). */
-const body = fc.oneof({ weight: 4, arbitrary: looseJson([...KEYS, ...TYPES]) }, { weight: 1, arbitrary: anyJson }).map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+const body = fc.oneof({ weight: 4, arbitrary: looseJson(KEYS, [...TYPES, "message", "exception", "in_progress", "completed"]) }, { weight: 1, arbitrary: anyJson }).map((value) => JSON.parse(JSON.stringify(value)) as unknown);
 
 /** One stream event: JSON of any shape (sometimes wrapped as Bedrock wraps model events), `[DONE]`, or not JSON at all. */
 const streamEvent = fc.tuple(
