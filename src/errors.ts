@@ -43,6 +43,7 @@ const CODE_BY_NAME: Readonly<Record<string, LoupeErrorCode>> = {
   ApiInputError: "invalid_request",
   InvalidCursorError: "invalid_request",
   UnsafeQueryError: "invalid_request",
+  InvalidQueryError: "invalid_request",
   QueryTimeoutError: "query_timeout",
   AccessInputError: "invalid_request",
   AccessNotFoundError: "not_found",

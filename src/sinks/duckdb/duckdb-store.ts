@@ -38,7 +38,8 @@ export interface DuckDBStore {
    * Runs one read-only statement (SELECT, WITH, DESCRIBE, SHOW) over `requests`
    * and the views: no files, network, extensions, settings or writes. DuckDB's
    * sandbox is the boundary (sql-sandbox.ts), the AST vetting (sql-guard.ts)
-   * defence in depth; a refusal is an UnsafeQueryError.
+   * defence in depth; a refusal is an UnsafeQueryError, a query DuckDB
+   * cannot run as written (unknown column, failed cast) an InvalidQueryError.
    */
   queryReadOnly(sql: string, limits?: QueryLimits): Promise<QueryResult>;
   checkpoint(): Promise<void>;

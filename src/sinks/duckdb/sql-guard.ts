@@ -73,6 +73,11 @@ export class UnsafeQueryError extends Error {
   override name = "UnsafeQueryError";
 }
 
+/** DuckDB cannot run a user's query as written (an unknown column, a cast that fails …): the caller's to fix. */
+export class InvalidQueryError extends Error {
+  override name = "InvalidQueryError";
+}
+
 export class QueryTimeoutError extends Error {
   override name = "QueryTimeoutError";
   constructor(readonly timeoutMs: number) {

@@ -64,7 +64,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { loadDuckDB } from "./load-duckdb.ts";
 import { exportParquet, utcDayStart, type ParquetExportResult } from "./parquet-export.ts";
-import { runLimited, UnsafeQueryError, type LimitedResult } from "./sql-guard.ts";
+import { InvalidQueryError, runLimited, UnsafeQueryError, type LimitedResult } from "./sql-guard.ts";
 
 export interface UserQueryLimits {
   maxRows: number;
@@ -218,7 +218,8 @@ async function exportFromSnapshot(connection: DuckDBConnection, snapshot: string
  * macros, profiling), in `BEGIN TRANSACTION READ ONLY` (DuckDB refuses every
  * write to the records), always rolled back, through runLimited (row limit,
  * timeout by interrupt, SELECT only by DuckDB's own statement type). DuckDB's
- * refusals reach the caller as UnsafeQueryError.
+ * refusals reach the caller as UnsafeQueryError, its errors about the query
+ * itself (binder, conversion …) as InvalidQueryError.
  */
 async function runUserQuery(
   instance: DuckDBInstance,
@@ -232,7 +233,7 @@ async function runUserQuery(
     if (vet) await vet(connection);
     return await runLimited(connection, sql, limits);
   } catch (error) {
-    throw asSandboxRefusal(error);
+    throw asCallerError(error);
   } finally {
     await rollBack(connection);
     connection.closeSync();
@@ -250,9 +251,18 @@ async function rollBack(connection: DuckDBConnection): Promise<void> {
 /** How DuckDB words a refusal of its sandbox (external access, read-only transaction, locked configuration). */
 const SANDBOX_REFUSALS = [/^Permission Error: /, /transaction is launched in read-only mode/, /the configuration has been locked/];
 
-function asSandboxRefusal(error: unknown): unknown {
+/**
+ * DuckDB's errors about the query as written, by the type that starts their
+ * message (ExceptionTypeToString, src/common/exception.cpp): the caller's
+ * mistake (400), not the gateway's failure (500). Others (IO, out of memory,
+ * internal) stay as they are.
+ */
+const QUERY_ERRORS = /^(Parser|Syntax|Binder|Catalog|Conversion|Invalid Input|Out of Range|Mismatch Type|Invalid type|Unknown Type|Decimal|Divide by Zero|Not implemented|Parameter Not Resolved|Parameter Not Allowed) Error: /;
+
+function asCallerError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof UnsafeQueryError) return error;
   const message = error.message;
-  if (!SANDBOX_REFUSALS.some((pattern) => pattern.test(message))) return error;
-  return new UnsafeQueryError(`refused by DuckDB's sandbox: ${message.split("\n")[0]}`);
+  if (SANDBOX_REFUSALS.some((pattern) => pattern.test(message))) return new UnsafeQueryError(`refused by DuckDB's sandbox: ${message.split("\n")[0]}`);
+  if (QUERY_ERRORS.test(message)) return new InvalidQueryError(message, { cause: error });
+  return error;
 }
