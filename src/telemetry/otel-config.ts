@@ -52,6 +52,19 @@ export function parseKeyValueList(name: string, text: string | undefined): Recor
   return out;
 }
 
+/** OTLP headers: each must be one an HTTP request can carry (a name token, a value without line breaks), or no export would ever be sent. */
+function readHeaders(name: string, text: string | undefined): Record<string, string> {
+  const headers = parseKeyValueList(name, text);
+  for (const [key, value] of Object.entries(headers)) {
+    try {
+      new Headers({ [key]: value });
+    } catch {
+      throw new TelemetryConfigError(`${name}: ${JSON.stringify(`${key}=${value}`)} is not a valid HTTP header`);
+    }
+  }
+  return headers;
+}
+
 const SAMPLERS = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"] as const;
 
 function pick(env: Record<string, string | undefined>, signal: "TRACES" | "METRICS", suffix: string): [string, string | undefined] {
@@ -68,7 +81,10 @@ function readTarget(env: Record<string, string | undefined>, signal: "TRACES" | 
   const url = specificEndpoint || (base ? `${base.replace(/\/+$/, "")}/v1/${signal.toLowerCase()}` : undefined);
   if (!url) return undefined;
   const checkedUrl = z.url({ protocol: /^https?$/ }).safeParse(url);
-  if (!checkedUrl.success) throw new TelemetryConfigError(`OTLP ${signal.toLowerCase()} endpoint "${url}" is not an http(s) URL`);
+  if (!checkedUrl.success) {
+    const [name, given] = specificEndpoint ? [`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`, specificEndpoint] : ["OTEL_EXPORTER_OTLP_ENDPOINT", base];
+    throw new TelemetryConfigError(`${name}: "${given}" is not an http(s) URL`);
+  }
 
   const [protocolName, protocol = "http/protobuf"] = pick(env, signal, "PROTOCOL");
   if (protocol === "grpc") throw new TelemetryConfigError(`${protocolName}=grpc is not supported: use http/protobuf (default) or http/json`);
@@ -81,8 +97,8 @@ function readTarget(env: Record<string, string | undefined>, signal: "TRACES" | 
   const timeoutMs = Number(timeout);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new TelemetryConfigError(`${timeoutName}: expected milliseconds, got "${timeout}"`);
   const headers = {
-    ...parseKeyValueList("OTEL_EXPORTER_OTLP_HEADERS", env.OTEL_EXPORTER_OTLP_HEADERS),
-    ...parseKeyValueList(`OTEL_EXPORTER_OTLP_${signal}_HEADERS`, env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`]),
+    ...readHeaders("OTEL_EXPORTER_OTLP_HEADERS", env.OTEL_EXPORTER_OTLP_HEADERS),
+    ...readHeaders(`OTEL_EXPORTER_OTLP_${signal}_HEADERS`, env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`]),
   };
   return { url: checkedUrl.data, headers, protocol, compression, timeoutMs };
 }
