@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { stringify as toYaml } from "yaml";
 import { formatCsv } from "./format-table.ts";
 import type { Access } from "../dashboard/access.ts";
@@ -88,8 +89,9 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   const guard = async (c: Context, next: () => Promise<void>) => (local(c) ? next() : (deps.access.check(c.req.raw) ?? next()));
   app.use("/api/*", async (c, next) => (OPEN.has(c.req.path) ? next() : guard(c, next)));
   app.use("/reference", guard);
-  // One mapping for every route (errors.ts): a query timeout is 408 here and on /_loupe/sql.
-  app.onError((error) => renderError(toLoupeError(error)));
+  // One mapping for every route (errors.ts): a query timeout is 408 here and on /_loupe/sql. A body the
+  // request validators could not read (malformed JSON 400, another content type 415) is the caller's to fix.
+  app.onError((error) => renderError(error instanceof HTTPException && error.status < 500 ? new LoupeError("invalid_request", error.message || "unreadable request body") : toLoupeError(error)));
 
   // A GET route with a query schema; handlers read the parsed query with c.req.valid("query").
   // (Typed loosely: the exact route type of this shared builder defeats inference.)
