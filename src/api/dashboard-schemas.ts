@@ -70,8 +70,9 @@ export const LoginBodySchema = z.object({ token: z.string().min(1) }).openapi("L
 export const OkSchema = z.strictObject({ ok: z.literal(true) }).openapi("Ok");
 
 /** `PUT /api/settings`: a change of the control settings, and what is in force after it. */
+// Strict, as the config file is: a key that is no setting (a typo) is refused, not dropped with nothing changed.
 export const ControlSchema = z
-  .object({
+  .strictObject({
     version: z.number().int().optional().openapi({ description: "the version this change is based on (from GET /api/settings); a different current version answers 409" }),
     requestHeaderRules: z.array(z.unknown()).optional(),
     responseHeaderRules: z.array(z.unknown()).optional(),
