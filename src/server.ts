@@ -162,8 +162,10 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   );
 
   app.post("/_loupe/export", async (c) => {
-    const { dir, since } = await c.req.json<{ dir?: string; since?: string }>();
-    if (typeof dir !== "string" || !dir.startsWith("/")) return renderError(new LoupeError("invalid_request", 'body must be {"dir": "/absolute/path"}'));
+    const { dir, since } = (await readJsonObject(c.req.raw)) ?? {};
+    if (typeof dir !== "string" || !dir.startsWith("/") || (since !== undefined && typeof since !== "string")) {
+      return renderError(new LoupeError("invalid_request", 'body must be {"dir": "/absolute/path", "since"?: "YYYY-MM-DD"}'));
+    }
     try {
       await deps.flushRecords();
       return c.json(await deps.exportParquet(dir, since));
@@ -173,7 +175,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   });
 
   app.post("/_loupe/sql", async (c) => {
-    const { sql } = await c.req.json<{ sql?: string }>();
+    const { sql } = (await readJsonObject(c.req.raw)) ?? {};
     if (typeof sql !== "string" || sql.trim() === "") return renderError(new LoupeError("invalid_request", 'body must be {"sql": "…"}'));
     try {
       return c.json(await deps.apiSql(sql, LOCAL_SQL_MAX_ROWS));
@@ -228,4 +230,14 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     return route ? proxy(request, route) : app.fetch(request);
   };
   return { app, fetch };
+}
+
+/** A request's JSON object body, or undefined when it is not one (not JSON, or JSON of another kind): the caller's mistake, answered 400. */
+async function readJsonObject(request: Request): Promise<Record<string, unknown> | undefined> {
+  try {
+    const body: unknown = await request.json();
+    return typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
