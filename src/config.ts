@@ -252,6 +252,8 @@ export function loadConfig(
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
+      // Only the config file can hold a key that is no setting: unknown variables and flags are refused above.
+      if (issue.code === "unrecognized_keys") return `${configPath}: no setting is called ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`;
       const key = String(issue.path[0] ?? "");
       return key ? `${describeSource(key)}: ${issue.message}` : issue.message;
     });
