@@ -135,15 +135,16 @@ describe("streams through the proxy", () => {
   test(
     "translated (Messages client, Chat upstream): the client's stream ends in message_stop or an error event, and one record is made",
     async () => {
-      const messages = new Request("http://gw.test/anthropic/v1/messages", {
-        method: "POST",
-        headers: { "x-api-key": "sk-ant-1", "anthropic-version": "2023-06-01", "content-type": "application/json" },
-        body: JSON.stringify({ model: "claude-routed", max_tokens: 10, stream: true, messages: [{ role: "user", content: "hi" }] }),
-      });
+      const messages = () =>
+        new Request("http://gw.test/anthropic/v1/messages", {
+          method: "POST",
+          headers: { "x-api-key": "sk-ant-1", "anthropic-version": "2023-06-01", "content-type": "application/json" },
+          body: JSON.stringify({ model: "claude-routed", max_tokens: 10, stream: true, messages: [{ role: "user", content: "hi" }] }),
+        });
       await fc.assert(
         fc.asyncProperty(fc.oneof(sseish, anyChunks), async (chunks) => {
           const app = appStreaming(chunks, "text/event-stream");
-          const body = await (await app.fetch(messages.clone())).text();
+          const body = await (await app.fetch(messages())).text();
           const last = body.trimEnd().split("\n\n").at(-1) ?? "";
           expect({ body, ends: last.startsWith("event: message_stop\n") || last.startsWith("event: error\n") }).toEqual({ body, ends: true });
           expect(app.records()).toHaveLength(1);

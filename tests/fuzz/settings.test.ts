@@ -121,7 +121,7 @@ describe("loadConfig", () => {
 
 const app = harness(() => new Response(null, { status: 404 }), {}, { apiSql: async () => ({ columns: [], rows: [], truncated: false }), exportParquet: async () => ({ dir: "/x", files: 0, rows: 0 }) });
 const local = { "x-loupe-local-key": "k" };
-const send = (method: string, path: string, body: BodyInit | null, contentType = "application/json") =>
+const send = (method: string, path: string, body: string | null, contentType = "application/json") =>
   app.fetch(new Request(`http://gw.test${path}`, { method, headers: { ...local, "content-type": contentType, origin: "http://gw.test" }, body }));
 const current = async () => ((await (await app.fetch(new Request("http://gw.test/api/settings", { headers: local }))).json()) as { control: { version: number; settings: unknown } }).control;
 

@@ -46,7 +46,7 @@ describe("any body", () => {
           if (out.temperature !== undefined) expect(out.temperature as number).toBeWithin(0, 1.0000001);
           const messages = out.messages as Json[];
           messages.forEach((message, i) => {
-            expect(["user", "assistant"]).toContain(message.role);
+            expect(["user", "assistant"]).toContain(message.role as string);
             if (i > 0) expect(message.role).not.toBe(messages[i - 1]!.role);
             const content = message.content;
             expect(typeof content === "string" ? content.length : (content as unknown[]).length).toBeGreaterThan(0);
@@ -70,7 +70,7 @@ describe("any body", () => {
           const out = convertMessagesRequestToChat(request, { model: "m" });
           expectPlainJson(out);
           expect(out.model).toBe("m");
-          for (const message of out.messages as Json[]) expect(["system", "user", "assistant", "tool"]).toContain(message.role);
+          for (const message of out.messages as Json[]) expect(["system", "user", "assistant", "tool"]).toContain(message.role as string);
           if (out.user !== undefined) expect((out.user as string).length).toBeLessThanOrEqual(64);
         }),
         runs(400),

@@ -312,7 +312,7 @@ describe("well-formed streams", () => {
             if (b.type === "text" && last?.type === "text") last.text = `${last.text}${b.pieces.join("")}`;
             else expected.push(b.type === "text" ? { type: "text", text: b.pieces.join("") } : { type: "tool_use", id: b.id, name: b.name, input: b.input });
           }
-          const got = back.content.map((c) => (c.type === "tool_use" ? { type: "tool_use", id: c.id, name: c.name, input: JSON.parse((c.input as string) || "{}") } : { type: "text", text: c.text }));
+          const got: Json[] = back.content.map((c) => (c.type === "tool_use" ? { type: "tool_use", id: c.id, name: c.name, input: JSON.parse((c.input as string) || "{}") } : { type: "text", text: c.text }));
           expect(got).toEqual(expected);
           expect(back.stopReason).toBe(s.stopReason);
           expect(back.usage.output_tokens).toBe(s.output);
