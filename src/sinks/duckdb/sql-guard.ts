@@ -67,18 +67,10 @@
 // it (autoinstall_known_extensions / autoload_known_extensions are on).
 
 import type { DuckDBConnection, DuckDBResult } from "@duckdb/node-api";
+import { QueryTimeoutError, UnsafeQueryError } from "../sql-errors.ts";
 import { loadDuckDB, type DuckDBModule } from "./load-duckdb.ts";
 
-export class UnsafeQueryError extends Error {
-  override name = "UnsafeQueryError";
-}
-
-export class QueryTimeoutError extends Error {
-  override name = "QueryTimeoutError";
-  constructor(readonly timeoutMs: number) {
-    super(`query timed out after ${timeoutMs} ms`);
-  }
-}
+export { QueryTimeoutError, UnsafeQueryError };
 
 export interface SafeQueryOptions {
   /** Tables and views the query may read, e.g. ["requests", "daily_usage"]. */
