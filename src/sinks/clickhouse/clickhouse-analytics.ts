@@ -38,6 +38,11 @@ const PROMPT_PAGE = 10;
  */
 export function createClickHouseAnalytics(source: ClickHouseSource, options: ClickHouseAnalyticsOptions = {}): AnalyticsStore {
   const table = options.final === false ? source.table : `${source.table} FINAL`;
+  /**
+   * For reading rows by their id: without FINAL (which merges every part in the key range it reads, the whole
+   * table for a lookup by id: 835 ms against 23 at 1M rows), since every copy of a record is the record.
+   */
+  const rowsTable = source.table;
   const rows = (sql: string) => source.rows<Row>(sql);
   /** Rows selected with TOTALS, as `shape` orders their other fields. */
   const totalsRows = async (sql: string, shape: (row: Row) => Row) => (await rows(sql)).map((row): Row => ({ ...shape(row), ...totalsOf(row) }));
@@ -58,13 +63,16 @@ export function createClickHouseAnalytics(source: ClickHouseSource, options: Cli
       }
       // Two queries: the page's keys sorted and cut on two columns, then only its rows read whole (ClickHouse reads
       // every selected column of every matching row before sorting).
-      const keys = await rows(`SELECT started_at_us, id, ${key} AS _sort FROM ${table} ${where(filter, extra)} ORDER BY _sort ${dir}, id ${dir} LIMIT ${page.limit + 1}`);
+      // Each record once: LIMIT 1 BY its key (copies are alike) rather than FINAL, which merges before it filters.
+      const keys = await rows(
+        `SELECT started_at_us, id, ${key} AS _sort FROM ${rowsTable} ${where(filter, extra)} ORDER BY _sort ${dir}, id ${dir} LIMIT 1 BY started_at_us, id LIMIT ${page.limit + 1}`,
+      );
       const more = keys.length > page.limit;
       const picked = keys.slice(0, page.limit);
       const byId = new Map<unknown, Row>();
       if (picked.length > 0) {
         const found = await rows(
-          `SELECT ${LIST_COLUMNS} FROM ${table} WHERE started_at_us IN (${[...new Set(picked.map((k) => k.started_at_us))].join(", ")}) AND id IN (${picked.map((k) => literal(String(k.id))).join(", ")})`,
+          `SELECT ${LIST_COLUMNS} FROM ${rowsTable} WHERE started_at_us IN (${[...new Set(picked.map((k) => k.started_at_us))].join(", ")}) AND id IN (${picked.map((k) => literal(String(k.id))).join(", ")})`,
         );
         for (const row of found) byId.set(row.id, readRecord(row));
       }
@@ -78,7 +86,7 @@ export function createClickHouseAnalytics(source: ClickHouseSource, options: Cli
     async getRequest(id) {
       const found = await rows(
         `SELECT ${LIST_COLUMNS}, cache_write_1h_tokens, price_version, error_message, request_bytes, response_bytes, upstream_request_id, usage_raw,
-           request_body, response_body, ${AGENT_COLUMNS}, billable FROM ${table} WHERE id = ${literal(id)} LIMIT 1`,
+           request_body, response_body, ${AGENT_COLUMNS}, billable FROM ${rowsTable} WHERE id = ${literal(id)} LIMIT 1`,
       );
       return found[0] ? readRecord(found[0]) : undefined;
     },
@@ -162,17 +170,19 @@ export function createClickHouseAnalytics(source: ClickHouseSource, options: Cli
     },
 
     async session(id) {
-      // The session's totals first (one scan for its id); its time span then bounds the other three queries to the
-      // parts of the table that hold it (the table is ordered by time), and they run together.
+      // The session's time span first (one scan of two columns, without FINAL: copies do not move it); it then bounds
+      // the four queries to the parts of the table that hold the session (the table is ordered by time), so FINAL
+      // merges only those, and they run together (at 1M rows: 785 ms with FINAL over the whole table, ~60 ms so).
       const bySession = `session_id = ${literal(id)}`;
-      const [head] = await rows(
-        `SELECT session_id, min(started_at_us) AS _first_us, max(started_at_us) AS _last_us, arraySort(groupUniqArray(${MODEL})) AS _models,
-           argMin(user_id, started_at_us) AS _user_id, argMin(project, started_at_us) AS _project, ${TOTALS}
-         FROM ${table} WHERE ${bySession} GROUP BY session_id`,
-      );
-      if (!head) return undefined;
-      const inSession = `${bySession} AND started_at_us >= ${head._first_us as number} AND started_at_us <= ${head._last_us as number}`;
-      const [agents, calls, prompt] = await Promise.all([
+      const [bounds] = await rows(`SELECT min(started_at_us) AS _first_us, max(started_at_us) AS _last_us FROM ${rowsTable} WHERE ${bySession} HAVING count() > 0`);
+      if (!bounds) return undefined;
+      const inSession = `${bySession} AND started_at_us >= ${bounds._first_us as number} AND started_at_us <= ${bounds._last_us as number}`;
+      const [[head], agents, calls, prompt] = await Promise.all([
+        rows(
+          `SELECT session_id, min(started_at_us) AS _first_us, max(started_at_us) AS _last_us, arraySort(groupUniqArray(${MODEL})) AS _models,
+             argMin(user_id, started_at_us) AS _user_id, argMin(project, started_at_us) AS _project, ${TOTALS}
+           FROM ${table} WHERE ${inSession} GROUP BY session_id`,
+        ),
         // An agent's parent and type as its first call that names them gave them (Claude Code sends them on each call).
         totalsRows(
           `SELECT agent_id, argMin(parent_agent_id, started_at_us) AS _parent, argMin(agent_type, started_at_us) AS _type,
@@ -180,11 +190,15 @@ export function createClickHouseAnalytics(source: ClickHouseSource, options: Cli
            FROM ${table} WHERE ${inSession} GROUP BY agent_id ORDER BY _first_us, agent_id NULLS FIRST`,
           (row) => ({ agent_id: row.agent_id, parent_agent_id: row._parent, agent_type: row._type, ...span(row) }),
         ),
-        rows(`SELECT ${LIST_COLUMNS}, ${AGENT_COLUMNS} FROM ${table} WHERE ${inSession} ORDER BY started_at_us, id`),
+        rows(`SELECT ${LIST_COLUMNS}, ${AGENT_COLUMNS} FROM ${rowsTable} WHERE ${inSession} ORDER BY started_at_us, id LIMIT 1 BY started_at_us, id`),
         firstPrompt((offset) =>
-          rows(`SELECT request_body FROM ${table} WHERE ${inSession} AND ${IS_MAIN_TURN} AND request_body IS NOT NULL ORDER BY started_at_us, id LIMIT ${offset}, ${PROMPT_PAGE}`),
+          rows(
+            `SELECT request_body FROM ${rowsTable} WHERE ${inSession} AND ${IS_MAIN_TURN} AND request_body IS NOT NULL
+             ORDER BY started_at_us, id LIMIT 1 BY started_at_us, id LIMIT ${offset}, ${PROMPT_PAGE}`,
+          ),
         PROMPT_PAGE),
       ]);
+      if (!head) return undefined;
       const session = { session_id: head.session_id, ...span(head), models: models(head), user_id: head._user_id, project: head._project, first_prompt: prompt, ...totalsOf(head) };
       return { session, agents, calls: calls.map(readRecord) };
     },
