@@ -117,18 +117,4 @@ export function where(filter: RequestFilter, extra: Where[] = []): Where {
 /** `WHERE …` or `AND …` after it: one more condition on a Where. */
 export const and = (w: Where, condition: string) => `${w.sql} ${w.sql ? "AND" : "WHERE"} ${condition}`;
 
-export const encodeCursor = (value: unknown, id: unknown) => Buffer.from(JSON.stringify([value, id])).toString("base64url");
-
-export class InvalidCursorError extends Error {
-  override name = "InvalidCursorError";
-}
-
-export function decodeCursor(cursor: string): [string, string] {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === "string" && typeof parsed[1] === "string") return [parsed[0], parsed[1]];
-  } catch {
-    // fall through
-  }
-  throw new InvalidCursorError("cursor is not one this API issued");
-}
+export { decodeCursor, encodeCursor, InvalidCursorError } from "../analytics-cursor.ts";

@@ -122,7 +122,7 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
         `WITH page AS (
            SELECT session_id FROM requests ${w.sql} GROUP BY session_id ${having.sql}
            ORDER BY max(started_at) DESC, session_id DESC LIMIT ${page.limit + 1})
-         SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL) AS models,
+         SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at, list_sort(list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL)) AS models,
            any_value(user_id) AS user_id, any_value(project) AS project, ${TOTALS}
          FROM requests ${and(w, "session_id IN (SELECT session_id FROM page)")}
          GROUP BY session_id ORDER BY max(started_at) DESC, session_id DESC`,
@@ -142,7 +142,7 @@ export function createDuckDBAnalytics(connection: DuckDBConnection): AnalyticsSt
         `WITH s AS MATERIALIZED (SELECT * FROM requests WHERE session_id = ?)
          SELECT
            ${json(`SELECT session_id, min(started_at)::VARCHAR AS first_at, max(started_at)::VARCHAR AS last_at,
-               list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL) AS models,
+               list_sort(list(DISTINCT ${MODEL}) FILTER (WHERE ${MODEL} IS NOT NULL)) AS models,
                any_value(user_id) AS user_id, any_value(project) AS project,
                arg_min(coalesce(json_extract_string(request_body, '$.messages[0].content'), json_extract_string(request_body, '$.contents[0].parts[0].text'), json_extract_string(request_body, '$.input')), started_at) FILTER (WHERE ${IS_MAIN_TURN}) AS first_prompt,
                ${TOTALS}

@@ -3,6 +3,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import type { AccessStore } from "../../keys/access-store.ts";
 import { REQUEST_COLUMNS } from "../../record.ts";
 import type { AnalyticsStore } from "../analytics.ts";
+import type { QueryLimits, QueryResult } from "../sql-errors.ts";
 import { createAccessTables, createDuckDBAccessStore } from "./access-tables.ts";
 import { createDuckDBAnalytics } from "./duckdb-analytics.ts";
 import type { ParquetExportResult } from "./parquet-export.ts";
@@ -11,17 +12,7 @@ import { assertSafeQuery } from "./sql-guard.ts";
 import { openSandboxedDatabase } from "./sql-sandbox.ts";
 import { createViews, VIEW_NAMES } from "./views.ts";
 
-export interface QueryResult {
-  columns: string[];
-  rows: unknown[][];
-  /** More rows matched than were returned. */
-  truncated?: boolean;
-}
-
-export interface QueryLimits {
-  maxRows: number;
-  timeoutMs: number;
-}
+export type { QueryLimits, QueryResult } from "../sql-errors.ts";
 
 const DEFAULT_LIMITS: QueryLimits = { maxRows: 100_000, timeoutMs: 30_000 };
 

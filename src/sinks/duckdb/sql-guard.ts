@@ -67,23 +67,10 @@
 // it (autoinstall_known_extensions / autoload_known_extensions are on).
 
 import type { DuckDBConnection, DuckDBResult } from "@duckdb/node-api";
+import { InvalidQueryError, QueryTimeoutError, UnsafeQueryError } from "../sql-errors.ts";
 import { loadDuckDB, type DuckDBModule } from "./load-duckdb.ts";
 
-export class UnsafeQueryError extends Error {
-  override name = "UnsafeQueryError";
-}
-
-/** DuckDB cannot run a user's query as written (an unknown column, a cast that fails …): the caller's to fix. */
-export class InvalidQueryError extends Error {
-  override name = "InvalidQueryError";
-}
-
-export class QueryTimeoutError extends Error {
-  override name = "QueryTimeoutError";
-  constructor(readonly timeoutMs: number) {
-    super(`query timed out after ${timeoutMs} ms`);
-  }
-}
+export { InvalidQueryError, QueryTimeoutError, UnsafeQueryError };
 
 export interface SafeQueryOptions {
   /** Tables and views the query may read, e.g. ["requests", "daily_usage"]. */
