@@ -1,5 +1,6 @@
 import type { Config } from "../config.ts";
 import { exportClickHouseParquet } from "../sinks/clickhouse/clickhouse-export.ts";
+import { createClickHouseSql, createClickHouseSqlSource } from "../sinks/clickhouse/clickhouse-sql.ts";
 import { openClickHouseStore, type ClickHouseStore } from "../sinks/clickhouse/clickhouse-store.ts";
 import { openDuckDBStore, type DuckDBStore, type QueryResult } from "../sinks/duckdb/duckdb-store.ts";
 import { recordLeftovers } from "../recording/replay.ts";
@@ -34,9 +35,18 @@ async function onDatabase<T>(db: string, endpoint: string, body: unknown, direct
   }
 }
 
-/** `loupe sql`: one vetted read-only query. */
-export function runSql(sql: string, db: string): Promise<QueryResult> {
-  return onDatabase(db, "/_loupe/sql", { sql }, (store) => store.queryReadOnly(sql));
+/** `loupe sql`: one vetted read-only query (over ClickHouse when it holds the log and no gateway serves the file). */
+export async function runSql(sql: string, config: Pick<Config, "db" | "clickhouse">): Promise<QueryResult> {
+  const { clickhouse } = config;
+  if (clickhouse && !readDiscovery(config.db)) {
+    const source = createClickHouseSqlSource(clickhouse);
+    try {
+      return await createClickHouseSql(source).queryReadOnly(sql);
+    } finally {
+      await source.close();
+    }
+  }
+  return onDatabase(config.db, "/_loupe/sql", { sql }, (store) => store.queryReadOnly(sql));
 }
 
 /**

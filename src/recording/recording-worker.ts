@@ -12,7 +12,10 @@
 import { readFileSync } from "node:fs";
 import { lowerStoragePriority } from "../runtime/background-priority.ts";
 import type { AnalyticsStore } from "../sinks/analytics.ts";
+import { createClickHouseAnalytics } from "../sinks/clickhouse/clickhouse-analytics.ts";
 import { exportClickHouseParquet } from "../sinks/clickhouse/clickhouse-export.ts";
+import { quoteName } from "../sinks/clickhouse/clickhouse-schema.ts";
+import { createClickHouseSql, createClickHouseSqlSource } from "../sinks/clickhouse/clickhouse-sql.ts";
 import { createClickHouseLink, type ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
 import { createClickHouseSink } from "../sinks/clickhouse/clickhouse-sink.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
@@ -35,6 +38,8 @@ let store: DuckDBStore | undefined;
 let pipeline: Pipeline | undefined;
 let telemetry: TelemetryExport | undefined;
 let clickhouse: ClickHouseLink | undefined;
+/** With ClickHouse as the log: the analytics and people's SQL over it (every replica's records). */
+let shared: { analytics: AnalyticsStore; sql: ReturnType<typeof createClickHouseSql>; close(): Promise<void> } | undefined;
 let backgroundPriority = false;
 let liveTail = false;
 
@@ -74,6 +79,13 @@ const api: RecordingWorkerApi = {
         if (required) throw error;
       });
       sinks.push(createClickHouseSink(clickhouse));
+      const link = clickhouse;
+      const sqlSource = createClickHouseSqlSource(where);
+      shared = {
+        analytics: createClickHouseAnalytics({ table: `${quoteName(where.database)}.requests`, rows: (sql) => link.use((store) => store.rows(sql)) }),
+        sql: createClickHouseSql(sqlSource),
+        close: () => sqlSource.close(),
+      };
     }
     // What a previous run left is recorded with the book and declared providers that run used; then this run's take over.
     const leftBook = journalPriceBook(options.journalDir);
@@ -103,7 +115,11 @@ const api: RecordingWorkerApi = {
     await Promise.race([opened().pipeline.drain(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_EXPORT_MS))]);
     await telemetry.shutdown();
   },
-  queryReadOnly: (sql, limits) => opened().store.queryReadOnly(sql, limits),
+  async queryReadOnly(sql, limits) {
+    if (!shared) return opened().store.queryReadOnly(sql, limits);
+    await catchUpClickHouse();
+    return shared.sql.queryReadOnly(sql, limits);
+  },
   checkpoint: () => opened().store.checkpoint(),
   // With ClickHouse as the log, the export is of every replica's records, read back from it.
   exportParquet: (dir, since) => (clickhouse ? clickhouse.use((shared) => exportClickHouseParquet(shared, dir, since)) : opened().store.exportParquet(dir, since)),
@@ -131,6 +147,8 @@ const api: RecordingWorkerApi = {
     liveTail = on;
   },
   async close() {
+    await shared?.close();
+    shared = undefined;
     await clickhouse?.close();
     clickhouse = undefined;
     await opened().store.close();
@@ -145,13 +163,18 @@ const api: RecordingWorkerApi = {
  * latest records, for a little while: an answer includes the calls just made.
  */
 async function analyticsStore(): Promise<AnalyticsStore> {
-  const { store, pipeline } = opened();
-  if (!clickhouse) return store.analytics;
+  if (!shared) return opened().store.analytics;
+  await catchUpClickHouse();
+  return shared.analytics;
+}
+
+/** Gives ClickHouse this replica's latest records, waiting CLICKHOUSE_CATCH_UP_MS at most. */
+async function catchUpClickHouse(): Promise<void> {
+  const { pipeline } = opened();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const waited = new Promise((resolve) => (timer = setTimeout(resolve, CLICKHOUSE_CATCH_UP_MS)));
   await Promise.race([pipeline.catchUp("clickhouse").catch(() => {}), waited]);
   clearTimeout(timer);
-  return store.analytics;
 }
 
 /** Calls the method a request names with its arguments. */

@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startClickHouse, type ClickHouseServer } from "../support/clickhouse.ts";
 import { join } from "node:path";
+import { usdOfNano } from "../../src/sinks/clickhouse/clickhouse-rows.ts";
 import { loadDuckDB } from "../../src/sinks/duckdb/load-duckdb.ts";
 import { runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
@@ -60,20 +61,23 @@ describe("one gateway writing to ClickHouse", () => {
   afterAll(async () => {
     await gateway?.stop();
   });
+  const ids: string[] = [];
 
-  test("calls through the SDK arrive in ClickHouse with the same ids and costs as in DuckDB", async () => {
+  test("calls through the SDK arrive in ClickHouse; the gateway's SQL reads them there", async () => {
     const client = new OpenAI({ apiKey: "sk-test", baseURL: `${gateway.url}/openai/v1`, maxRetries: 0 });
-    for (let i = 0; i < 5; i++) await client.chat.completions.create({ ...chat, user: `u-${i}` });
-    const local = await until(
-      (): Promise<{ id: string; cost: string; user_id: string }[]> => gateway.sql("SELECT id, cost_usd::VARCHAR AS cost, user_id FROM requests ORDER BY id"),
-      (rows) => rows.length === 5,
-    );
+    for (let i = 0; i < 5; i++) {
+      const { response } = await client.chat.completions.create({ ...chat, user: `u-${i}` }).withResponse();
+      ids.push(response.headers.get("x-loupe-request-id")!);
+    }
     const shared = await until(
       () => clickhouse.rows<{ id: string; cost: string; user_id: string }>("SELECT id, toString(cost_usd) AS cost, user_id FROM team_a.requests ORDER BY id"),
       (rows) => rows.length === 5,
     );
-    expect(shared).toEqual(local);
+    expect(shared.map((row) => row.id)).toEqual([...ids].sort());
     expect(shared.every((row) => Number(row.cost) > 0)).toBe(true);
+    // `loupe sql` through the gateway reads ClickHouse (its SQL, the guard's rules).
+    const viaGateway = await gateway.sql("SELECT id, toString(cost_usd) AS cost, user_id FROM requests ORDER BY id");
+    expect(viaGateway).toEqual(shared);
     expect(gateway.stderr()).toContain("ClickHouse: records → ");
   });
 
@@ -82,7 +86,13 @@ describe("one gateway writing to ClickHouse", () => {
     await clickhouse.query(
       "INSERT INTO team_a.requests (id, started_at_us, duration_ms, provider, method, path, status, cost_nano, tags, streamed) VALUES ('zz-other-replica', 1764590400000000, 12.5, 'openai', 'POST', '/v1/chat/completions', 200, 1500, ['batch'], 1)",
     );
-    const local = await gateway.sql("SELECT id, cost_usd::VARCHAR AS cost, streamed, tags FROM requests ORDER BY id");
+    const local = (await clickhouse.rows<{ id: string; nano: number; streamed: number }>("SELECT id, cost_nano AS nano, streamed FROM team_a.requests WHERE id != 'zz-other-replica' ORDER BY id")).map((row) => ({
+      id: row.id,
+      cost: usdOfNano(row.nano),
+      streamed: row.streamed === 1,
+      tags: null,
+    }));
+    expect(local.length).toBe(5);
     const expected = [...local, { id: "zz-other-replica", cost: "0.000001500", streamed: true, tags: ["batch"] }];
     const viaGateway = tempDir("loupe-ch-parquet-");
     const exported = runLoupe(gateway, ["export", "--parquet", viaGateway]);
@@ -96,6 +106,17 @@ describe("one gateway writing to ClickHouse", () => {
     const run = runLoupe(elsewhere, ["export", "--parquet", direct], { env });
     expect([run.code, run.stderr]).toEqual([0, ""]);
     expect(await readParquet(direct, "SELECT id, cost_usd::VARCHAR AS cost, streamed, tags FROM p ORDER BY id")).toEqual(expected);
+    // loupe sql too: through the gateway, and directly.
+    const query = "SELECT id, cost_usd, streamed FROM requests WHERE id = 'zz-other-replica'";
+    for (const [where, env2] of [[gateway, {}], [elsewhere, env]] as const) {
+      const sql = runLoupe(where, ["sql", "--json", query], { env: env2 });
+      expect([sql.code, sql.stderr]).toEqual([0, ""]);
+      expect(JSON.parse(sql.stdout)).toEqual([{ id: "zz-other-replica", cost_usd: 0.0000015, streamed: 1 }]);
+    }
+    // And a query outside the records is refused by the ClickHouse guard.
+    const refused = runLoupe(gateway, ["sql", "SELECT * FROM system.users"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/system|not allowed|refused/i);
     await clickhouse.query("ALTER TABLE team_a.requests DELETE WHERE id = 'zz-other-replica'");
   });
 
@@ -145,17 +166,17 @@ describe("ClickHouse down under load", () => {
       expect(down).toMatchObject({ connected: false });
       expect(down.backlog_segments).toBeGreaterThan(0);
       // DuckDB, the local sink, has them all meanwhile.
-      const local = await until((): Promise<{ n: number }[]> => gateway.sql("SELECT count(*)::INT AS n FROM requests"), (rows) => rows[0]?.n === ids.length);
-      expect(local[0]!.n).toBe(ids.length);
+      const stored = async () => ((await (await fetch(`${gateway.url}/livez`)).json()) as { records: { stored: number } }).records.stored;
+      expect(await until(stored, (n) => n === ids.length)).toBe(ids.length);
 
       await clickhouse.start();
       // The sink's back-off (doubling from 1 s) decides when it tries again.
-      const stored = await until(
+      const arrived = await until(
         () => clickhouse.rows<{ id: string }>("SELECT id FROM outage.requests"),
         (rows) => rows.length >= ids.length,
         30_000,
       );
-      expect(stored.map((row) => row.id).sort()).toEqual([...ids].sort());
+      expect(arrived.map((row) => row.id).sort()).toEqual([...ids].sort());
       expect(await until(livez, (state) => state.backlog_segments === 0)).toMatchObject({ connected: true, backlog_segments: 0 });
     } finally {
       await gateway.stop();

@@ -110,6 +110,14 @@ describe("three replicas on one ClickHouse and one Redis", () => {
     expect(new Set(stored.map((row) => row.id))).toEqual(new Set(ids));
     // Round robin: each replica took a third.
     expect(balancer.served.map((n) => Math.round((n / TOTAL) * 3))).toEqual([1, 1, 1]);
+    // Any replica's analytics, SQL and dashboard figures count every replica's calls.
+    for (const replica of replicas) {
+      const summary = (await (await fetch(`${replica!.url}/api/stats/summary`)).json()) as { requests: number; errors: number };
+      expect(summary.requests).toBe(TOTAL);
+      expect(summary.errors).toBe(TOTAL / 10);
+      const sql = (await (await fetch(`${replica!.url}/api/sql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sql: "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM requests" }) })).json()) as { rows: unknown[][] };
+      expect(sql.rows.map((row) => row.map(Number))).toEqual([[TOTAL, TOTAL]]);
+    }
   }, 120_000);
 
   test("a request limit holds across the replicas (counted in Redis)", async () => {

@@ -15,7 +15,7 @@ export const sqlCommand: Command = {
     const query = positionals.join(" ").trim();
     if (!query) throw new ConfigError('usage: loupe sql "<query>" [--json|--csv]');
     const config = loadConfig({ flags: settings });
-    const result = await runSql(query, config.db);
+    const result = await runSql(query, config);
     const out = values.json ? formatJson(result) : values.csv ? formatCsv(result) : formatTable(result);
     process.stdout.write(out.endsWith("\n") ? out : `${out}\n`);
   },
