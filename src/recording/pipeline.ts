@@ -1,9 +1,9 @@
-import { existsSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { PriceBook } from "../pricing/price-book.ts";
 import type { ProviderLookup } from "../providers/registry.ts";
 import type { RecordSink } from "../sinks/sink.ts";
-import { journalFiles, recordSegment, type SegmentReader } from "./journal.ts";
+import { journalFiles, recordSegment, syncFolder, type SegmentReader } from "./journal.ts";
 import type { UnjournaledEvent } from "./journal-writer.ts";
 import { openRecordQueue, type RecordQueue } from "./record-queue.ts";
 import { createRecorder } from "./recorder.ts";
@@ -54,6 +54,12 @@ export interface PipelineOptions {
   keepOtherSinks?: boolean;
   /** What could not be read while recording (each call is recorded anyway), and sink failures. */
   onProblem(message: string): void;
+  /**
+   * LOUPE_JOURNAL_FSYNC interval or always: a record segment is on the device
+   * before the journal segment it comes from is deleted (else a power loss
+   * could take both the durable journal segment and its records).
+   */
+  durable?: boolean | undefined;
 }
 
 /** A backlog goes to a sink in batches of at most this many segments. */
@@ -77,7 +83,7 @@ export function openPipeline(options: PipelineOptions): Pipeline {
   function record(path: string, read: SegmentReader) {
     const seq = queue.nextSeq();
     const target = queue.pathOf(seq);
-    const rows = recordSegment(path, target, read);
+    const rows = recordSegment(path, target, read, { durable: options.durable });
     if (rows > 0) queue.added(seq);
     else unlinkSync(target);
     unlinkSync(path);
@@ -128,8 +134,15 @@ export function openPipeline(options: PipelineOptions): Pipeline {
       const lines = events.map((event) => (event.body ? recorder.entry(event.head, event.body) : recorder.line(event.head))).filter(Boolean);
       if (lines.length > 0) {
         // Same as a recorded segment: whole, or not there.
-        writeFileSync(`${target}.tmp`, `${lines.join("\n")}\n`);
+        const out = openSync(`${target}.tmp`, "w");
+        try {
+          writeSync(out, `${lines.join("\n")}\n`);
+          if (options.durable) fdatasyncSync(out);
+        } finally {
+          closeSync(out);
+        }
         renameSync(`${target}.tmp`, target);
+        if (options.durable) syncFolder(dirname(target));
         queue.added(seq);
       }
       await store();
