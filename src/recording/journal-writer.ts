@@ -1,4 +1,6 @@
+import type { JournalFsync } from "../config.ts";
 import type { Journal, JournalSegment } from "./journal.ts";
+import { createJournalSync, type JournalSyncStats } from "./journal-sync.ts";
 
 /** An event the journal refused (disk full, say): its line, and the body that follows it if any. */
 export interface UnjournaledEvent {
@@ -21,13 +23,19 @@ export interface RecordWriterStats {
   storeFailures: number;
   journalFailures: number;
   lastError?: string | undefined;
+  /** LOUPE_JOURNAL_FSYNC and the syncs done (journal-sync.ts). */
+  fsync?: JournalSyncStats | undefined;
 }
 
 export interface RecordWriter {
-  /** Journals a call event (one JSON line: call-event.ts), synchronously; its record is made later. Never throws. */
-  write(line: string): void;
-  /** Journals a call event and the response body its record is to be read from, as one entry. Never throws. */
-  writeWithBody(head: string, body: Uint8Array): void;
+  /**
+   * Journals a call event (one JSON line: call-event.ts), synchronously; its record is made later. Never throws.
+   * With LOUPE_JOURNAL_FSYNC=always, returns a promise that resolves once the event is durable (never rejects):
+   * the call's last bytes wait for it.
+   */
+  write(line: string): Promise<void> | undefined;
+  /** Journals a call event and the response body its record is to be read from, as one entry. Never throws; returns as `write`. */
+  writeWithBody(head: string, body: Uint8Array): Promise<void> | undefined;
   /** Stores every record written before the call; resolves when they are stored or the sink failed. */
   flush(): Promise<void>;
   stats(): RecordWriterStats;
@@ -44,6 +52,8 @@ export interface RecordWriterOptions {
   /** Past this many records waiting in the journal, say so through `onWarning` (at most once a minute). */
   backlogWarningRows?: number;
   onWarning?: (message: string) => void;
+  /** LOUPE_JOURNAL_FSYNC (journal-sync.ts); default `never`. The journal must be opened `syncing` for the others. */
+  fsync?: JournalFsync | undefined;
 }
 
 /** A backlog is stored in batches of at most this many segments. */
@@ -83,6 +93,7 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     stats.lastError = message;
     options.onError?.(message);
   };
+  const durability = createJournalSync(journal, { mode: options.fsync ?? "never", onError: report });
 
   function schedule(delay: number) {
     if (timer || running) return;
@@ -191,8 +202,11 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
         journal.append(line);
       } catch (error) {
         refused(error, { head: line });
+        written();
+        return undefined;
       }
       written();
+      return durability.afterWrite();
     },
     writeWithBody(head, body) {
       stats.written++;
@@ -200,8 +214,11 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
         journal.appendWithBody(head, body);
       } catch (error) {
         refused(error, { head, body });
+        written();
+        return undefined;
       }
       written();
+      return durability.afterWrite();
     },
     flush() {
       const target = stats.written;
@@ -214,6 +231,6 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
       }
       return stored;
     },
-    stats: () => ({ ...stats, queued: journal.pending + unjournaled.length }),
+    stats: () => ({ ...stats, queued: journal.pending + unjournaled.length, fsync: durability.stats() }),
   };
 }

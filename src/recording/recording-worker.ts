@@ -78,7 +78,7 @@ const api: RecordingWorkerApi = {
     // What a previous run left is recorded with the book and declared providers that run used; then this run's take over.
     const leftBook = journalPriceBook(options.journalDir);
     const leftProviders = journalProviders(options.journalDir);
-    pipeline = openPipeline({ journalDir: options.journalDir, sinks, priceBook: leftBook, providers: leftProviders, onProblem: (message) => post({ event: "problem", message }) });
+    pipeline = openPipeline({ journalDir: options.journalDir, sinks, priceBook: leftBook, providers: leftProviders, onProblem: (message) => post({ event: "problem", message }), durable: options.durable });
     const recovered = await pipeline.replay(leftBook, leftProviders);
     snapshotPrices(options.journalDir, options.pricesFile);
     snapshotProviders(options.journalDir, options.providers ?? []);

@@ -16,6 +16,8 @@ export interface RecordingWorkerOptions {
   /** The journal folder: call events, the record queue and the price snapshot live there. */
   journalDir: string;
   backgroundPriority: boolean;
+  /** LOUPE_JOURNAL_FSYNC is interval or always: record segments are synced before their journal segments go (pipeline.ts). */
+  durable?: boolean | undefined;
   /** The operator's price file of this run (its calls are priced with it). */
   pricesFile: string | undefined;
   /** The providers this run's config file declares (its calls' records name them). */

@@ -73,6 +73,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
       db: config.db,
       journalDir,
       backgroundPriority: config.storagePriority === "background",
+      durable: config.journalFsync !== "never",
       pricesFile: config.pricesFile,
       providers: config.providers,
       telemetry: config.telemetry && { config: config.telemetry, version },
@@ -109,12 +110,14 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   const journal = openJournal(journalDir, {
     mapping: await runtime.loadFileMapping(),
     onError: (message) => log(config, message),
+    syncing: config.journalFsync !== "never",
   });
   const writer = createRecordWriter({
     journal,
     sink: store,
     intervalMs: config.flush.intervalMs,
     batchRows: config.flush.batchRows,
+    fsync: config.journalFsync,
     onError: onInternalError,
     onWarning: (message) => log(config, message),
   });
