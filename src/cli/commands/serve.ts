@@ -61,6 +61,8 @@ async function serve(settings: Record<string, string>, version: string, runtime:
 
   const onDisk = config.db !== ":memory:";
   const journalDir = onDisk ? journalPath(config.db) : `${process.env.TMPDIR ?? "/tmp"}/loupe-memory-${process.pid}.journal`;
+  // An in-memory database's records die with the process: syncing its journal would buy nothing.
+  const fsync = onDisk ? config.journalFsync : "never";
   // Telemetry failures are counted and logged once a minute at most, never thrown.
   let lastTelemetryLog = 0;
   // The dashboard's live tail: records the worker stores, sent only while a browser listens.
@@ -73,7 +75,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
       db: config.db,
       journalDir,
       backgroundPriority: config.storagePriority === "background",
-      durable: config.journalFsync !== "never",
+      durable: fsync !== "never",
       pricesFile: config.pricesFile,
       providers: config.providers,
       telemetry: config.telemetry && { config: config.telemetry, version },
@@ -110,14 +112,14 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   const journal = openJournal(journalDir, {
     mapping: await runtime.loadFileMapping(),
     onError: (message) => log(config, message),
-    syncing: config.journalFsync !== "never",
+    syncing: fsync !== "never",
   });
   const writer = createRecordWriter({
     journal,
     sink: store,
     intervalMs: config.flush.intervalMs,
     batchRows: config.flush.batchRows,
-    fsync: config.journalFsync,
+    fsync,
     onError: onInternalError,
     onWarning: (message) => log(config, message),
   });
