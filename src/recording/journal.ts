@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fdatasync, fdatasyncSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { FileMapping } from "../runtime/file-mapping.ts";
+import { createFaultLog } from "./fault-log.ts";
 /**
  * Append-only journal of call events (call-event.ts), written synchronously
  * before a call's last bytes reach its client, so a call survives `kill -9`
@@ -312,13 +313,18 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
   // Room reserved for a mapped segment: what the last one took, so a steady load rarely grows one.
   let reserve = MiB;
 
+  // A disk that stays full refuses every segment's mapping: said once, then once a minute (fault-log.ts).
+  const faults = createFaultLog((message) => options.onError?.(message));
+
   function open(path: string): SegmentFile {
     if (mapping) {
       try {
-        return mappedSegment(path, mapping, reserve);
+        const file = mappedSegment(path, mapping, reserve);
+        faults.recovered("map", "journal segments are mapped again");
+        return file;
       } catch (error) {
         // No room to reserve, say: write(2) needs only what each line takes.
-        options.onError?.(`journal segment ${path} cannot be mapped, written instead: ${(error as Error).message}`);
+        faults.failed("map", `journal segment ${path} cannot be mapped, written instead: ${(error as Error).message}`);
       }
     }
     return writtenSegment(path);

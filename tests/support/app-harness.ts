@@ -45,7 +45,7 @@ export function harness(
     onInternalError: (message) => problems.push(message),
     writeEvent: (line) => void events.push({ line }),
     writeEventWithBody: (line, body) => void events.push({ line, body }),
-    writerStats: () => ({ written: events.length, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0 }),
+    writerStats: () => ({ written: events.length, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0, lost: 0 }),
     flushRecords: async () => {},
     localKey: "k",
     version: "test",
