@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import type { PriceBook } from "../pricing/price-book.ts";
 import type { ProviderLookup } from "../providers/registry.ts";
 import type { RecordSink } from "../sinks/sink.ts";
+import { createFaultLog } from "./fault-log.ts";
 import { journalFiles, recordSegment, syncFolder, type SegmentReader } from "./journal.ts";
 import type { UnjournaledEvent } from "./journal-writer.ts";
 import { openRecordQueue, type RecordQueue } from "./record-queue.ts";
@@ -93,6 +94,8 @@ export function openPipeline(options: PipelineOptions): Pipeline {
   // A sink that failed waits before it is offered its segments again (doubling, up to a minute): a dead
   // backend costs a try now and then, not one per flush. Its segments wait on disk meanwhile.
   const backoff = new Map<string, { delayMs: number; timer?: ReturnType<typeof setTimeout> | undefined }>();
+  // A backend down for an hour is said when it goes, once a minute meanwhile, and when it is back (fault-log.ts).
+  const faults = createFaultLog(onProblem);
   function feed(sink: RecordSink) {
     const waiting = backoff.get(sink.name);
     if (waiting?.timer) return;
@@ -100,10 +103,13 @@ export function openPipeline(options: PipelineOptions): Pipeline {
       .get(sink.name)!
       .run()
       .then(
-        () => backoff.delete(sink.name),
+        () => {
+          backoff.delete(sink.name);
+          faults.recovered(sink.name, `${sink.name}: takes records again; its backlog is delivered`);
+        },
         (error: Error) => {
           const delayMs = Math.min((waiting?.delayMs ?? 500) * 2, MAX_RETRY_DELAY_MS);
-          onProblem(`${sink.name}: ${error.message} (again in ${delayMs / 1000} s)`);
+          faults.failed(sink.name, `${sink.name}: ${error.message} (records wait on disk for it; tried again in ${delayMs / 1000} s, then up to once a minute)`);
           const timer = setTimeout(() => {
             backoff.set(sink.name, { delayMs });
             feed(sink);
