@@ -133,7 +133,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   // Part 7: the gate reads the access book; limits are counted in process, or in Redis when
   // LOUPE_REDIS_URL is set (shared by every gateway using it), and follow every change of definitions.
   const book = access.book;
-  const limiter = await createLimiter({ redisUrl: config.access.redisUrl, failOpen: config.access.redisFailOpen, limits: book.definitions.limits });
+  const limiter = await createLimiter({ redisUrl: config.access.redisUrl, failOpen: config.access.redisFailOpen, limits: book.definitions.limits, log: (message) => log(config, message) });
   book.onReplace((definitions) => limiter.use(definitions.limits));
   const gate = createGate(config, book, limiter);
 
