@@ -16,7 +16,8 @@ import { exportClickHouseParquet } from "../sinks/clickhouse/clickhouse-export.t
 import { createClickHouseLink, type ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
 import { createClickHouseSink } from "../sinks/clickhouse/clickhouse-sink.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
-import { openDuckDBStore, type DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
+import { openDuckDBFile } from "../sinks/duckdb/duckdb-file.ts";
+import type { DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import { createTelemetryExport, type TelemetryExport } from "../sinks/otlp/create-telemetry.ts";
 import { createOtlpSink } from "../sinks/otlp/otlp-sink.ts";
 import type { RecordSink } from "../sinks/sink.ts";
@@ -59,7 +60,7 @@ function opened(): { store: DuckDBStore; pipeline: Pipeline } {
 
 const api: RecordingWorkerApi = {
   async open(options) {
-    store = await openDuckDBStore(options.db);
+    store = await openDuckDBFile(options.db, { log: (message) => post({ event: "notice", message }) });
     backgroundPriority = options.backgroundPriority;
     const sinks: RecordSink[] = [createDuckDBSink(store, { onStored: postLiveRecords })];
     if (options.telemetry) {

@@ -71,5 +71,5 @@ export type WorkerRequest = { [K in WorkerOp]: { id: number; op: K; args: Parame
 
 export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; name: string; message: string });
 
-/** Sent by the worker unasked. */
-export type WorkerEvent = { event: "log" | "problem"; message: string } | { event: "records"; records: LiveRecord[] };
+/** Sent by the worker unasked. `notice`: a line for the operator, said once by the worker already (never throttled again). */
+export type WorkerEvent = { event: "log" | "problem" | "notice"; message: string } | { event: "records"; records: LiveRecord[] };

@@ -84,6 +84,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     {
       onProblem: onInternalError,
       onRecords: (records) => feed.publish(records),
+      onNotice: (message) => log(config, message),
       onLog(message) {
         if (Date.now() - lastTelemetryLog < 60_000) return;
         lastTelemetryLog = Date.now();
