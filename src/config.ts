@@ -56,7 +56,7 @@ const baseSettings = z.strictObject({
   flushIntervalMs: count(200),
   flushBatchRows: count(5_000).pipe(z.number().min(1)),
   storagePriority: z.enum(["background", "normal"]).default("background"),
-  journalFsync: journalFsyncMode.default("interval"),
+  journalFsync: journalFsyncMode.default("never"),
   pricesFile: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
   dashboardPassword: z.string().min(1).optional(),

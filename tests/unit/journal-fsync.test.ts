@@ -37,8 +37,8 @@ const settledYet = (promise: Promise<void> | undefined) => {
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe("LOUPE_JOURNAL_FSYNC", () => {
-  test("parses never, interval and always (default interval); anything else stops the start naming the setting", () => {
-    expect(loadConfig({ env: {} }).journalFsync).toBe("interval");
+  test("parses never, interval and always (default never); anything else stops the start naming the setting", () => {
+    expect(loadConfig({ env: {} }).journalFsync).toBe("never");
     expect(loadConfig({ env: { LOUPE_JOURNAL_FSYNC: "always" } }).journalFsync).toBe("always");
     expect(loadConfig({ flags: { "--journal-fsync": "interval" }, env: {} }).journalFsync).toBe("interval");
     for (const bad of ["sometimes", "ALWAYS", "1"]) {
