@@ -24,8 +24,12 @@ const OPT = {
   rounds: Math.max(1, num("BENCH_ROUNDS", 3)),
   connections: num("BENCH_CONNECTIONS", 50),
 };
-const MODES = ["never", "interval", "always"] as const;
-type Mode = (typeof MODES)[number];
+const ALL_MODES = ["never", "interval", "always"] as const;
+type Mode = (typeof ALL_MODES)[number];
+// A subset (never is always in: every ratio is to it), e.g. BENCH_MODES=interval for more rounds of never against interval.
+const WANTED = new Set((process.env.BENCH_MODES ?? ALL_MODES.join(",")).split(",").map((m) => m.trim()));
+for (const m of WANTED) if (!ALL_MODES.includes(m as Mode)) throw new Error(`BENCH_MODES: unknown mode "${m}" (known: ${ALL_MODES.join(", ")})`);
+const MODES = ALL_MODES.filter((m) => m === "never" || WANTED.has(m));
 
 const bench = new BenchRun("fsync", "loupe-fsync-bench-");
 const log = bench.log;
@@ -130,7 +134,7 @@ async function main() {
       ];
     }),
   );
-  for (const m of ["interval", "always"] as const) {
+  for (const m of MODES.filter((mode) => mode !== "never")) {
     out += `  ${m}/never req/s per round: ${runs.get(m)!.map((r, i) => fmt(r.rps / runs.get("never")![i]!.rps, 3)).join(" / ")}\n`;
   }
   out += `  records stored: ${MODES.map((m) => `${m} ${recorded[m]}`).join(", ")} (every answered call, warm-ups included)\n`;
