@@ -36,6 +36,8 @@ export interface JournalSyncStats {
 export interface JournalSync {
   /** After a write the journal took: with `always`, resolves once it is durable (never rejects); else undefined. */
   afterWrite(): Promise<void> | undefined;
+  /** Resolves once the syncs asked for so far have ended (shutdown: no call's last bytes still wait). */
+  idle(): Promise<void>;
   stats(): JournalSyncStats;
   /** Stops the interval's timer. */
   stop(): void;
@@ -100,6 +102,9 @@ export function createJournalSync(journal: Pick<Journal, "sync">, options: Journ
         if (!running) setImmediate(() => !running && group && commit());
       }
       return group.promise;
+    },
+    async idle() {
+      while (group || running) await (group?.promise ?? running);
     },
     stats: () => ({ ...stats }),
     stop() {

@@ -45,6 +45,8 @@ export interface RecordWriter {
   writeWithBody(head: string, body: Uint8Array): Promise<void> | undefined;
   /** Stores every record written before the call; resolves when they are stored or the sink failed. */
   flush(): Promise<void>;
+  /** Resolves once every write so far is as durable as LOUPE_JOURNAL_FSYNC makes it (shutdown). */
+  synced(): Promise<void>;
   stats(): RecordWriterStats;
 }
 
@@ -278,6 +280,7 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
       }
       return stored;
     },
+    synced: () => durability.idle(),
     stats: () => ({ ...stats, queued: journal.pending + unjournaled.length, fsync: durability.stats() }),
   };
 }

@@ -129,6 +129,20 @@ describe("group commit (always)", () => {
     expect(writer.stats().fsync).toEqual({ mode: "always", syncs: 2, failures: 0 });
   });
 
+  test("synced() (shutdown) waits for the syncs asked for, then resolves", async () => {
+    const os = heldSyncCalls();
+    const journal = openJournal(join(tempDir(), "journal"), { syncing: true, syncCalls: os.syncCalls });
+    const writer = createRecordWriter({ journal, sink: nowhere, intervalMs: 60_000, batchRows: 1000, fsync: "always" });
+    await writer.synced();
+    void writer.write('{"n":1}');
+    const idle = settledYet(writer.synced());
+    await tick();
+    expect(idle()).toBe(false);
+    await os.releaseAll();
+    await Bun.sleep(0);
+    expect(idle()).toBe(true);
+  });
+
   test("a failed sync still answers its calls, is counted each time and reported once", async () => {
     const os = heldSyncCalls();
     const journal = openJournal(join(tempDir(), "journal"), { syncing: true, syncCalls: os.syncCalls });

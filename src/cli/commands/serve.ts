@@ -206,6 +206,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     while (state.inflight > 0 && Date.now() < deadline) await sleep(20);
     if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
     await writer.flush();
+    await writer.synced(); // LOUPE_JOURNAL_FSYNC=always: the last calls' held bytes go out before the journal closes
     await store.shutdownTelemetry(); // exports pending spans and metrics
     await access.close(); // last_used_at of the keys used since the last flush
     const stats = writer.stats();
