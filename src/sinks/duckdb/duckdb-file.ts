@@ -173,7 +173,11 @@ export async function openDuckDBFile(path: string, options: DuckDBFileOptions): 
     saveAccess: async (stored) => (await live()).access.saveAccess(stored),
     audit: async (entry) => (await live()).access.audit(entry),
     listAudit: async (limit) => (await live()).access.listAudit(limit),
-    touchKeys: async (used) => (await live()).access.touchKeys(used),
+    // Read-only: the keys' last use is not kept meanwhile (it would fail, and be logged, every 10 s).
+    touchKeys: async (used) => {
+      const store = await live();
+      if (!readOnly) await store.access.touchKeys(used);
+    },
   };
 
   return {
