@@ -18,6 +18,9 @@ import { readTelemetryConfig, TelemetryConfigError, type TelemetryConfig } from 
  */
 const logBodyMode = z.enum(["full", "meta", "none"]);
 export type LogBodyMode = z.infer<typeof logBodyMode>;
+/** When the journal's writes reach the device (recording/journal-sync.ts); the name is part of the contract. */
+const journalFsyncMode = z.enum(["never", "interval", "always"]);
+export type JournalFsync = z.infer<typeof journalFsyncMode>;
 
 const count = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
@@ -53,6 +56,7 @@ const baseSettings = z.strictObject({
   flushIntervalMs: count(200),
   flushBatchRows: count(5_000).pipe(z.number().min(1)),
   storagePriority: z.enum(["background", "normal"]).default("background"),
+  journalFsync: journalFsyncMode.default("never"),
   pricesFile: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
   dashboardPassword: z.string().min(1).optional(),
@@ -116,6 +120,8 @@ export interface Config {
   readonly flush: { readonly intervalMs: number; readonly batchRows: number };
   /** `background`: DuckDB's threads run at the lowest CPU priority (runtime/background-priority.ts). */
   readonly storagePriority: "background" | "normal";
+  /** LOUPE_JOURNAL_FSYNC: `never` (the OS writes back), `interval` (fdatasync every 100 ms), `always` (before the call's last byte). */
+  readonly journalFsync: JournalFsync;
   readonly upstreams: Readonly<Partial<Record<ProviderId, string>>>;
   /** Each provider's own settings (its `settings` fragment), parsed; providers without settings have none. */
   readonly providerSettings: Readonly<Partial<Record<ProviderId, Readonly<Record<string, unknown>>>>>;
@@ -292,6 +298,7 @@ export function loadConfig(
     },
     flush: { intervalMs: s.flushIntervalMs, batchRows: s.flushBatchRows },
     storagePriority: s.storagePriority,
+    journalFsync: s.journalFsync,
     upstreams,
     providerSettings: perProvider,
     providers: declared.map((entry) => ({ ...entry, baseUrl: s[`${entry.id}BaseUrl`] ?? entry.baseUrl })),

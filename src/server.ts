@@ -33,10 +33,10 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
   routing?: RoutingSettingsHolder | undefined;
   state: GatewayState;
   priceBook: PriceBook;
-  /** Journals a call event (recording/journal-writer.ts). */
-  writeEvent(line: string): void;
-  /** Journals a call event followed by the response body its record is read from. */
-  writeEventWithBody(line: string, body: Uint8Array): void;
+  /** Journals a call event (recording/journal-writer.ts); a promise when the call's last bytes wait for its sync. */
+  writeEvent(line: string): Promise<void> | void;
+  /** Journals a call event followed by the response body its record is read from; returns as `writeEvent`. */
+  writeEventWithBody(line: string, body: Uint8Array): Promise<void> | void;
   /** Reaches the upstreams: the global fetch, unless a test injects one. */
   fetch?: UpstreamFetch | undefined;
   writerStats(): RecordWriterStats;
@@ -96,11 +96,11 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     },
     record(line) {
       state.inflight--;
-      deps.writeEvent(line);
+      return deps.writeEvent(line);
     },
     recordLater(line, body) {
       state.inflight--;
-      deps.writeEventWithBody(line, body);
+      return deps.writeEventWithBody(line, body);
     },
     onFailure(error) {
       // forward() records every outcome it handles; reaching here is a bug.

@@ -20,6 +20,7 @@ export const SettingsSchema = z
       flush_interval_ms: z.number(),
       flush_batch_rows: z.number(),
       storage_priority: z.enum(["background", "normal"]),
+      journal_fsync: z.enum(["never", "interval", "always"]).openapi({ description: "LOUPE_JOURNAL_FSYNC: when the journal's writes reach the device" }),
       retention_days: z.number().nullable(),
       prices_file: z.string().nullable(),
       declared_providers: z.array(z.string()),

@@ -45,6 +45,7 @@ export async function describeSettings(sources: SettingsSources): Promise<z.infe
       flush_interval_ms: config.flush.intervalMs,
       flush_batch_rows: config.flush.batchRows,
       storage_priority: config.storagePriority,
+      journal_fsync: config.journalFsync,
       retention_days: config.retentionDays ?? null,
       prices_file: config.pricesFile ?? null,
       declared_providers: config.providers.map(({ id }) => id),

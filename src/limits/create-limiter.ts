@@ -9,11 +9,13 @@ export interface LimiterOptions {
   /** With Redis: admit on local counts while it is unreachable (default true), or refuse. */
   failOpen?: boolean | undefined;
   limits?: readonly Limit[] | undefined;
+  /** With Redis: a line when it becomes unreachable and when it is back (at most one each a minute). */
+  log?: ((message: string) => void) | undefined;
 }
 
 /** The limiter for this gateway: in process, or in Redis when a URL is given. Resolves once Redis answers or its connect timeout passes. */
 export async function createLimiter(options: LimiterOptions = {}): Promise<Limiter> {
   const limits = options.limits ?? [];
   if (options.redisUrl === undefined || options.redisUrl === "") return createMemoryLimiter(limits);
-  return createRedisLimiter({ url: options.redisUrl, failOpen: options.failOpen ?? true, limits });
+  return createRedisLimiter({ url: options.redisUrl, failOpen: options.failOpen ?? true, limits, ...(options.log ? { log: options.log } : {}) });
 }

@@ -37,6 +37,8 @@ export interface RedisLimiterOptions {
   /** After a failed command, how long calls skip Redis before trying it again. Default 250 ms. */
   pauseAfterFailureMs?: number;
   limits?: readonly Limit[];
+  /** A line for the operator when Redis becomes unreachable and when it is back: at most one each a minute, never one per call. */
+  log?: (message: string) => void;
 }
 
 const PREFIX = "loupe:limit:";
@@ -89,9 +91,39 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
   const pending = new Map<string, Cell & { amount: number }>();
   let reconciling = false;
 
+  // Said when Redis goes and when it is back, at most once a minute each: an outage is a line or two, not one per call.
+  let down = false;
+  let saidDownAt = 0;
+  let saidBackAt = 0;
+  const redisHost = (() => {
+    try {
+      const url = new URL(options.url);
+      return `${url.hostname}:${url.port || "6379"}`;
+    } catch {
+      return "Redis";
+    }
+  })();
+  const noteDown = () => {
+    if (down) return;
+    down = true;
+    if (Date.now() - saidDownAt < 60_000) return;
+    saidDownAt = Date.now();
+    options.log?.(
+      `limits: Redis at ${redisHost} is unreachable or too slow: ${failOpen ? "calls are admitted on this gateway's own counts (added to Redis when it is back)" : "calls under a limit are refused (LOUPE_REDIS_FAIL_OPEN=false)"}; /livez limits.redisFailures counts them`,
+    );
+  };
+  const noteBack = () => {
+    if (!down) return;
+    down = false;
+    if (Date.now() - saidBackAt < 60_000) return;
+    saidBackAt = Date.now();
+    options.log?.(`limits: Redis at ${redisHost} answers again (${redisFailures} calls did without it so far)`);
+  };
+
   // Connection errors are seen through `redis.status`; the listener keeps ioredis from reporting them as unhandled.
   redis.on("error", () => {});
   redis.on("ready", () => {
+    noteBack();
     pausedUntil = 0;
     redis.script("LOAD", ADMIT_SCRIPT).catch(() => {});
     void reconcile();
@@ -102,6 +134,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
   const failed = () => {
     redisFailures++;
     pausedUntil = Date.now() + pauseMs;
+    noteDown();
   };
 
   let pruneAt = 1024;
@@ -190,6 +223,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       failed();
       return admitWithoutRedis(limits, subjects, now);
     }
+    if (down) noteBack();
     if (pending.size > 0) void reconcile();
     const used = new Array<number>(limits.length);
     for (let i = 0; i < limits.length; i++) used[i] = reply[2 + 2 * i]!;
@@ -247,6 +281,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       if (limits.length === 0) return NO_LIMITS;
       if (usable()) return admitInRedis(limits, subjects, now);
       redisFailures++;
+      noteDown();
       return admitWithoutRedis(limits, subjects, now);
     },
     settle(admission, usage, now = Date.now()) {
@@ -254,6 +289,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       if (limits.length === 0) return;
       if (usable()) return settleInRedis(limits, usage, now);
       redisFailures++;
+      noteDown();
       settleLocally(admission, usage, now);
       for (const limit of limits) {
         const amount = usageFor(limit, usage);

@@ -26,9 +26,11 @@ export interface ObserveOptions {
   /**
    * Called once, before the client can see the body as complete: before the
    * last declared byte is handed on, else before the stream closes — so a
-   * record written here exists by the time the client has its response.
+   * record written here exists by the time the client has its response. A
+   * promise it returns holds those last bytes (or the close, or the error)
+   * until it settles: the event's sync with LOUPE_JOURNAL_FSYNC=always.
    */
-  settle(outcome: BodyOutcome, bytes: number): void;
+  settle(outcome: BodyOutcome, bytes: number): Promise<void> | void;
 }
 
 /**
@@ -42,11 +44,11 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
   const { transform, expectedBytes } = options;
   let bytes = 0;
   let settled = false;
-  const settle = (outcome: BodyOutcome) => {
+  const settle = (outcome: BodyOutcome): Promise<void> | void => {
     if (settled) return;
     settled = true;
     try {
-      options.settle(outcome, bytes);
+      return options.settle(outcome, bytes);
     } catch {
       // recording never breaks the client's stream; failures are counted inside settle
     }
@@ -75,7 +77,8 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
             if (first === "deadline" || first === "idle") {
               clearDeadline();
               reader.cancel(first === "idle" ? "stream idle" : "stream deadline").catch(() => {});
-              settle({ kind: first });
+              const durable = settle({ kind: first });
+              if (durable) await durable;
               // A cut inside an event is ended first, so the closing events parse as events of their own.
               const separator = lastByte === 10 ? "" : "\n\n";
               const events = first === "idle" ? idle!.closing() : deadline!.closing();
@@ -87,14 +90,16 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
             result = first;
           } catch (error) {
             clearDeadline();
-            settle({ kind: "upstream_error", error });
+            const durable = settle({ kind: "upstream_error", error });
+            if (durable) await durable;
             controller.error(error);
             return;
           }
           if (result.done) {
             clearDeadline();
             const tail = transform?.end();
-            settle({ kind: "complete" });
+            const durable = settle({ kind: "complete" });
+            if (durable) await durable;
             if (tail?.byteLength) controller.enqueue(tail);
             controller.close();
             return;
@@ -106,7 +111,10 @@ export function observeBody(upstream: ReadableStream<Uint8Array>, options: Obser
           } catch {
             // the observer is on the side
           }
-          if (expectedBytes !== undefined && bytes >= expectedBytes) settle({ kind: "complete" });
+          if (expectedBytes !== undefined && bytes >= expectedBytes) {
+            const durable = settle({ kind: "complete" });
+            if (durable) await durable;
+          }
           const out = transform ? transform.push(chunk) : chunk;
           if (out.byteLength > 0) {
             lastByte = out[out.byteLength - 1]!;

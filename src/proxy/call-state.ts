@@ -218,20 +218,27 @@ export function callEvent(call: CallState, end: CallEnd, base: string): CallEven
 /**
  * Writes the call's event, once: to the journal, where the recorder takes it
  * (with `body` following it when the record is to be read from the body).
- * Never throws: recording never fails a call.
+ * Never throws: recording never fails a call. Returns a promise when the
+ * call's last bytes are to wait for the event to be durable
+ * (LOUPE_JOURNAL_FSYNC=always; it never rejects).
  */
-export function writeCall(call: CallState, end: CallEnd, deps: ProxyDeps, body?: Uint8Array): void {
+export function writeCall(call: CallState, end: CallEnd, deps: ProxyDeps, body?: Uint8Array): Promise<void> | void {
   if (call.written) return;
   call.written = true;
   try {
     // The upstream that answered: a call routed or fell back to another provider went to that provider's base.
     const event = callEvent(call, end, deps.baseUrlOf(call.routed?.otherProvider ? call.routed.provider : call.route.adapter));
     const line = eventLine(event);
-    if (body) deps.recordLater(line, body);
-    else deps.record(line);
+    const durable = body ? deps.recordLater(line, body) : deps.record(line);
     // Token and USD limits count this call's usage: priced here, now, only for calls such a limit covers.
     if (call.settleUsage) deps.settleUsage?.(event, body, call.settleUsage);
+    return durable;
   } catch (error) {
     deps.onInternalError(`recording ${call.id} failed: ${(error as Error).message}`);
   }
+}
+
+/** The response, once the call's event is durable when it has to be (`writeCall`'s promise). */
+export function answerAfter(durable: Promise<void> | void, response: Response): Response | Promise<Response> {
+  return durable ? durable.then(() => response) : response;
 }

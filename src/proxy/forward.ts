@@ -1,7 +1,7 @@
 import { LoupeError, renderError } from "../errors.ts";
 import { headerText } from "../http/headers.ts";
 import type { ProviderId, RouteMatch } from "../providers/registry.ts";
-import { hostOf, openCall, writeCall, type CallEnd, type CallState } from "./call-state.ts";
+import { answerAfter, hostOf, openCall, writeCall, type CallEnd, type CallState } from "./call-state.ts";
 import { forwardRequestHeaders } from "../http/headers.ts";
 import { readRequestBody, type UpstreamBody } from "./read-request.ts";
 import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond.ts";
@@ -320,7 +320,7 @@ function upstreamInit(call: CallState, sent: UpstreamBody, signal: AbortSignal):
 }
 
 /** The upstream could not be reached, did not answer in time, or the client left first. */
-function upstreamFailed(call: CallState, request: Request, abort: AbortController, error: unknown, deps: ProxyDeps): Response {
+function upstreamFailed(call: CallState, request: Request, abort: AbortController, error: unknown, deps: ProxyDeps): Response | Promise<Response> {
   const id = call.route.adapter.id;
   if (abort.signal.reason instanceof UpstreamTimeoutError) return fail(call, new LoupeError("upstream_timeout", `${id} did not answer within ${call.timeouts?.firstByteMs ?? deps.config.limits.upstreamTimeoutMs} ms`), deps);
   if (request.signal.aborted) {
@@ -331,9 +331,9 @@ function upstreamFailed(call: CallState, request: Request, abort: AbortControlle
 }
 
 /** Loupe's own error: recorded, and answered in the route's dialect. */
-function fail(call: CallState, error: LoupeError, deps: ProxyDeps, end: Partial<CallEnd> = {}): Response {
-  writeCall(call, { status: error.status, responseBytes: 0, errorType: error.code, errorMessage: error.message, ...end }, deps);
-  return renderError(error, call.route.adapter.dialect, { ...call.gateHeaders, "x-loupe-request-id": call.id });
+function fail(call: CallState, error: LoupeError, deps: ProxyDeps, end: Partial<CallEnd> = {}): Response | Promise<Response> {
+  const durable = writeCall(call, { status: error.status, responseBytes: 0, errorType: error.code, errorMessage: error.message, ...end }, deps);
+  return answerAfter(durable, renderError(error, call.route.adapter.dialect, { ...call.gateHeaders, "x-loupe-request-id": call.id }));
 }
 
 /**

@@ -12,10 +12,13 @@ export type UpstreamFetch = (url: string, init: RequestInit) => Promise<Response
 /** What the proxy needs from the gateway (server.ts wires it). */
 export interface ProxyDeps {
   config: Config;
-  /** Journals a finished call's event (recording/call-event.ts); must not throw. */
-  record(line: string): void;
-  /** Journals a finished call's event followed by the response body its record is to be read from; must not throw. */
-  recordLater(line: string, body: Uint8Array): void;
+  /**
+   * Journals a finished call's event (recording/call-event.ts); must not throw. A promise when the event is
+   * to be durable before the call's last bytes go out (LOUPE_JOURNAL_FSYNC=always): they wait for it.
+   */
+  record(line: string): Promise<void> | void;
+  /** Journals a finished call's event followed by the response body its record is to be read from; must not throw; returns as `record`. */
+  recordLater(line: string, body: Uint8Array): Promise<void> | void;
   /** Counts a failure of Loupe's own bookkeeping (never the caller's problem). */
   onInternalError(message: string): void;
   /** A call failed in Loupe itself (a bug): it is answered with a 500 in its dialect, and has no record. */

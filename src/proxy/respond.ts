@@ -3,7 +3,7 @@ import type { FrameDecoder, ResponseFacts } from "../providers/contract.ts";
 import { observeBody, outcomeError, type BodyOutcome } from "../observe/observe-body.ts";
 import { createResponseObserver, readWholeBody, type BodyKind } from "../observe/response-observer.ts";
 import { createSseRewriter } from "../observe/sse-rewriter.ts";
-import { writeCall, type CallState } from "./call-state.ts";
+import { answerAfter, writeCall, type CallState } from "./call-state.ts";
 import { applyResponseHeaderRules } from "../routing/header-rules.ts";
 import { matchContext } from "./match-context.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
@@ -91,21 +91,23 @@ export const isSmallWhole = (answer: Answer): boolean =>
  * response body stays in the journal until its record is made (then the
  * segment is deleted; recording/README.md says how long).
  */
-export function respondWhole(call: CallState, answer: Answer, bytes: Uint8Array, deps: ProxyDeps): Response {
+export function respondWhole(call: CallState, answer: Answer, bytes: Uint8Array, deps: ProxyDeps): Response | Promise<Response> {
   const end = { status: answer.status, responseBytes: bytes.byteLength };
+  let durable: Promise<void> | void;
   if (call.logBody !== "none") {
     const captureBytes = call.logBody === "full" ? deps.config.limits.maxLoggedBodyBytes : 0;
-    writeCall(call, { ...end, encoding: answer.encoding, captureBytes }, deps, bytes);
+    durable = writeCall(call, { ...end, encoding: answer.encoding, captureBytes }, deps, bytes);
   } else {
     const read = readWholeBody(call.endpoint, bytes, { encoding: answer.encoding, captureBytes: 0, captureContent: call.captureContent });
     if (read.problems.length) deps.onInternalError(`response ${call.id}: ${read.problems.join("; ")}`);
-    writeCall(call, { ...end, response: read.facts, outputContent: read.content }, deps);
+    durable = writeCall(call, { ...end, response: read.facts, outputContent: read.content }, deps);
   }
   // The record is made of the target's own answer (above); the client gets it in its own format.
   const translate = call.routed?.answer;
   let out = translate ? translateWhole(translate, bytes, answer) : bytes;
   if (call.listModels && answer.status === 200 && !answer.encoding) out = withModels(call, out, answer);
-  return new Response(out, { status: answer.status, statusText: answer.upstream.statusText, headers: answer.headers });
+  // With LOUPE_JOURNAL_FSYNC=always the whole answer waits for its event's sync (a body is its own last bytes).
+  return answerAfter(durable, new Response(out, { status: answer.status, statusText: answer.upstream.statusText, headers: answer.headers }));
 }
 
 /** A model list with the models routing rules serve added (Claude Code's discovery then offers them). */
@@ -163,7 +165,7 @@ const utf8 = new TextDecoder();
  * Step 3c: a stream (or a large or undeclared body), handed on chunk by chunk
  * as it arrives, observed on the side, and written once however it ends.
  */
-export function respondStream(call: CallState, answer: Answer, sent: UpstreamBody, deps: ProxyDeps, stopWatching: () => void): Response {
+export function respondStream(call: CallState, answer: Answer, sent: UpstreamBody, deps: ProxyDeps, stopWatching: () => void): Response | Promise<Response> {
   const { upstream, kind, encoding, headers, status } = answer;
   const captureBytes = call.logBody === "full" ? deps.config.limits.maxLoggedBodyBytes : 0;
   const observer = createResponseObserver({ endpoint: call.endpoint, kind, frames: answer.frames, encoding, captureBytes, captureContent: call.captureContent });
@@ -173,12 +175,9 @@ export function respondStream(call: CallState, answer: Answer, sent: UpstreamBod
     const observed = observer.finish();
     seen = observed.facts ?? {};
     if (observed.problems.length) deps.onInternalError(`response ${call.id}: ${observed.problems.join("; ")}`);
-    writeCall(call, { status, responseBytes, truncated: outcome.kind !== "complete", ...outcomeError(outcome), response: observed.facts, responseBody: observed.body, outputContent: observed.content }, deps);
+    return writeCall(call, { status, responseBytes, truncated: outcome.kind !== "complete", ...outcomeError(outcome), response: observed.facts, responseBody: observed.body, outputContent: observed.content }, deps);
   };
-  if (!upstream.body) {
-    settle({ kind: "complete" }, 0);
-    return new Response(null, { status, statusText: upstream.statusText, headers });
-  }
+  if (!upstream.body) return answerAfter(settle({ kind: "complete" }, 0), new Response(null, { status, statusText: upstream.statusText, headers }));
   const rewriting = sent.rewriteEvent !== undefined && kind === "sse" && !encoding;
   if (rewriting) headers.delete("content-length");
   const translation = call.routed?.answer ? translateStream(call.routed.answer, answer) : undefined;

@@ -1,4 +1,7 @@
+import type { JournalFsync } from "../config.ts";
 import type { Journal, JournalSegment } from "./journal.ts";
+import { createFaultLog } from "./fault-log.ts";
+import { createJournalSync, type JournalSyncStats } from "./journal-sync.ts";
 
 /** An event the journal refused (disk full, say): its line, and the body that follows it if any. */
 export interface UnjournaledEvent {
@@ -20,16 +23,30 @@ export interface RecordWriterStats {
   queued: number;
   storeFailures: number;
   journalFailures: number;
+  /**
+   * Answered calls that have no record and never will: the journal refused
+   * their events (a full disk) while more than `MAX_UNJOURNALED_BYTES` of
+   * such events already waited in memory.
+   */
+  lost: number;
   lastError?: string | undefined;
+  /** LOUPE_JOURNAL_FSYNC and the syncs done (journal-sync.ts). */
+  fsync?: JournalSyncStats | undefined;
 }
 
 export interface RecordWriter {
-  /** Journals a call event (one JSON line: call-event.ts), synchronously; its record is made later. Never throws. */
-  write(line: string): void;
-  /** Journals a call event and the response body its record is to be read from, as one entry. Never throws. */
-  writeWithBody(head: string, body: Uint8Array): void;
+  /**
+   * Journals a call event (one JSON line: call-event.ts), synchronously; its record is made later. Never throws.
+   * With LOUPE_JOURNAL_FSYNC=always, returns a promise that resolves once the event is durable (never rejects):
+   * the call's last bytes wait for it.
+   */
+  write(line: string): Promise<void> | undefined;
+  /** Journals a call event and the response body its record is to be read from, as one entry. Never throws; returns as `write`. */
+  writeWithBody(head: string, body: Uint8Array): Promise<void> | undefined;
   /** Stores every record written before the call; resolves when they are stored or the sink failed. */
   flush(): Promise<void>;
+  /** Resolves once every write so far is as durable as LOUPE_JOURNAL_FSYNC makes it (shutdown). */
+  synced(): Promise<void>;
   stats(): RecordWriterStats;
 }
 
@@ -44,10 +61,20 @@ export interface RecordWriterOptions {
   /** Past this many records waiting in the journal, say so through `onWarning` (at most once a minute). */
   backlogWarningRows?: number;
   onWarning?: (message: string) => void;
+  /** Events the journal refused wait in memory up to this (default MAX_UNJOURNALED_BYTES); beyond, they are lost and counted. */
+  maxUnjournaledBytes?: number | undefined;
+  /** LOUPE_JOURNAL_FSYNC (journal-sync.ts); default `never`. The journal must be opened `syncing` for the others. */
+  fsync?: JournalFsync | undefined;
 }
 
 /** A backlog is stored in batches of at most this many segments. */
 const MAX_SEGMENTS_PER_BATCH = 64;
+/**
+ * Events the journal refused wait in memory up to this many bytes (a head and
+ * its body); past it, a refused event is dropped and counted as lost: a disk
+ * that stays full never takes the gateway's memory with it.
+ */
+export const MAX_UNJOURNALED_BYTES = 64 * 1024 * 1024;
 
 /**
  * Stores records off the request path. A call pays for one journal write (a
@@ -59,12 +86,13 @@ const MAX_SEGMENTS_PER_BATCH = 64;
  * failed batch stays on disk, in order, and is retried with backoff.
  */
 export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
-  const { journal, sink, intervalMs, batchRows, backlogWarningRows = 100_000 } = options;
+  const { journal, sink, intervalMs, batchRows, backlogWarningRows = 100_000, maxUnjournaledBytes = MAX_UNJOURNALED_BYTES } = options;
   let backlogWarnedAt = 0;
   const sealed: JournalSegment[] = [];
   // Events the journal refused (disk full, say): kept here until recorded and stored.
   let unjournaled: UnjournaledEvent[] = [];
-  const stats: RecordWriterStats = { written: 0, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0 };
+  let unjournaledBytes = 0;
+  const stats: RecordWriterStats = { written: 0, stored: 0, queued: 0, storeFailures: 0, journalFailures: 0, lost: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<boolean> | undefined;
   let retryDelay = intervalMs;
@@ -74,7 +102,7 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
   /** Wakes the flush() callers whose records are stored (all of them when the sink failed). */
   function wake(sinkFailed: boolean) {
     if (waiters.length === 0) return;
-    const still = waiters.filter((w) => !sinkFailed && stats.stored < w.target);
+    const still = waiters.filter((w) => !sinkFailed && stats.stored + stats.lost < w.target);
     for (const w of waiters) if (!still.includes(w)) w.resolve();
     waiters = still;
   }
@@ -83,6 +111,14 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     stats.lastError = message;
     options.onError?.(message);
   };
+  // Faults that repeat are said once, then once a minute, then when they are over (fault-log.ts).
+  const faults = createFaultLog((message) => options.onError?.(message));
+  const fault = (kind: string, message: string) => {
+    stats.lastError = message;
+    faults.failed(kind, message);
+  };
+  let journalFailing = false;
+  const durability = createJournalSync(journal, { mode: options.fsync ?? "never", onError: report });
 
   function schedule(delay: number) {
     if (timer || running) return;
@@ -98,8 +134,10 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
       const segment = journal.seal();
       if (segment) sealed.push(segment);
     } catch (error) {
-      report(`journal segment could not be sealed: ${(error as Error).message}`);
+      fault("seal", `journal segment could not be sealed: ${(error as Error).message}`);
+      return;
     }
+    faults.recovered("seal", "journal segments are sealed again");
   }
 
   /** Stores what is sealed (and sealable); false if the sink failed. */
@@ -118,7 +156,7 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
         try {
           journal.release(segment);
         } catch (error) {
-          report(`journal cleanup failed: ${(error as Error).message}`);
+          fault("cleanup", `journal cleanup failed: ${(error as Error).message}`);
         }
       }
       wake(false);
@@ -133,17 +171,19 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
         return failed(`storing ${lines.length} unjournaled record(s) failed, will retry: ${(error as Error).message}`);
       }
       unjournaled = unjournaled.slice(lines.length);
+      unjournaledBytes = unjournaled.reduce((n, event) => n + eventBytes(event), 0);
       stats.stored += lines.length;
       wake(false);
     }
     retryDelay = intervalMs;
+    faults.recovered("store", `storing records works again; ${stats.stored} stored so far`);
     return true;
   }
 
   function failed(message: string): false {
     stats.storeFailures++;
     wake(true);
-    report(message);
+    fault("store", message);
     retryDelay = Math.min(retryDelay * 2 || 100, 30_000);
     return false;
   }
@@ -162,12 +202,30 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
     return running;
   }
 
-  /** The journal refused an event: it waits in memory, and the segment (which may hold part of it) is sealed; its torn tail is dropped when it is recorded. */
+  /**
+   * The journal refused an event: it waits in memory (up to MAX_UNJOURNALED_BYTES, else it is lost
+   * and counted), and the segment (which may hold part of it) is sealed; its torn tail is dropped
+   * when it is recorded.
+   */
   function refused(error: unknown, event: UnjournaledEvent) {
     stats.journalFailures++;
-    report(`journal write failed: ${(error as Error).message}`);
-    unjournaled.push(event);
+    journalFailing = true;
+    const bytes = eventBytes(event);
+    if (unjournaledBytes + bytes > maxUnjournaledBytes) {
+      stats.lost++;
+      fault("journal", `journal write failed and ${unjournaled.length} events wait in memory already: the call was answered, its record is lost (${stats.lost} lost so far, /livez records.lost): ${(error as Error).message}`);
+    } else {
+      unjournaled.push(event);
+      unjournaledBytes += bytes;
+      fault("journal", `journal write failed, the call's event waits in memory until it can be stored (at most ${Math.round(maxUnjournaledBytes / 2 ** 20)} MiB of them; beyond, records are lost and counted in /livez records.lost): ${(error as Error).message}`);
+    }
     seal();
+  }
+
+  /** A write the journal took: a failure that was going on is over. */
+  function journalWorks() {
+    journalFailing = false;
+    faults.recovered("journal", `journal writes work again; ${stats.lost} record(s) lost meanwhile`);
   }
 
   /** After each write: a full segment is sealed and stored now, else within `intervalMs`. */
@@ -191,8 +249,12 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
         journal.append(line);
       } catch (error) {
         refused(error, { head: line });
+        written();
+        return undefined;
       }
+      if (journalFailing) journalWorks();
       written();
+      return durability.afterWrite();
     },
     writeWithBody(head, body) {
       stats.written++;
@@ -200,12 +262,16 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
         journal.appendWithBody(head, body);
       } catch (error) {
         refused(error, { head, body });
+        written();
+        return undefined;
       }
+      if (journalFailing) journalWorks();
       written();
+      return durability.afterWrite();
     },
     flush() {
       const target = stats.written;
-      if (stats.stored >= target) return Promise.resolve();
+      if (stats.stored + stats.lost >= target) return Promise.resolve();
       const stored = new Promise<void>((resolve) => waiters.push({ target, resolve }));
       if (!running) {
         if (timer) clearTimeout(timer);
@@ -214,6 +280,10 @@ export function createRecordWriter(options: RecordWriterOptions): RecordWriter {
       }
       return stored;
     },
-    stats: () => ({ ...stats, queued: journal.pending + unjournaled.length }),
+    synced: () => durability.idle(),
+    stats: () => ({ ...stats, queued: journal.pending + unjournaled.length, fsync: durability.stats() }),
   };
 }
+
+/** What an event the journal refused takes in memory (UTF-16 head, body bytes). */
+const eventBytes = (event: UnjournaledEvent) => event.head.length * 2 + (event.body?.byteLength ?? 0);

@@ -1,6 +1,7 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { FileMapping } from "../runtime/file-mapping.ts";
+import { createFaultLog } from "./fault-log.ts";
 /**
  * Append-only journal of call events (call-event.ts), written synchronously
  * before a call's last bytes reach its client, so a call survives `kill -9`
@@ -32,6 +33,14 @@ export interface Journal {
   release(segment: JournalSegment): void;
   /** Records written and not yet released. */
   readonly pending: number;
+  /**
+   * Makes every record appended so far durable (LOUPE_JOURNAL_FSYNC): one
+   * fdatasync(2) per segment file written since the last sync, and one
+   * fsync(2) of the folder when a segment file is new, all off the event loop.
+   * Resolves with how many files it synced (0: nothing was waiting); rejects
+   * if the OS reports a failure. Needs `syncing` (JournalOptions).
+   */
+  sync(): Promise<number>;
   close(): void;
 }
 
@@ -95,14 +104,27 @@ export interface SegmentReader {
   entry(head: string, body: Uint8Array): string;
 }
 
+/** fsync(2) of a folder: the names created or renamed in it survive power loss. */
+export function syncFolder(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Reads a segment's events in order and writes what `read` makes of each
  * (record lines) to `target`, through a temporary file renamed into place:
  * a crash meanwhile leaves no partial target. A line or entry cut short by a
  * crash is dropped, and so are the zero bytes a crash leaves after the last
  * entry of a mapped segment. Returns how many lines `target` holds.
+ * `durable` (LOUPE_JOURNAL_FSYNC interval or always): `target` and its name
+ * are on the device before this returns, so the journal segment (durable
+ * itself) can be deleted without a power loss taking the calls with it.
  */
-export function recordSegment(path: string, target: string, read: SegmentReader): number {
+export function recordSegment(path: string, target: string, read: SegmentReader, options: { durable?: boolean | undefined } = {}): number {
   const bytes = readFileSync(path);
   const temporary = `${target}.tmp`;
   const out = openSync(temporary, "w");
@@ -138,10 +160,12 @@ export function recordSegment(path: string, target: string, read: SegmentReader)
       at = bodyEnd + 1;
     }
     if (lines.length) writeSync(out, `${lines.join("\n")}\n`);
+    if (options.durable) fdatasyncSync(out);
   } finally {
     closeSync(out);
   }
   renameSync(temporary, target);
+  if (options.durable) syncFolder(dirname(target));
   return count;
 }
 
@@ -162,6 +186,8 @@ interface SegmentFile {
   appendWithBody(head: string, body: Uint8Array): void;
   /** Bytes written. */
   readonly length: number;
+  /** The open file's descriptor (what `sync` hands to fdatasync). */
+  readonly fd: number;
   /** Closes the file, deleting it if `keep` is false. */
   close(keep: boolean): void;
 }
@@ -185,6 +211,7 @@ function writtenSegment(path: string): SegmentFile {
     get length() {
       return length;
     },
+    fd,
     close(keep) {
       closeSync(fd);
       if (!keep) unlinkSync(path);
@@ -222,6 +249,7 @@ function mappedSegment(path: string, mapping: FileMapping, reserve: number): Seg
     get length() {
       return length;
     },
+    fd: file.fd,
     close(keep) {
       file.close(keep ? length : 0);
     },
@@ -233,6 +261,39 @@ export interface JournalOptions {
   mapping?: FileMapping | null | undefined;
   /** Reports a segment that could not be mapped (it is written with write(2) instead). */
   onError?: (message: string) => void;
+  /**
+   * `sync` will be called (LOUPE_JOURNAL_FSYNC interval or always): a sealed
+   * segment's file then stays open until a sync has covered it, so no
+   * fdatasync in flight ever meets a closed (or reused) descriptor.
+   */
+  syncing?: boolean | undefined;
+  /** fdatasync(2) and fsync(2) off the event loop; tests put their own here to count and hold them. */
+  syncCalls?: SyncCalls | undefined;
+}
+
+/** The system calls that make written bytes durable, asynchronous (libuv's or Bun's thread pool runs them). */
+export interface SyncCalls {
+  /** fdatasync(2) of a segment file: its data (and size), not its times. */
+  fdatasync(fd: number): Promise<void>;
+  /** fsync(2) of the journal folder: a new segment file's name survives power loss. */
+  fsync(fd: number): Promise<void>;
+}
+
+const promised = (call: typeof fdatasync) => (fd: number) => new Promise<void>((resolve, reject) => call(fd, (error) => (error ? reject(error) : resolve())));
+export const systemSyncCalls: SyncCalls = { fdatasync: promised(fdatasync), fsync: promised(fsync) };
+
+/** The active segment, or a sealed one whose file is still open. */
+interface OpenSegment {
+  path: string;
+  rows: number;
+  suspect: boolean;
+  file: SegmentFile;
+  /** Bytes a finished sync covered. */
+  synced: number;
+  /** Syncs in flight on its descriptor: it is not closed meanwhile. */
+  syncing: number;
+  /** A sync of it failed: it is closed anyway (retrying fdatasync after a failure proves nothing on Linux). */
+  failed: boolean;
 }
 
 /** Opens a fresh journal in `dir` (replay and remove old segments first). */
@@ -240,37 +301,62 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
   mkdirSync(dir, { recursive: true });
   const existing = journalFiles(dir);
   if (existing.length > 0) throw new Error(`journal ${dir} still holds ${existing.length} segment(s): replay it first`);
-  const { mapping } = options;
+  const { mapping, syncing = false } = options;
+  const calls = options.syncCalls ?? systemSyncCalls;
+  // The folder, opened once for fsync(2): a directory's entries are made durable through its own descriptor.
+  const dirFd = syncing ? openSync(dir, "r") : undefined;
+  // A segment file was created since the folder was last synced.
+  let dirDirty = false;
 
   let nextIndex = 1;
   let sealedRows = 0;
   // Room reserved for a mapped segment: what the last one took, so a steady load rarely grows one.
   let reserve = MiB;
 
+  // A disk that stays full refuses every segment's mapping: said once, then once a minute (fault-log.ts).
+  const faults = createFaultLog((message) => options.onError?.(message));
+
   function open(path: string): SegmentFile {
     if (mapping) {
       try {
-        return mappedSegment(path, mapping, reserve);
+        const file = mappedSegment(path, mapping, reserve);
+        faults.recovered("map", "journal segments are mapped again");
+        return file;
       } catch (error) {
         // No room to reserve, say: write(2) needs only what each line takes.
-        options.onError?.(`journal segment ${path} cannot be mapped, written instead: ${(error as Error).message}`);
+        faults.failed("map", `journal segment ${path} cannot be mapped, written instead: ${(error as Error).message}`);
       }
     }
     return writtenSegment(path);
   }
 
   /** The next segment, opened. Throws if it cannot be. */
-  function next() {
+  function next(): OpenSegment {
     const path = join(dir, segmentName(nextIndex));
-    const opened = { path, rows: 0, suspect: false, file: open(path) };
+    const opened = { path, rows: 0, suspect: false, file: open(path), synced: 0, syncing: 0, failed: false };
     nextIndex++;
+    dirDirty = true;
     return opened;
   }
 
-  const closeFile = (segment: typeof active) => segment.file.close(segment.rows > 0 || segment.suspect);
+  const closeFile = (segment: OpenSegment) => segment.file.close(segment.rows > 0 || segment.suspect);
+  const unsynced = (segment: OpenSegment) => segment.file.length > segment.synced && !segment.failed;
 
   let active = next();
+  // Sealed segments whose files wait for a sync to cover them before they are closed (`syncing` only).
+  let closing: OpenSegment[] = [];
   let closed = false;
+
+  /** Closes the sealed segments no sync needs any more. */
+  function closeCovered() {
+    if (closing.length === 0) return;
+    const still: OpenSegment[] = [];
+    for (const segment of closing) {
+      if (segment.syncing > 0 || unsynced(segment)) still.push(segment);
+      else closeFile(segment);
+    }
+    closing = still;
+  }
 
   return {
     append(line) {
@@ -296,7 +382,9 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
       const sealed = active;
       reserve = Math.min(64 * MiB, Math.max(MiB, Math.ceil(sealed.file.length / MiB) * MiB));
       active = next(); // if the next file cannot be opened, this throws and the active segment stays as it was
-      closeFile(sealed);
+      // The recorder may read it meanwhile: a mapped file not yet cut reads as its entries and a zero tail (recordSegment).
+      if (syncing && (sealed.syncing > 0 || unsynced(sealed))) closing.push(sealed);
+      else closeFile(sealed);
       sealedRows += sealed.rows;
       return { path: sealed.path, rows: sealed.rows, suspect: sealed.suspect };
     },
@@ -307,14 +395,71 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
       // The recorder removes a segment once its records are made (recording-worker.ts).
       if (existsSync(segment.path)) unlinkSync(segment.path);
       sealedRows -= segment.rows;
+      // Its records are durable elsewhere now (pipeline.ts `durable`): a file still open for a sync needs none.
+      const open = closing.find((s) => s.path === segment.path);
+      if (open && open.syncing === 0) {
+        closing = closing.filter((s) => s !== open);
+        closeFile(open);
+      }
     },
     get pending() {
       return sealedRows + active.rows;
     },
+    sync() {
+      if (dirFd === undefined) return Promise.reject(new Error("the journal was opened without syncing"));
+      const targets = [...closing, active].filter(unsynced);
+      const folder = dirDirty;
+      if (targets.length === 0 && !folder) return Promise.resolve(0);
+      dirDirty = false;
+      // What each file holds now is what this sync covers; bytes appended while it runs wait for the next.
+      const marks = targets.map((segment) => segment.file.length);
+      for (const segment of targets) segment.syncing++;
+      const done = (ok: boolean) => {
+        targets.forEach((segment, i) => {
+          segment.syncing--;
+          if (ok) segment.synced = Math.max(segment.synced, marks[i]!);
+          else segment.failed = true;
+        });
+        if (!ok && folder) dirDirty = true;
+        if (!closed) closeCovered();
+      };
+      const running = targets.map((segment) => calls.fdatasync(segment.file.fd));
+      if (folder) running.push(calls.fsync(dirFd));
+      return Promise.all(running).then(
+        () => {
+          done(true);
+          return targets.length + (folder ? 1 : 0);
+        },
+        (error: unknown) => {
+          done(false);
+          throw error;
+        },
+      );
+    },
     close() {
       if (closed) return;
       closed = true;
-      closeFile(active);
+      for (const segment of [...closing, active]) {
+        // A descriptor a sync still uses is left to the process's exit (shutdown follows): never closed under it.
+        if (segment.syncing > 0) continue;
+        if (syncing && unsynced(segment)) {
+          try {
+            fdatasyncSync(segment.file.fd);
+          } catch {
+            // reported by the syncs before; the process is stopping
+          }
+        }
+        closeFile(segment);
+      }
+      closing = [];
+      if (dirFd !== undefined) {
+        try {
+          fsyncSync(dirFd);
+        } catch {
+          // as above
+        }
+        closeSync(dirFd);
+      }
     },
   };
 }

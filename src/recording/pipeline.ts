@@ -1,9 +1,10 @@
-import { existsSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { PriceBook } from "../pricing/price-book.ts";
 import type { ProviderLookup } from "../providers/registry.ts";
 import type { RecordSink } from "../sinks/sink.ts";
-import { journalFiles, recordSegment, type SegmentReader } from "./journal.ts";
+import { createFaultLog } from "./fault-log.ts";
+import { journalFiles, recordSegment, syncFolder, type SegmentReader } from "./journal.ts";
 import type { UnjournaledEvent } from "./journal-writer.ts";
 import { openRecordQueue, type RecordQueue } from "./record-queue.ts";
 import { createRecorder } from "./recorder.ts";
@@ -54,6 +55,12 @@ export interface PipelineOptions {
   keepOtherSinks?: boolean;
   /** What could not be read while recording (each call is recorded anyway), and sink failures. */
   onProblem(message: string): void;
+  /**
+   * LOUPE_JOURNAL_FSYNC interval or always: a record segment is on the device
+   * before the journal segment it comes from is deleted (else a power loss
+   * could take both the durable journal segment and its records).
+   */
+  durable?: boolean | undefined;
 }
 
 /** A backlog goes to a sink in batches of at most this many segments. */
@@ -77,7 +84,7 @@ export function openPipeline(options: PipelineOptions): Pipeline {
   function record(path: string, read: SegmentReader) {
     const seq = queue.nextSeq();
     const target = queue.pathOf(seq);
-    const rows = recordSegment(path, target, read);
+    const rows = recordSegment(path, target, read, { durable: options.durable });
     if (rows > 0) queue.added(seq);
     else unlinkSync(target);
     unlinkSync(path);
@@ -87,6 +94,8 @@ export function openPipeline(options: PipelineOptions): Pipeline {
   // A sink that failed waits before it is offered its segments again (doubling, up to a minute): a dead
   // backend costs a try now and then, not one per flush. Its segments wait on disk meanwhile.
   const backoff = new Map<string, { delayMs: number; timer?: ReturnType<typeof setTimeout> | undefined }>();
+  // A backend down for an hour is said when it goes, once a minute meanwhile, and when it is back (fault-log.ts).
+  const faults = createFaultLog(onProblem);
   function feed(sink: RecordSink) {
     const waiting = backoff.get(sink.name);
     if (waiting?.timer) return;
@@ -94,10 +103,13 @@ export function openPipeline(options: PipelineOptions): Pipeline {
       .get(sink.name)!
       .run()
       .then(
-        () => backoff.delete(sink.name),
+        () => {
+          backoff.delete(sink.name);
+          faults.recovered(sink.name, `${sink.name}: takes records again; its backlog is delivered`);
+        },
         (error: Error) => {
           const delayMs = Math.min((waiting?.delayMs ?? 500) * 2, MAX_RETRY_DELAY_MS);
-          onProblem(`${sink.name}: ${error.message} (again in ${delayMs / 1000} s)`);
+          faults.failed(sink.name, `${sink.name}: ${error.message} (records wait on disk for it; tried again in ${delayMs / 1000} s, then up to once a minute)`);
           const timer = setTimeout(() => {
             backoff.set(sink.name, { delayMs });
             feed(sink);
@@ -128,8 +140,15 @@ export function openPipeline(options: PipelineOptions): Pipeline {
       const lines = events.map((event) => (event.body ? recorder.entry(event.head, event.body) : recorder.line(event.head))).filter(Boolean);
       if (lines.length > 0) {
         // Same as a recorded segment: whole, or not there.
-        writeFileSync(`${target}.tmp`, `${lines.join("\n")}\n`);
+        const out = openSync(`${target}.tmp`, "w");
+        try {
+          writeSync(out, `${lines.join("\n")}\n`);
+          if (options.durable) fdatasyncSync(out);
+        } finally {
+          closeSync(out);
+        }
         renameSync(`${target}.tmp`, target);
+        if (options.durable) syncFolder(dirname(target));
         queue.added(seq);
       }
       await store();

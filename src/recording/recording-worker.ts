@@ -19,7 +19,8 @@ import { createClickHouseSql, createClickHouseSqlSource } from "../sinks/clickho
 import { createClickHouseLink, type ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
 import { createClickHouseSink } from "../sinks/clickhouse/clickhouse-sink.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
-import { openDuckDBStore, type DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
+import { openDuckDBFile } from "../sinks/duckdb/duckdb-file.ts";
+import type { DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import { createTelemetryExport, type TelemetryExport } from "../sinks/otlp/create-telemetry.ts";
 import { createOtlpSink } from "../sinks/otlp/otlp-sink.ts";
 import type { RecordSink } from "../sinks/sink.ts";
@@ -64,7 +65,7 @@ function opened(): { store: DuckDBStore; pipeline: Pipeline } {
 
 const api: RecordingWorkerApi = {
   async open(options) {
-    store = await openDuckDBStore(options.db);
+    store = await openDuckDBFile(options.db, { log: (message) => post({ event: "notice", message }) });
     backgroundPriority = options.backgroundPriority;
     const sinks: RecordSink[] = [createDuckDBSink(store, { onStored: postLiveRecords })];
     if (options.telemetry) {
@@ -90,7 +91,7 @@ const api: RecordingWorkerApi = {
     // What a previous run left is recorded with the book and declared providers that run used; then this run's take over.
     const leftBook = journalPriceBook(options.journalDir);
     const leftProviders = journalProviders(options.journalDir);
-    pipeline = openPipeline({ journalDir: options.journalDir, sinks, priceBook: leftBook, providers: leftProviders, onProblem: (message) => post({ event: "problem", message }) });
+    pipeline = openPipeline({ journalDir: options.journalDir, sinks, priceBook: leftBook, providers: leftProviders, onProblem: (message) => post({ event: "problem", message }), durable: options.durable });
     const recovered = await pipeline.replay(leftBook, leftProviders);
     snapshotPrices(options.journalDir, options.pricesFile);
     snapshotProviders(options.journalDir, options.providers ?? []);

@@ -8,6 +8,8 @@ import type { AnalyticsCall, RecordingWorkerApi, RecordingWorkerOptions, WorkerE
 export interface RecordingWorkerEvents {
   /** The worker's own log lines (telemetry failures). */
   onLog?: (message: string) => void;
+  /** What happened to the DuckDB file and what was done (duckdb-file.ts): each said once. */
+  onNotice?: (message: string) => void;
   /** A call's response could not be read while its record was made (the record is stored anyway), or a sink failed. */
   onProblem?: (message: string) => void;
   /** New records stored, while the live tail is on. */
@@ -41,6 +43,7 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
       const message = event.data;
       if (message.event === "records") events.onRecords?.(message.records);
       else if (message.event === "problem") events.onProblem?.(message.message);
+      else if (message.event === "notice") events.onNotice?.(message.message);
       else events.onLog?.(message.message);
       return;
     }

@@ -16,6 +16,8 @@ export interface RecordingWorkerOptions {
   /** The journal folder: call events, the record queue and the price snapshot live there. */
   journalDir: string;
   backgroundPriority: boolean;
+  /** LOUPE_JOURNAL_FSYNC is interval or always: record segments are synced before their journal segments go (pipeline.ts). */
+  durable?: boolean | undefined;
   /** The operator's price file of this run (its calls are priced with it). */
   pricesFile: string | undefined;
   /** The providers this run's config file declares (its calls' records name them). */
@@ -69,5 +71,5 @@ export type WorkerRequest = { [K in WorkerOp]: { id: number; op: K; args: Parame
 
 export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; name: string; message: string });
 
-/** Sent by the worker unasked. */
-export type WorkerEvent = { event: "log" | "problem"; message: string } | { event: "records"; records: LiveRecord[] };
+/** Sent by the worker unasked. `notice`: a line for the operator, said once by the worker already (never throttled again). */
+export type WorkerEvent = { event: "log" | "problem" | "notice"; message: string } | { event: "records"; records: LiveRecord[] };

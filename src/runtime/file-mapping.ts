@@ -22,6 +22,12 @@ import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:
 export interface MappedFile {
   /** The mapped bytes, `size` long; replaced by `reserve`, invalid after `close`. */
   readonly bytes: Uint8Array;
+  /**
+   * The file's descriptor, for fdatasync(2): on Linux the mapping shares the
+   * page cache, so syncing the descriptor writes back the pages stored into
+   * through the mapping too (what msync(2) with MS_SYNC does there).
+   */
+  readonly fd: number;
   /** Makes the file (and `bytes`) at least `size` bytes long. Throws if the disk cannot hold them. */
   reserve(size: number): void;
   /** Unmaps the file and cuts it to its first `length` bytes (0 deletes it). */
@@ -77,6 +83,7 @@ export async function loadFileMapping(): Promise<FileMapping | null> {
         }
         let mappedSize = size;
         return {
+          fd,
           get bytes() {
             return map.bytes;
           },

@@ -26,7 +26,7 @@ function limit(fields: Partial<Limit> & Pick<Limit, "scope" | "subject">): Limit
   return { metric: "requests", amount: "50", window: { seconds: 60 }, soft_pct: null, ...fields };
 }
 
-async function gateway(limits: Limit[], options: { failOpen?: boolean } = {}): Promise<Limiter> {
+async function gateway(limits: Limit[], options: { failOpen?: boolean; log?: (message: string) => void } = {}): Promise<Limiter> {
   const limiter = await createRedisLimiter({ url: server.url, limits, ...options });
   opened.push(limiter);
   return limiter;
@@ -211,6 +211,25 @@ describe("Redis unreachable", () => {
     }
     await until(() => limiter.stats().redisUp);
     expect((await limiter.admit({ key: "key_closed" })).allowed).toBe(true);
+  });
+
+  test("an outage is said once when it begins and once when it ends, not once per call", async () => {
+    const said: string[] = [];
+    const limiter = await gateway([limit({ scope: "key", subject: "key_said", amount: "1000" })], { log: (m) => said.push(m) });
+    for (let i = 0; i < 5; i++) await limiter.admit({ key: "key_said" });
+    expect(said).toEqual([]);
+    await server.stop();
+    try {
+      for (let i = 0; i < 50; i++) limiter.settle(await limiter.admit({ key: "key_said" }), { tokens: 1, costNano: 0n });
+    } finally {
+      await server.start();
+    }
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/^limits: Redis at 127\.0\.0\.1:\d+ is unreachable or too slow: calls are admitted on this gateway's own counts/);
+    await until(() => limiter.stats().redisUp);
+    for (let i = 0; i < 5; i++) await limiter.admit({ key: "key_said" });
+    expect(said).toHaveLength(2);
+    expect(said[1]).toMatch(/^limits: Redis at 127\.0\.0\.1:\d+ answers again \(\d+ calls did without it so far\)$/);
   });
 
   test("Redis down at start: the limiter is ready within its connect timeout and counts locally", async () => {

@@ -168,6 +168,7 @@ describe.skipIf(process.platform !== "linux")("journal segments written through 
         if (refuse) throw new Error("no space left on device (injected)");
         const file = mapping.create(path, size);
         return {
+          fd: file.fd,
           get bytes() {
             return file.bytes;
           },

@@ -61,6 +61,8 @@ async function serve(settings: Record<string, string>, version: string, runtime:
 
   const onDisk = config.db !== ":memory:";
   const journalDir = onDisk ? journalPath(config.db) : `${process.env.TMPDIR ?? "/tmp"}/loupe-memory-${process.pid}.journal`;
+  // An in-memory database's records die with the process: syncing its journal would buy nothing.
+  const fsync = onDisk ? config.journalFsync : "never";
   // Telemetry failures are counted and logged once a minute at most, never thrown.
   let lastTelemetryLog = 0;
   // The dashboard's live tail: records the worker stores, sent only while a browser listens.
@@ -73,6 +75,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
       db: config.db,
       journalDir,
       backgroundPriority: config.storagePriority === "background",
+      durable: fsync !== "never",
       pricesFile: config.pricesFile,
       providers: config.providers,
       telemetry: config.telemetry && { config: config.telemetry, version },
@@ -81,6 +84,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     {
       onProblem: onInternalError,
       onRecords: (records) => feed.publish(records),
+      onNotice: (message) => log(config, message),
       onLog(message) {
         if (Date.now() - lastTelemetryLog < 60_000) return;
         lastTelemetryLog = Date.now();
@@ -109,12 +113,14 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   const journal = openJournal(journalDir, {
     mapping: await runtime.loadFileMapping(),
     onError: (message) => log(config, message),
+    syncing: fsync !== "never",
   });
   const writer = createRecordWriter({
     journal,
     sink: store,
     intervalMs: config.flush.intervalMs,
     batchRows: config.flush.batchRows,
+    fsync,
     onError: onInternalError,
     onWarning: (message) => log(config, message),
   });
@@ -128,7 +134,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   // Part 7: the gate reads the access book; limits are counted in process, or in Redis when
   // LOUPE_REDIS_URL is set (shared by every gateway using it), and follow every change of definitions.
   const book = access.book;
-  const limiter = await createLimiter({ redisUrl: config.access.redisUrl, failOpen: config.access.redisFailOpen, limits: book.definitions.limits });
+  const limiter = await createLimiter({ redisUrl: config.access.redisUrl, failOpen: config.access.redisFailOpen, limits: book.definitions.limits, log: (message) => log(config, message) });
   book.onReplace((definitions) => limiter.use(definitions.limits));
   const gate = createGate(config, book, limiter);
 
@@ -200,6 +206,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     while (state.inflight > 0 && Date.now() < deadline) await sleep(20);
     if (state.inflight > 0) log(config, `drain timeout: ${state.inflight} call(s) still open`);
     await writer.flush();
+    await writer.synced(); // LOUPE_JOURNAL_FSYNC=always: the last calls' held bytes go out before the journal closes
     await store.shutdownTelemetry(); // exports pending spans and metrics
     await access.close(); // last_used_at of the keys used since the last flush
     const stats = writer.stats();

@@ -25,6 +25,8 @@ export interface DuckDBStore {
    * `missingOnly` skips ids already stored. Returns how many rows were added.
    */
   appendFiles(paths: string[], options?: { missingOnly?: boolean }): Promise<number>;
+  /** Appends the records of Parquet files as `exportParquet` writes them, skipping ids already stored. Returns how many rows were added. */
+  appendParquet(paths: string[]): Promise<number>;
   /**
    * Runs one read-only statement (SELECT, WITH, DESCRIBE, SHOW) over `requests`
    * and the views: no files, network, extensions, settings or writes. DuckDB's
@@ -58,14 +60,17 @@ const jsonColumns = `{${REQUEST_COLUMNS.map(([name, type]) => `'${name}': '${typ
  * DuckDB reads files only from that folder (batches, copies of record
  * segments), exports go through a snapshot there, and no SET can run later.
  */
-export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
-  const sandbox = await openSandboxedDatabase(path);
+export async function openDuckDBStore(path: string, options: { readOnly?: boolean } = {}): Promise<DuckDBStore> {
+  const sandbox = await openSandboxedDatabase(path, options);
   const { instance } = sandbox;
   const connection = await instance.connect();
-  await connection.run(createTableSql);
-  await addMissingColumns(connection);
-  await createViews(connection);
-  await createAccessTables(connection);
+  // Read-only (a file that cannot be written: duckdb-file.ts): as it is, tables and views included.
+  if (!options.readOnly) {
+    await connection.run(createTableSql);
+    await addMissingColumns(connection);
+    await createViews(connection);
+    await createAccessTables(connection);
+  }
   // Timestamps render and bucket in UTC whatever the machine's zone. GLOBAL:
   // each user query gets a connection of its own later, and after lock nothing
   // can SET it any more.
@@ -107,6 +112,13 @@ export async function openDuckDBStore(path: string): Promise<DuckDBStore> {
       if (paths.length === 0) return 0;
       // Copies: the journal folder is not one DuckDB may read (sql-sandbox.ts).
       return sandbox.withCopies(paths, async (copies) => Number((await connection.run(insertSql(readJson(copies), missingOnly))).rowsChanged));
+    },
+    async appendParquet(paths) {
+      if (paths.length === 0) return 0;
+      const list = (copies: string[]) => `[${copies.map((p) => `'${p.replaceAll("'", "''")}'`).join(", ")}]`;
+      return sandbox.withCopies(paths, async (copies) =>
+        Number((await connection.run(`INSERT INTO requests BY NAME SELECT * FROM read_parquet(${list(copies)}) r WHERE r.id NOT IN (SELECT id FROM requests)`)).rowsChanged),
+      );
     },
     analytics: createDuckDBAnalytics(readConnection),
     access: createDuckDBAccessStore(accessConnection),

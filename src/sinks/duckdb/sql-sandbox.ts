@@ -106,13 +106,14 @@ export interface SandboxedDatabase {
  * fetch or load an extension (json, parquet and icu are built in), with a
  * private folder for Loupe's own file access. Call `lock` before any user SQL.
  */
-export async function openSandboxedDatabase(path: string): Promise<SandboxedDatabase> {
+export async function openSandboxedDatabase(path: string, options: { readOnly?: boolean } = {}): Promise<SandboxedDatabase> {
   const duckdb = await loadDuckDB();
   // realpath: DuckDB compares canonical paths, and tmpdir() may be a symlink.
   const privateDir = realpathSync(mkdtempSync(join(tmpdir(), "loupe-duckdb-")));
   let instance: DuckDBInstance;
   try {
     instance = await duckdb.DuckDBInstance.create(path, {
+      ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}),
       autoinstall_known_extensions: "false",
       autoload_known_extensions: "false",
       allow_community_extensions: "false",

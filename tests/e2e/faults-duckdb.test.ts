@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, ROOT, runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
+import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
+
+/**
+ * The DuckDB file misbehaving under a real gateway (sinks/duckdb/duckdb-file.ts):
+ * read-only at start or made so while running, deleted while running,
+ * garbage at start. Calls keep flowing, no answered call loses its record,
+ * and the log says what happened once.
+ */
+let mock: MockUpstream;
+beforeAll(async () => {
+  mock = await startMockUpstream();
+});
+afterAll(() => mock.stop());
+
+// File permissions do not stop root: as root, the gateway runs as `nobody` (setpriv), as it would in production.
+const root = process.getuid?.() === 0;
+const setpriv = Bun.which("setpriv");
+const asUser = root && setpriv ? [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", BUN, join(ROOT, "main.ts")] : undefined;
+const permissionsHold = !root || asUser !== undefined;
+
+/** A folder anyone may write (the gateway may run as another user), with its database path. */
+function place() {
+  const dir = tempDir();
+  chmodSync(dir, 0o777);
+  return { dir, db: join(dir, "loupe.duckdb") };
+}
+
+const SECRET = { LOUPE_SECRET: "faults-test-secret-0123456789" };
+const start = (where: { dir: string; db: string }) =>
+  startGateway({ ...where, env: { LOUPE_OPENAI_BASE_URL: mock.url, LOUPE_FLUSH_INTERVAL_MS: "50", HOME: where.dir, ...SECRET }, ...(asUser ? { command: asUser } : {}) });
+
+async function calls(gw: Gateway, count: number): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const response = await fetch(`${gw.url}/openai/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"model":"gpt-5.4","messages":[]}' });
+      await response.arrayBuffer();
+      expect(response.status).toBe(200);
+      return response.headers.get("x-loupe-request-id")!;
+    }),
+  );
+}
+
+const recordIds = async (gw: Gateway) => new Set((await gw.sql<{ id: string }>("select id from requests")).map((r) => r.id));
+const livez = async (gw: Gateway) => ((await (await fetch(`${gw.url}/livez`)).json()) as { records: { queued: number; storeFailures: number; lost: number } }).records;
+const said = (gw: Gateway, pattern: RegExp) => gw.stderr().split("\n").filter((line) => pattern.test(line)).length;
+async function until(condition: () => Promise<boolean>, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await Bun.sleep(50);
+  }
+}
+
+describe("DuckDB file faults", () => {
+  test.skipIf(!permissionsHold)("read-only at start (chmod 0444): served, records wait in the journal, and go in once it can be written", async () => {
+    const where = place();
+    const first = await start(where);
+    const before = await calls(first, 2);
+    expect(await first.stop()).toBe(0);
+    chmodSync(where.db, 0o444);
+
+    const gw = await start(where);
+    expect(said(gw, /cannot be written \(.*Permission denied.*\): opened read-only/)).toBe(1);
+    const during = await calls(gw, 20);
+    // The API reads the file as it is; the new records wait.
+    expect(await recordIds(gw)).toEqual(new Set(before));
+    expect((await livez(gw)).queued).toBe(20);
+    chmodSync(where.db, 0o644);
+    await until(async () => (await livez(gw)).queued === 0);
+    expect(await recordIds(gw)).toEqual(new Set([...before, ...during]));
+    expect(await gw.stop()).toBe(0);
+    expect(said(gw, /storing .* failed, will retry: DuckDB file .* cannot be written/)).toBe(1);
+    expect(said(gw, /can be written again: the records that waited in the journal go in now/)).toBe(1);
+    expect(said(gw, /works again/)).toBe(1);
+  }, 30_000);
+
+  test.skipIf(!permissionsHold)("made read-only while running (chmod 0444): the open file keeps taking records", async () => {
+    const where = place();
+    const gw = await start(where);
+    const ids = await calls(gw, 5);
+    chmodSync(where.db, 0o444);
+    ids.push(...(await calls(gw, 10)));
+    expect(await recordIds(gw)).toEqual(new Set(ids));
+    expect(await gw.stop()).toBe(0);
+    expect(said(gw, /fail|cannot/)).toBe(0);
+  });
+
+  test("deleted while running: a new file holds every record and the keys the open handle still had; said once", async () => {
+    const where = place();
+    const gw = await start(where);
+    const key = JSON.parse(runLoupe(gw, ["keys", "create", "--project", "p", "--json"], { env: SECRET }).stdout.trim().split("\n").pop()!) as { id: string };
+    const ids = await calls(gw, 5);
+    expect(await recordIds(gw)).toEqual(new Set(ids));
+    unlinkSync(where.db);
+    if (existsSync(`${where.db}.wal`)) unlinkSync(`${where.db}.wal`);
+    ids.push(...(await calls(gw, 10)));
+    expect(await recordIds(gw)).toEqual(new Set(ids));
+    expect(existsSync(where.db)).toBe(true);
+    expect(await gw.stop()).toBe(0);
+    expect(said(gw, /was deleted while the gateway ran: a new file holds the \d+ record\(s\) and the keys and limits it still had/)).toBe(1);
+
+    const again = await start(where);
+    expect(await recordIds(again)).toEqual(new Set(ids));
+    expect(runLoupe(again, ["keys", "list", "--json"], { env: SECRET }).stdout).toContain(key.id);
+    expect(await again.stop()).toBe(0);
+  }, 30_000);
+
+  test("garbage at start: moved aside, a new file takes the records; said once", async () => {
+    const where = place();
+    const garbage = Buffer.from("not a database ".repeat(500));
+    writeFileSync(where.db, garbage);
+    const gw = await start(where);
+    expect(said(gw, /is not a DuckDB database \(.*\): moved to .*loupe\.duckdb\.corrupt-.*; a new file takes the records from now on/)).toBe(1);
+    const ids = await calls(gw, 10);
+    expect(await recordIds(gw)).toEqual(new Set(ids));
+    expect(await gw.stop()).toBe(0);
+    const aside = readdirSync(where.dir).filter((name) => name.startsWith("loupe.duckdb.corrupt-"));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(where.dir, aside[0]!))).toEqual(garbage);
+  });
+});
