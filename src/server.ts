@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { createAccess } from "./dashboard/access.ts";
 import { describeSettings } from "./api/describe-settings.ts";
@@ -109,6 +110,15 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     },
   };
 
+  // Loupe's own routes read their (small) bodies whole: never past LOUPE_MAX_BODY_BYTES, counted as they arrive.
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: deps.config.limits.maxBodyBytes,
+      // Closing stops the upload: kept open, the runtime would read the rest to discard it.
+      onError: () => renderError(new LoupeError("payload_too_large", `request body exceeds the limit of ${deps.config.limits.maxBodyBytes} bytes`), undefined, { connection: "close" }),
+    }),
+  );
   app.get("/health", (c) =>
     state.draining ? c.json({ status: "draining", in_flight: state.inflight }, 503) : c.json({ status: "ok", version: deps.version }),
   );

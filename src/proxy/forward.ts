@@ -3,6 +3,7 @@ import { headerText } from "../http/headers.ts";
 import type { ProviderId, RouteMatch } from "../providers/registry.ts";
 import { hostOf, openCall, writeCall, type CallEnd, type CallState } from "./call-state.ts";
 import { forwardRequestHeaders } from "../http/headers.ts";
+import { readBodyWithin } from "../http/read-body-within.ts";
 import { readRequestBody, type UpstreamBody } from "./read-request.ts";
 import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
@@ -48,13 +49,15 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     let body: Uint8Array | undefined;
     if (!BODYLESS.has(call.method)) {
       const limit = deps.config.limits.maxBodyBytes;
-      const declared = Number(headerText(call.incoming["content-length"]) ?? "0");
-      if (declared > limit) return fail(call, new LoupeError("payload_too_large", `request body of ${declared} bytes exceeds the limit of ${limit} bytes`), deps);
+      // A length is declared only without transfer-encoding, which would override it (RFC 9112 §6.3).
+      const length = call.incoming["transfer-encoding"] === undefined ? headerText(call.incoming["content-length"]) : null;
+      if (length !== null && Number(length) > limit) return fail(call, new LoupeError("payload_too_large", `request body of ${length} bytes exceeds the limit of ${limit} bytes`), deps);
       try {
-        body = await request.bytes();
+        body = await readBodyWithin(request, limit, length !== null);
       } catch (error) {
         return fail(call, new LoupeError("invalid_request", `could not read the request body: ${(error as Error).message}`), deps, { truncated: true });
       }
+      if (body === undefined) return fail(call, new LoupeError("payload_too_large", `request body exceeds the limit of ${limit} bytes`), deps, { truncated: true });
     }
     let sent = readRequestBody(call, body, deps);
     if (sent instanceof LoupeError) return fail(call, sent, deps);
@@ -333,7 +336,10 @@ function upstreamFailed(call: CallState, request: Request, abort: AbortControlle
 /** Loupe's own error: recorded, and answered in the route's dialect. */
 function fail(call: CallState, error: LoupeError, deps: ProxyDeps, end: Partial<CallEnd> = {}): Response {
   writeCall(call, { status: error.status, responseBytes: 0, errorType: error.code, errorMessage: error.message, ...end }, deps);
-  return renderError(error, call.route.adapter.dialect, { ...call.gateHeaders, "x-loupe-request-id": call.id });
+  const headers: Record<string, string> = { ...call.gateHeaders, "x-loupe-request-id": call.id };
+  // Refused mid-upload: closing the connection stops the upload; kept open, the runtime would read the rest (up to any size) to discard it.
+  if (error.code === "payload_too_large") headers.connection = "close";
+  return renderError(error, call.route.adapter.dialect, headers);
 }
 
 /**

@@ -167,8 +167,6 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     hostname: config.server.host,
     port: config.server.port,
     fetch: gateway.fetch,
-    // Loupe checks the size itself, to answer 413 in the route's dialect.
-    maxRequestBodySize: Math.max(config.limits.maxBodyBytes * 2, 1024 * 1024),
   });
   if (onDisk) writeDiscovery(config.db, { pid: process.pid, url: server.url, key: localKey });
   log(config, `listening on ${server.url} — records in ${config.db} (${runtime.describe()})`);

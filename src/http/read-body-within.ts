@@ -1,0 +1,32 @@
+/**
+ * A request body read whole, unless it grows past `limit` bytes: then the read
+ * stops there and `undefined` says so, having held at most `limit` bytes.
+ *
+ * A declared `content-length` (already checked against the limit) is the
+ * body's exact length, as the runtime frames it (RFC 9112 §6.3): one native
+ * read. Only a body of undeclared length (chunked) is counted as it arrives.
+ */
+export async function readBodyWithin(request: Request, limit: number, declared: boolean): Promise<Uint8Array | undefined> {
+  if (declared || request.body === null) return await request.bytes();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
+}
