@@ -230,6 +230,9 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
    */
   const fetch = (request: Request): Response | Promise<Response> => {
     const url = request.url;
+    // A Host that is no host gets 400 (RFC 9112 §3.2). Bun takes it and gives a URL without an origin,
+    // whose path this function and Hono would each misread (`/x/anthropic/…` proxied as `/anthropic/…`).
+    if (!url.startsWith("http")) return renderError(new LoupeError("invalid_request", "the Host header is not a valid host"), undefined, { connection: "close" });
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const end = url.indexOf("?", start);
     const pathname = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
