@@ -5,7 +5,7 @@ import { assets, indexHtml } from "../../dashboard/ui-bundle.generated.ts";
 import { rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ConfigError, loadConfig, type Config } from "../../config.ts";
+import { ConfigError, isLoopbackHost, loadConfig, type Config } from "../../config.ts";
 import { openAccess } from "../../keys/open-access.ts";
 import { loadPriceBook } from "../../pricing/load-prices.ts";
 import { createApp, type GatewayState } from "../../server.ts";
@@ -35,10 +35,6 @@ function flushedBefore<T extends object>(target: T, flush: () => Promise<void>):
   ) as T;
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
-}
-
 /** Loupe's stderr. Messages can quote an upstream URL or error (a `?key=`), so they are masked like records. */
 function log(config: Pick<Config, "quiet"> | undefined, message: string) {
   if (!config?.quiet) console.error(`[loupe] ${redactSecrets(message)}`);
@@ -47,7 +43,7 @@ function log(config: Pick<Config, "quiet"> | undefined, message: string) {
 async function serve(settings: Record<string, string>, version: string, runtime: Runtime): Promise<void> {
   const config = loadConfig({ flags: settings });
   // The analytics API exposes every recorded call: never on a network without a token.
-  if (!isLoopback(config.server.host) && !config.adminToken) {
+  if (!isLoopbackHost(config.server.host) && !config.adminToken) {
     throw new ConfigError(`refusing to listen on ${config.server.host} without LOUPE_ADMIN_TOKEN (it protects /api); set one, or listen on 127.0.0.1`);
   }
   const childExit = await runtime.prepareToServe();
