@@ -11,6 +11,7 @@ import { loadPriceBook } from "../../pricing/load-prices.ts";
 import { createApp, type GatewayState } from "../../server.ts";
 import { openJournal } from "../../recording/journal.ts";
 import { redactSecrets } from "../../recording/redact-secrets.ts";
+import { urlWithoutCredentials } from "../../http/url-without-credentials.ts";
 import { createRecordWriter } from "../../recording/journal-writer.ts";
 import { startRecordingWorker } from "../../recording/worker-client.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
@@ -118,7 +119,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   const tracer = config.telemetry && createCallTracer(config.telemetry);
   if (config.telemetry) {
     const { traces, metrics } = config.telemetry;
-    log(config, `OpenTelemetry: traces ${traces ? `→ ${traces.url} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${metrics.url}` : "off"}`);
+    log(config, `OpenTelemetry: traces ${traces ? `→ ${urlWithoutCredentials(traces.url)} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${urlWithoutCredentials(metrics.url)}` : "off"}`);
   }
 
   // Part 7: the gate reads the access book; limits are counted in process, or in Redis when
