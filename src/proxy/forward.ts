@@ -6,6 +6,7 @@ import { forwardRequestHeaders } from "../http/headers.ts";
 import { readBodyWithin } from "../http/read-body-within.ts";
 import { readRequestBody, type UpstreamBody } from "./read-request.ts";
 import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond.ts";
+import { maskStoredKey } from "./mask-stored-key.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 import { nextWait } from "../routing/retry-policy.ts";
@@ -197,7 +198,9 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
 
     // 3. The response: handed on as it arrives, observed on the side, written once.
     const answer = readAnswer(call, upstream);
-    if (!isSmallWhole(answer)) return respondStream(call, answer, sent, deps, stopWatching);
+    // An error answer to a call made with a stored key is read whole, to mask the key if the upstream quotes it.
+    const masking = call.storedKey !== undefined && answer.status >= 400 && upstream.body !== null;
+    if (!masking && !isSmallWhole(answer)) return respondStream(call, answer, sent, deps, stopWatching);
     let bytes: Uint8Array;
     try {
       bytes = await upstream.bytes();
@@ -206,6 +209,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       return fail(call, new LoupeError("upstream_unreachable", `${route.adapter.id} upstream failed mid-body: ${(error as Error).message}`), deps, { truncated: true });
     }
     stopWatching();
+    if (masking) bytes = maskStoredKey(answer, bytes, call.storedKey!);
     // Not asked here: whether the client left while we waited. Touching
     // `request.signal` makes Bun 1.4 watch the connection for an abort, which
     // cost a fifth of a plain call's throughput (bench/). The call is paid for
@@ -397,5 +401,6 @@ function injectCredential(call: CallState, gate: CallGate, headers: Record<strin
     }
   }
   headers[how.header] = `${how.prefix ?? ""}${value}`;
+  call.storedKey = value;
   return { url };
 }
