@@ -115,8 +115,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     "*",
     bodyLimit({
       maxSize: deps.config.limits.maxBodyBytes,
-      // Closing stops the upload: kept open, the runtime would read the rest to discard it.
-      onError: () => renderError(new LoupeError("payload_too_large", `request body exceeds the limit of ${deps.config.limits.maxBodyBytes} bytes`), undefined, { connection: "close" }),
+      onError: () => renderError(new LoupeError("payload_too_large", `request body exceeds the limit of ${deps.config.limits.maxBodyBytes} bytes`)),
     }),
   );
   app.get("/health", (c) =>

@@ -1,13 +1,12 @@
 /**
- * A request body read whole, unless it grows past `limit` bytes: then the read
- * stops there and `undefined` says so, having held at most `limit` bytes.
- *
- * A declared `content-length` (already checked against the limit) is the
- * body's exact length, as the runtime frames it (RFC 9112 §6.3): one native
- * read. Only a body of undeclared length (chunked) is counted as it arrives.
+ * A request body of undeclared length (chunked) read whole, unless it grows
+ * past `limit` bytes: then the read stops there and `undefined` says so,
+ * having held at most `limit` bytes. (A declared content-length, checked
+ * against the limit first, is the body's exact length as the runtime frames
+ * it, RFC 9112 §6.3: that body is read with one native `request.bytes()`.)
  */
-export async function readBodyWithin(request: Request, limit: number, declared: boolean): Promise<Uint8Array | undefined> {
-  if (declared || request.body === null) return await request.bytes();
+export async function readBodyWithin(request: Request, limit: number): Promise<Uint8Array | undefined> {
+  if (request.body === null) return new Uint8Array();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -54,7 +54,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       const length = call.incoming["transfer-encoding"] === undefined ? headerText(call.incoming["content-length"]) : null;
       if (length !== null && Number(length) > limit) return fail(call, new LoupeError("payload_too_large", `request body of ${length} bytes exceeds the limit of ${limit} bytes`), deps);
       try {
-        body = await readBodyWithin(request, limit, length !== null);
+        body = length !== null ? await request.bytes() : await readBodyWithin(request, limit);
       } catch (error) {
         return fail(call, new LoupeError("invalid_request", `could not read the request body: ${(error as Error).message}`), deps, { truncated: true });
       }
@@ -340,10 +340,7 @@ function upstreamFailed(call: CallState, request: Request, abort: AbortControlle
 /** Loupe's own error: recorded, and answered in the route's dialect. */
 function fail(call: CallState, error: LoupeError, deps: ProxyDeps, end: Partial<CallEnd> = {}): Response {
   writeCall(call, { status: error.status, responseBytes: 0, errorType: error.code, errorMessage: error.message, ...end }, deps);
-  const headers: Record<string, string> = { ...call.gateHeaders, "x-loupe-request-id": call.id };
-  // Refused mid-upload: closing the connection stops the upload; kept open, the runtime would read the rest (up to any size) to discard it.
-  if (error.code === "payload_too_large") headers.connection = "close";
-  return renderError(error, call.route.adapter.dialect, headers);
+  return renderError(error, call.route.adapter.dialect, { ...call.gateHeaders, "x-loupe-request-id": call.id });
 }
 
 /**

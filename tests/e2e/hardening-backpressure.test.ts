@@ -104,7 +104,10 @@ describe("a client that stops reading a large stream", () => {
   }, 20_000);
 });
 
-/** Streams up to 1 GiB after `head` until the gateway answers or closes; says how much was sent by then. */
+/**
+ * Streams a body after `head` as fast as the gateway takes it: past the answer, up to
+ * 256 MiB of the declared 1 GiB (or of an endless chunked body), or until the gateway closes.
+ */
 async function upload(head: string, framing: "chunked" | "declared"): Promise<{ text: string; sentWhenAnswered: number; sent: number; grownMiB: number }> {
   const before = rssMiB(pid);
   const socket = await openSocket(gw.url);
@@ -122,8 +125,10 @@ async function upload(head: string, framing: "chunked" | "declared"): Promise<{ 
   const piece = Buffer.alloc(64 * 1024, "a");
   const frame = framing === "chunked" ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")]) : piece;
   const deadline = Date.now() + 8000;
-  while (sent < 1024 * MiB && !closed && Date.now() < deadline && (sentWhenAnswered < 0 || !text.includes("\r\n\r\n{"))) {
+  while (sent < 256 * MiB && !closed && Date.now() < deadline) {
     sent += piece.length;
+    // Let an answer be seen as soon as it comes (a loop of accepted writes would hold it back).
+    await new Promise((resolve) => setImmediate(resolve));
     if (!socket.write(frame)) {
       await new Promise<void>((resolve) => {
         const wake = () => resolve();
@@ -133,8 +138,8 @@ async function upload(head: string, framing: "chunked" | "declared"): Promise<{ 
       });
     }
   }
-  // Let the rest of the answer arrive.
-  await Bun.sleep(200);
+  // Measured while the connection is still open and the gateway still reading what follows the refusal.
+  await Bun.sleep(100);
   const grownMiB = rssMiB(pid) - before;
   socket.destroy();
   return { text, sentWhenAnswered, sent, grownMiB };
@@ -144,16 +149,17 @@ const jsonBody = (text: string) => JSON.parse(text.slice(text.indexOf("\r\n\r\n"
 
 describe("a 1 GiB request body", () => {
   for (const framing of ["chunked", "declared"] as const) {
-    test(`${framing}: refused at LOUPE_MAX_BODY_BYTES with the route's own 413 while the upload runs, never buffered, the connection closed`, async () => {
+    test(`${framing}: refused at LOUPE_MAX_BODY_BYTES with the route's own 413 while the upload runs, and never buffered`, async () => {
       const before = mock.requests.length;
       const { text, sentWhenAnswered, sent, grownMiB } = await upload(anthropicHead(), framing);
       expect(statusesIn(text)).toEqual([413]);
       // Anthropic's error shape: the SDK reads its type.
       expect(jsonBody(text)).toMatchObject({ type: "error", error: { type: "request_too_large" } });
-      expect(text.toLowerCase()).toContain("\r\nconnection: close\r\n");
-      // Answered early (the limit plus socket buffers), and the upload stopped with the connection.
+      // Answered early: the limit plus socket buffers, not the whole upload.
       expect({ sentWhenAnsweredMiB: sentWhenAnswered / MiB, early: sentWhenAnswered >= 0 && sentWhenAnswered < 32 * MiB }).toMatchObject({ early: true });
-      expect({ sentMiB: sent / MiB, stopped: sent < 64 * MiB }).toMatchObject({ stopped: true });
+      // Bun then reads the rest to discard it, keeping the connection (closing under an upload
+      // would reset it, and the client could lose the 413): hundreds of MiB, in bounded memory.
+      expect(sent).toBeGreaterThan(sentWhenAnswered + 64 * MiB);
       expect({ grownMiB, bounded: grownMiB < 32 }).toMatchObject({ bounded: true });
       expect(mock.requests.length).toBe(before);
     }, 15_000);
@@ -165,7 +171,7 @@ describe("a 1 GiB request body", () => {
       const { text, sent, grownMiB } = await upload(head, framing);
       expect([framing, statusesIn(text)]).toEqual([framing, [413]]);
       expect(jsonBody(text)).toMatchObject({ error: { type: "payload_too_large" } });
-      expect({ framing, stopped: sent < 64 * MiB, bounded: grownMiB < 32 }).toEqual({ framing, stopped: true, bounded: true });
+      expect({ framing, sentMiB: Math.round(sent / MiB), bounded: grownMiB < 32 }).toMatchObject({ framing, bounded: true });
     }
   }, 20_000);
 

@@ -146,11 +146,10 @@ describe("ambiguous framing over raw sockets", () => {
 });
 
 describe("a request hidden in a body the gateway refuses without reading", () => {
-  test("413 before the body: the connection closes, so the body is never read as a request", async () => {
+  test("413 before the body: the body is read to be discarded, never as a request", async () => {
     const hidden = smuggledFor("refused-unread").padEnd(LIMIT + 100, " ");
-    const exchange = await rawExchange(gw.url, `${HEAD}Content-Length: ${hidden.length}\r\n\r\n${hidden}`, 2000);
+    const exchange = await rawExchange(gw.url, `${HEAD}Content-Length: ${hidden.length}\r\n\r\n${hidden}`, 1000);
     expect(exchange.statuses).toEqual([413]);
-    expect(exchange.closedByServer).toBe(true);
     await Bun.sleep(200);
     expect(seenUpstream("refused-unread").smuggled).toEqual([]);
   });
