@@ -120,16 +120,21 @@ describe("ambiguous framing over raw sockets", () => {
     test(`${name}: ${typeof outcome === "string" ? "no request is made of the bytes after it" : "refused" in outcome ? `refused ${outcome.refused}` : "answered" in outcome ? `Loupe's own ${outcome.answered}, nothing proxied` : "proxied once, whole"}`, () => {
       const exchange = results.get(name)!;
       const { calls, smuggled } = seenUpstream(name);
-      // Whatever happens, no request reaches the upstream from smuggled bytes.
-      expect(smuggled).toEqual([]);
       if (outcome === "pipelined") {
         // The first request is proxied once. Bun 1.4.5 closes a connection on which a request
         // arrives while the previous one's response is pending, answering neither (measured):
-        // the call is made and recorded, its answer lost. The second request is never processed.
+        // the call is made and recorded, its answer lost, the second request never processed.
+        // A server that pipelines would answer both, the second as a request of its own.
         expect(calls.length).toBe(1);
-        expect(exchange.statuses).toEqual([]);
-        expect(exchange.closedByServer).toBe(true);
-      } else if ("refused" in outcome) {
+        const pipelines = exchange.statuses.length === 2;
+        expect(pipelines ? { statuses: exchange.statuses, second: smuggled.length } : { statuses: exchange.statuses, closed: exchange.closedByServer, second: smuggled.length }).toEqual(
+          pipelines ? { statuses: [200, 404], second: 1 } : { statuses: [], closed: true, second: 0 },
+        );
+        return;
+      }
+      // Whatever happens, no request reaches the upstream from smuggled bytes.
+      expect(smuggled).toEqual([]);
+      if ("refused" in outcome) {
         expect({ statuses: exchange.statuses, closed: exchange.closedByServer, proxied: calls.length }).toEqual({ statuses: [outcome.refused], closed: true, proxied: 0 });
       } else if ("answered" in outcome) {
         expect({ statuses: exchange.statuses, proxied: calls.length }).toEqual({ statuses: [outcome.answered], proxied: 0 });
