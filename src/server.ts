@@ -14,6 +14,7 @@ import type { UpstreamFetch } from "./proxy/proxy-deps.ts";
 import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 
 const LOCAL_SQL_MAX_ROWS = 100_000;
+const OWN_BODY_BYTES = 1024 * 1024;
 import type { RecordWriterStats } from "./recording/journal-writer.ts";
 import { recordCall } from "./recording/recorder.ts";
 import { createRoutingSettings, type RoutingSettingsHolder } from "./routing/routing-settings.ts";
@@ -110,14 +111,10 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     },
   };
 
-  // Loupe's own routes read their (small) bodies whole: never past LOUPE_MAX_BODY_BYTES, counted as they arrive.
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: deps.config.limits.maxBodyBytes,
-      onError: () => renderError(new LoupeError("payload_too_large", `request body exceeds the limit of ${deps.config.limits.maxBodyBytes} bytes`)),
-    }),
-  );
+  // Loupe's own routes take small JSON bodies (a query, settings, a key), counted as they arrive,
+  // before any credential is checked: never past OWN_BODY_BYTES (nor LOUPE_MAX_BODY_BYTES).
+  const ownBodyBytes = Math.min(OWN_BODY_BYTES, deps.config.limits.maxBodyBytes);
+  app.use("*", bodyLimit({ maxSize: ownBodyBytes, onError: () => renderError(new LoupeError("payload_too_large", `request body exceeds the limit of ${ownBodyBytes} bytes`)) }));
   app.get("/health", (c) =>
     state.draining ? c.json({ status: "draining", in_flight: state.inflight }, 503) : c.json({ status: "ok", version: deps.version }),
   );

@@ -15,9 +15,8 @@ export const bunRuntime: Runtime = {
       fetch,
       // A model may think for minutes before its first byte: never cut a quiet connection.
       idleTimeout: 0,
-      // Loupe counts every body against LOUPE_MAX_BODY_BYTES as it arrives (proxy/forward.ts, server.ts)
-      // and answers 413 in the route's dialect; Bun's own limit would answer first, bare, or after
-      // buffering a chunked body up to it.
+      // Loupe counts every body as it arrives (proxy/forward.ts, server.ts) and answers 413 in the
+      // route's dialect; Bun's own limit would refuse first, in no dialect.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     });
     return {
