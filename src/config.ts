@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { z } from "zod";
 import type { Provider } from "./providers/contract.ts";
 import { declaredProviderSchema, type DeclaredProvider } from "./providers/declare-provider.ts";
@@ -350,12 +351,24 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
+ * Whether a listen address is loopback: `localhost`, an IPv4 address in
+ * 127.0.0.0/8, or ::1. A host name is not, whatever it begins with
+ * (`127.0.0.1.example.com` resolves where its DNS says).
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost") return true;
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  const family = isIP(bare);
+  if (family === 4) return bare.startsWith("127.");
+  // Written out or compressed, ::1 has one canonical form.
+  return family === 6 && new URL(`http://[${bare}]`).hostname === "[::1]";
+}
+
+/**
  * LOUPE_REQUIRE_KEY's rule: as set; unset, calls need a gateway key (or JWT)
  * when the gateway listens off loopback and at least one key exists.
  */
 export function requireKeyNow(config: Pick<Config, "access" | "server">, keysExist: boolean): boolean {
   if (config.access.requireKey !== undefined) return config.access.requireKey;
-  const host = config.server.host;
-  const loopback = host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
-  return !loopback && keysExist;
+  return !isLoopbackHost(config.server.host) && keysExist;
 }

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { createApi, type ApiDeps } from "./api/create-api.ts";
 import { createAccess } from "./dashboard/access.ts";
 import { describeSettings } from "./api/describe-settings.ts";
@@ -13,6 +14,7 @@ import type { UpstreamFetch } from "./proxy/proxy-deps.ts";
 import { createUpstreamDeadlines } from "./proxy/upstream-deadline.ts";
 
 const LOCAL_SQL_MAX_ROWS = 100_000;
+const OWN_BODY_BYTES = 1024 * 1024;
 import type { RecordWriterStats } from "./recording/journal-writer.ts";
 import { recordCall } from "./recording/recorder.ts";
 import { createRoutingSettings, type RoutingSettingsHolder } from "./routing/routing-settings.ts";
@@ -109,6 +111,10 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     },
   };
 
+  // Loupe's own routes take small JSON bodies (a query, settings, a key), counted as they arrive,
+  // before any credential is checked: never past OWN_BODY_BYTES (nor LOUPE_MAX_BODY_BYTES).
+  const ownBodyBytes = Math.min(OWN_BODY_BYTES, deps.config.limits.maxBodyBytes);
+  app.use("*", bodyLimit({ maxSize: ownBodyBytes, onError: () => renderError(new LoupeError("payload_too_large", `request body exceeds the limit of ${ownBodyBytes} bytes`)) }));
   app.get("/health", (c) =>
     state.draining ? c.json({ status: "draining", in_flight: state.inflight }, 503) : c.json({ status: "ok", version: deps.version }),
   );
@@ -222,6 +228,9 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
    */
   const fetch = (request: Request): Response | Promise<Response> => {
     const url = request.url;
+    // A Host that is no host gets 400 (RFC 9112 §3.2). Bun takes it and gives a URL without an origin,
+    // whose path this function and Hono would each misread (`/x/anthropic/…` proxied as `/anthropic/…`).
+    if (!url.startsWith("http")) return renderError(new LoupeError("invalid_request", "the Host header is not a valid host"), undefined, { connection: "close" });
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const end = url.indexOf("?", start);
     const pathname = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);

@@ -2,6 +2,7 @@ import type { z } from "@hono/zod-openapi";
 import type { SettingsSchema } from "./dashboard-schemas.ts";
 import type { Config } from "../config.ts";
 import type { RouteDescription } from "../providers/registry.ts";
+import { urlWithoutCredentials } from "../http/url-without-credentials.ts";
 
 export interface SettingsSources {
   config: Config;
@@ -12,19 +13,6 @@ export interface SettingsSources {
   telemetryStats?: (() => Promise<unknown>) | undefined;
   clickhouseStats?: (() => Promise<unknown>) | undefined;
   control: { version: number; settings: unknown };
-}
-
-/** A URL without user info or query (where credentials would hide). */
-function withoutSecrets(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = "";
-    parsed.password = "";
-    parsed.search = "";
-    return parsed.toString();
-  } catch {
-    return "(not shown)";
-  }
 }
 
 /** The effective configuration for `GET /api/settings`: every setting a user can check, no secret (OTLP headers, tokens, passwords). */
@@ -59,12 +47,12 @@ export async function describeSettings(sources: SettingsSources): Promise<z.infe
     trace_url_template: config.traceUrlTemplate ?? null,
     upstreams: sources.routes.map((route) => {
       const override = upstreams[route.provider];
-      return { provider: route.provider, prefix: route.prefix, upstream: withoutSecrets(override ?? route.upstream), overridden: override !== undefined };
+      return { provider: route.provider, prefix: route.prefix, upstream: urlWithoutCredentials(override ?? route.upstream), overridden: override !== undefined };
     }),
     telemetry: telemetry
       ? {
-          traces: telemetry.traces ? { url: withoutSecrets(telemetry.traces.url), protocol: telemetry.traces.protocol } : null,
-          metrics: telemetry.metrics ? { url: withoutSecrets(telemetry.metrics.url), protocol: telemetry.metrics.protocol, interval_ms: telemetry.metrics.intervalMs } : null,
+          traces: telemetry.traces ? { url: urlWithoutCredentials(telemetry.traces.url), protocol: telemetry.traces.protocol } : null,
+          metrics: telemetry.metrics ? { url: urlWithoutCredentials(telemetry.metrics.url), protocol: telemetry.metrics.protocol, interval_ms: telemetry.metrics.intervalMs } : null,
           service_name: telemetry.serviceName,
           sampler: telemetry.sampler.kind === "traceidratio" || telemetry.sampler.kind === "parentbased_traceidratio" ? `${telemetry.sampler.kind} ${telemetry.sampler.ratio}` : telemetry.sampler.kind,
           capture_content: telemetry.captureContent,
@@ -73,7 +61,7 @@ export async function describeSettings(sources: SettingsSources): Promise<z.infe
       : null,
     clickhouse: config.clickhouse
       ? {
-          url: withoutSecrets(config.clickhouse.url),
+          url: urlWithoutCredentials(config.clickhouse.url),
           database: config.clickhouse.database,
           user: config.clickhouse.user ?? "default",
           required: config.clickhouse.required,

@@ -43,6 +43,9 @@ const DECODERS: Record<string, (data: Uint8Array) => Uint8Array> = {
   zstd: zstdDecompressSync,
 };
 
+/** The decoder of a content-encoding this module reads (undefined for identity and for codings it does not know). */
+export const decoderFor = (encoding: string): ((data: Uint8Array) => Uint8Array) | undefined => DECODERS[encoding.toLowerCase().trim()];
+
 /**
  * Reads usage from the same bytes the client receives, on the side. Plain
  * event streams are parsed as they pass; JSON bodies and compressed bodies

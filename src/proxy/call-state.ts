@@ -75,6 +75,8 @@ export interface CallState {
   listModels: readonly string[] | undefined;
   /** Response header rules that may apply (readAnswer matches and applies them). */
   responseHeaderRules: readonly HeaderRule[] | undefined;
+  /** The stored provider key Loupe put in the request (a gateway key's or JWT's call): masked in an error answer that echoes it. */
+  storedKey: string | undefined;
 }
 
 /** The raw path and query as the client sent them (WHATWG URL parsing would re-encode). */
@@ -131,6 +133,7 @@ export function openCall(request: Request, route: RouteMatch, deps: ProxyDeps): 
     routed: undefined,
     listModels: undefined,
     timeouts: undefined,
+    storedKey: undefined,
   };
 }
 

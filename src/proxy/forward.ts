@@ -3,8 +3,10 @@ import { headerText } from "../http/headers.ts";
 import type { ProviderId, RouteMatch } from "../providers/registry.ts";
 import { answerAfter, hostOf, openCall, writeCall, type CallEnd, type CallState } from "./call-state.ts";
 import { forwardRequestHeaders } from "../http/headers.ts";
+import { readBodyWithin } from "../http/read-body-within.ts";
 import { readRequestBody, type UpstreamBody } from "./read-request.ts";
 import { isSmallWhole, readAnswer, respondStream, respondWhole } from "./respond.ts";
+import { maskStoredKey } from "./mask-stored-key.ts";
 import type { ProxyDeps } from "./proxy-deps.ts";
 import { UpstreamTimeoutError } from "./upstream-deadline.ts";
 import { nextWait } from "../routing/retry-policy.ts";
@@ -48,13 +50,15 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     let body: Uint8Array | undefined;
     if (!BODYLESS.has(call.method)) {
       const limit = deps.config.limits.maxBodyBytes;
-      const declared = Number(headerText(call.incoming["content-length"]) ?? "0");
-      if (declared > limit) return fail(call, new LoupeError("payload_too_large", `request body of ${declared} bytes exceeds the limit of ${limit} bytes`), deps);
+      // A length is declared only without transfer-encoding, which would override it (RFC 9112 §6.3).
+      const length = call.incoming["transfer-encoding"] === undefined ? headerText(call.incoming["content-length"]) : null;
+      if (length !== null && Number(length) > limit) return fail(call, new LoupeError("payload_too_large", `request body of ${length} bytes exceeds the limit of ${limit} bytes`), deps);
       try {
-        body = await request.bytes();
+        body = length !== null ? await request.bytes() : await readBodyWithin(request, limit);
       } catch (error) {
         return fail(call, new LoupeError("invalid_request", `could not read the request body: ${(error as Error).message}`), deps, { truncated: true });
       }
+      if (body === undefined) return fail(call, new LoupeError("payload_too_large", `request body exceeds the limit of ${limit} bytes`), deps, { truncated: true });
     }
     let sent = readRequestBody(call, body, deps);
     if (sent instanceof LoupeError) return fail(call, sent, deps);
@@ -194,7 +198,9 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
 
     // 3. The response: handed on as it arrives, observed on the side, written once.
     const answer = readAnswer(call, upstream);
-    if (!isSmallWhole(answer)) return respondStream(call, answer, sent, deps, stopWatching);
+    // An error answer to a call made with a stored key is read whole, to mask the key if the upstream quotes it.
+    const masking = call.storedKey !== undefined && answer.status >= 400 && upstream.body !== null;
+    if (!masking && !isSmallWhole(answer)) return respondStream(call, answer, sent, deps, stopWatching);
     let bytes: Uint8Array;
     try {
       bytes = await upstream.bytes();
@@ -203,6 +209,7 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
       return fail(call, new LoupeError("upstream_unreachable", `${route.adapter.id} upstream failed mid-body: ${(error as Error).message}`), deps, { truncated: true });
     }
     stopWatching();
+    if (masking) bytes = maskStoredKey(answer, bytes, call.storedKey!);
     // Not asked here: whether the client left while we waited. Touching
     // `request.signal` makes Bun 1.4 watch the connection for an abort, which
     // cost a fifth of a plain call's throughput (bench/). The call is paid for
@@ -391,5 +398,6 @@ function injectCredential(call: CallState, gate: CallGate, headers: Record<strin
     }
   }
   headers[how.header] = `${how.prefix ?? ""}${value}`;
+  call.storedKey = value;
   return { url };
 }

@@ -8,14 +8,16 @@ export const bunRuntime: Runtime = {
   // Bun queues outgoing fetches past 256 at once unless told otherwise at start-up.
   prepareToServe: ensureFetchConcurrency,
   loadFileMapping,
-  serve({ hostname, port, fetch, maxRequestBodySize }) {
+  serve({ hostname, port, fetch }) {
     const server = Bun.serve({
       hostname,
       port,
       fetch,
       // A model may think for minutes before its first byte: never cut a quiet connection.
       idleTimeout: 0,
-      maxRequestBodySize,
+      // Loupe counts every body as it arrives (proxy/forward.ts, server.ts) and answers 413 in the
+      // route's dialect; Bun's own limit would refuse first, in no dialect.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     });
     return {
       url: listenerUrl(server.hostname ?? hostname, server.port ?? port),

@@ -25,9 +25,8 @@ export interface Runtime {
 export interface ServeOptions {
   hostname: string;
   port: number;
+  /** Answers every request. It limits request bodies itself (LOUPE_MAX_BODY_BYTES), to answer 413 in the route's dialect: the runtime sets no limit of its own. */
   fetch(request: Request): Response | Promise<Response>;
-  /** Larger request bodies are refused by the runtime itself (Loupe checks its own, smaller limit first). */
-  maxRequestBodySize: number;
 }
 
 export interface Listener {

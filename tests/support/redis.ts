@@ -5,8 +5,9 @@ import { freePort, tempDir } from "./gateway.ts";
 
 /**
  * A real redis-server (Debian's /usr/bin/redis-server) on a free port with an
- * empty temp dir, no persistence. `stop` and `start` keep the port, so a test
- * can take Redis away from a client and bring it back.
+ * empty temp dir, no persistence; with `password`, clients must AUTH (the URL
+ * carries it). `stop` and `start` keep the port, so a test can take Redis
+ * away from a client and bring it back.
  */
 export interface RedisServer {
   url: string;
@@ -19,16 +20,17 @@ export interface RedisServer {
   dispose(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = tempDir("loupe-redis-");
+  const auth = options.password === undefined ? [] : ["--requirepass", options.password];
   let proc: Subprocess<"ignore", "pipe", "pipe"> | undefined;
   const server: RedisServer = {
-    url: `redis://127.0.0.1:${port}`,
+    url: options.password === undefined ? `redis://127.0.0.1:${port}` : `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`,
     port,
     async start() {
       if (proc) return;
-      const started = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const started = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...auth], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       proc = started;
       const deadline = Date.now() + 5000;
       while (!(await pings(port))) {
@@ -70,7 +72,8 @@ function pings(port: number): Promise<boolean> {
     socket.once("connect", () => socket.write("PING\r\n"));
     socket.on("data", (chunk) => {
       answer += chunk.toString();
-      if (answer.includes("\r\n")) done(answer.startsWith("+PONG"));
+      // Asked for a password, it is up all the same.
+      if (answer.includes("\r\n")) done(answer.startsWith("+PONG") || answer.startsWith("-NOAUTH"));
     });
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "../../src/config.ts";
+import { ConfigError, isLoopbackHost, loadConfig } from "../../src/config.ts";
 import { tempDir } from "../support/gateway.ts";
 
 describe("config: flags > LOUPE_* env > file > defaults", () => {
@@ -86,5 +86,14 @@ describe("config: providers declared in the config file", () => {
     expect(message).toContain("providers[1].baseUrl");
     expect(message).toContain("providers[1].dialect");
     expect(() => loadConfig({ env: { LOUPE_CONFIG: bad } })).toThrow(ConfigError);
+  });
+});
+
+describe("loopback: what needs no admin token to listen on", () => {
+  test("localhost, 127.0.0.0/8 and ::1 in any spelling; no host name, whatever it begins with", () => {
+    const loopback = ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "0:0:0:0:0:0:0:1"];
+    const elsewhere = ["0.0.0.0", "::", "[::]", "192.0.2.2", "127.0.0.1.example.com", "127.evil.example", "localhost.example.com", "::ffff:127.0.0.1", "fe80::1"];
+    expect(loopback.filter((host) => !isLoopbackHost(host))).toEqual([]);
+    expect(elsewhere.filter(isLoopbackHost)).toEqual([]);
   });
 });

@@ -228,3 +228,22 @@ describe.each(MATRIX)("metrics as %s, compression %s", (protocol, compression) =
     ]);
   });
 });
+
+describe("export failures", () => {
+  test("name the backend without the credentials its URL carries (they are logged and shown in /livez)", async () => {
+    const withCredentials = new URL(`${receiver.url}/v1/traces?api_key=query-secret-0123`);
+    withCredentials.username = "otlp";
+    withCredentials.password = "url-password-4567";
+    const post = createOtlpPost({ ...target("traces", "http/json", "none"), url: withCredentials.href }, "application/json");
+    receiver.failWith(503);
+    const refused = await post(new Uint8Array()).catch((error: Error) => error.message);
+    receiver.failWith(null);
+    const unreachable = await createOtlpPost({ ...target("traces", "http/json", "none"), url: "http://otlp:url-password-4567@127.0.0.1:1/v1/traces" }, "application/json")(new Uint8Array()).catch((error: Error) => error.message);
+    for (const message of [refused, unreachable]) {
+      expect(message).toBeString();
+      expect(message).not.toContain("url-password-4567");
+      expect(message).not.toContain("query-secret-0123");
+    }
+    expect(refused).toContain(`${receiver.url}/v1/traces answered 503`);
+  });
+});

@@ -5,12 +5,13 @@ import { assets, indexHtml } from "../../dashboard/ui-bundle.generated.ts";
 import { rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ConfigError, loadConfig, type Config } from "../../config.ts";
+import { ConfigError, isLoopbackHost, loadConfig, type Config } from "../../config.ts";
 import { openAccess } from "../../keys/open-access.ts";
 import { loadPriceBook } from "../../pricing/load-prices.ts";
 import { createApp, type GatewayState } from "../../server.ts";
 import { openJournal } from "../../recording/journal.ts";
 import { redactSecrets } from "../../recording/redact-secrets.ts";
+import { urlWithoutCredentials } from "../../http/url-without-credentials.ts";
 import { createRecordWriter } from "../../recording/journal-writer.ts";
 import { startRecordingWorker } from "../../recording/worker-client.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
@@ -35,10 +36,6 @@ function flushedBefore<T extends object>(target: T, flush: () => Promise<void>):
   ) as T;
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
-}
-
 /** Loupe's stderr. Messages can quote an upstream URL or error (a `?key=`), so they are masked like records. */
 function log(config: Pick<Config, "quiet"> | undefined, message: string) {
   if (!config?.quiet) console.error(`[loupe] ${redactSecrets(message)}`);
@@ -47,7 +44,7 @@ function log(config: Pick<Config, "quiet"> | undefined, message: string) {
 async function serve(settings: Record<string, string>, version: string, runtime: Runtime): Promise<void> {
   const config = loadConfig({ flags: settings });
   // The analytics API exposes every recorded call: never on a network without a token.
-  if (!isLoopback(config.server.host) && !config.adminToken) {
+  if (!isLoopbackHost(config.server.host) && !config.adminToken) {
     throw new ConfigError(`refusing to listen on ${config.server.host} without LOUPE_ADMIN_TOKEN (it protects /api); set one, or listen on 127.0.0.1`);
   }
   const childExit = await runtime.prepareToServe();
@@ -128,7 +125,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   const tracer = config.telemetry && createCallTracer(config.telemetry);
   if (config.telemetry) {
     const { traces, metrics } = config.telemetry;
-    log(config, `OpenTelemetry: traces ${traces ? `→ ${traces.url} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${metrics.url}` : "off"}`);
+    log(config, `OpenTelemetry: traces ${traces ? `→ ${urlWithoutCredentials(traces.url)} (${traces.protocol})` : "off"}, metrics ${metrics ? `→ ${urlWithoutCredentials(metrics.url)}` : "off"}`);
   }
 
   // Part 7: the gate reads the access book; limits are counted in process, or in Redis when
@@ -173,8 +170,6 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     hostname: config.server.host,
     port: config.server.port,
     fetch: gateway.fetch,
-    // Loupe checks the size itself, to answer 413 in the route's dialect.
-    maxRequestBodySize: Math.max(config.limits.maxBodyBytes * 2, 1024 * 1024),
   });
   if (onDisk) writeDiscovery(config.db, { pid: process.pid, url: server.url, key: localKey });
   log(config, `listening on ${server.url} — records in ${config.db} (${runtime.describe()})`);

@@ -1,4 +1,5 @@
 import { gzip } from "node:zlib";
+import { urlWithoutCredentials } from "../../http/url-without-credentials.ts";
 import type { OtlpTarget } from "../../telemetry/otel-config.ts";
 
 /**
@@ -29,6 +30,8 @@ const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 export function createOtlpPost(target: OtlpTarget, contentType: string, timeoutMs = target.timeoutMs): OtlpPost {
   const headers: Record<string, string> = { ...target.headers, "content-type": contentType };
   if (target.compression === "gzip") headers["content-encoding"] = "gzip";
+  // Errors are logged and shown in /livez: they name the backend without the credentials its URL may carry.
+  const where = urlWithoutCredentials(target.url);
   return async function postOtlp(body) {
     const signal = AbortSignal.timeout(timeoutMs);
     const payload = target.compression === "gzip" ? await gzipAsync(body) : body;
@@ -36,14 +39,14 @@ export function createOtlpPost(target: OtlpTarget, contentType: string, timeoutM
     try {
       response = await fetch(target.url, { method: "POST", headers, body: payload, signal });
     } catch (error) {
-      throw new OtlpExportError(signal.aborted ? `no answer from ${target.url} within ${timeoutMs} ms` : `${target.url}: ${(error as Error).message}`, true);
+      throw new OtlpExportError(signal.aborted ? `no answer from ${where} within ${timeoutMs} ms` : `${where}: ${(error as Error).message}`, true);
     }
     // Read the (small) answer either way, so the connection goes back to the pool.
     const answer = await response.text().catch(() => "");
     if (!response.ok) {
       const seconds = Number(response.headers.get("retry-after"));
       throw new OtlpExportError(
-        `${target.url} answered ${response.status}${answer ? `: ${answer.slice(0, 200)}` : ""}`,
+        `${where} answered ${response.status}${answer ? `: ${answer.slice(0, 200)}` : ""}`,
         RETRYABLE_STATUS.has(response.status),
         Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
       );
