@@ -24,6 +24,8 @@ import { CLAUDE_SESSION } from "../support/dashboard-seed.ts";
 
 const records = analyticsRecords();
 const DUPLICATED = records.slice(0, 12);
+/** The tests that ask many questions (every session, every record, every page) get longer than bun's 5 s. */
+const MANY = 60_000;
 const h = (hoursBeforeEnd: number) => new Date(END - hoursBeforeEnd * 3_600_000).toISOString();
 
 let duck: DuckDBStore;
@@ -159,7 +161,7 @@ for (const [engine, source] of Object.entries(engines)) {
       const expected = await same((a) => sessionPages(a, filter, 4));
       // (No 429 came in a session.)
       if (!["no match", "status 429"].includes(name)) expect(expected[0]!.items.length).toBeGreaterThan(0);
-    });
+    }, MANY);
 
     test.each(FILTERS)("timeseries per hour, ungrouped and per model with top 3: %s", async (_, filter) => {
       await same((a) => a.timeseries(filter, "hour", undefined));
@@ -171,11 +173,11 @@ for (const [engine, source] of Object.entries(engines)) {
       const expected = await same((a) => pages(a, {}, sort, order, 7));
       // Every record once, over the pages.
       expect(new Set(expected.flatMap((p) => p.items.map((i) => i.id))).size).toBe(records.length);
-    });
+    }, MANY);
 
     test.each(FILTERS.filter(([, f]) => Object.keys(f).length > 0))("requests with a filter, by cost: %s", async (_, filter) => {
       await same((a) => pages(a, filter, "cost_usd", "desc", 10));
-    });
+    }, MANY);
 
     test("a DuckDB cursor reads the same next page here, and the reverse", async () => {
       for (const sort of ["started_at", "cost_usd", "duration_ms", "output_tokens"] as const) {
@@ -203,12 +205,12 @@ for (const [engine, source] of Object.entries(engines)) {
           for (const top of [1, 2, 50]) await same((a) => a.timeseries({ from: h(20) }, bucket, group, { top }));
         }
       }
-    });
+    }, MANY);
 
     test("getRequest: each record as DuckDB shows it, bodies and agents included; a missing id is undefined", async () => {
       for (const record of records) await same((a) => a.getRequest(record.id));
       expect(await ch.getRequest("no-such-id")).toBeUndefined();
-    });
+    }, MANY);
 
     test("session: totals, first prompt, agents and calls of every session; a missing one is undefined", async () => {
       const ids = [...new Set(records.map((r) => r.session_id).filter((s): s is string => s !== null))];
@@ -217,7 +219,7 @@ for (const [engine, source] of Object.entries(engines)) {
       expect((await ch.session(PROMPT_SESSION))!.session.first_prompt).toBe('Hallo "Gemini" ☺');
       expect((await ch.session(MODELLESS_SESSION))!.session.models).toBeNull();
       expect(await ch.session("no-such-session")).toBeUndefined();
-    });
+    }, MANY);
 
     test.each(BUCKETS)("rate limits per %s, whole range, a window and a provider", async (bucket) => {
       const all = await same((a) => a.rateLimits({}, bucket));
@@ -225,7 +227,7 @@ for (const [engine, source] of Object.entries(engines)) {
       expect(all.latest.map((l) => [l.provider, l.organization])).toEqual([["anthropic", "org \"b\" \\ ü"], ["anthropic", "org-a"], ["openai", null]]);
       await same((a) => a.rateLimits({ from: "2026-12-01T10:00:00Z", to: "2026-12-01T11:00:00Z" }, bucket));
       await same((a) => a.rateLimits({ provider: "anthropic" }, bucket));
-    });
+    }, MANY);
 
     test("rate-limit headers and organizations with escapes read back as written", async () => {
       const { latest } = await ch.rateLimits({ provider: "anthropic" }, "day");
@@ -236,7 +238,7 @@ for (const [engine, source] of Object.entries(engines)) {
       for (const now of ["2026-12-01T11:00:00Z", "2026-12-01T00:00:00Z", "2026-11-30T12:00:00.5Z", "2026-11-29T23:59:59.999Z", "2026-11-02T09:00:00Z"]) {
         await same((a) => a.usageSummary(now));
       }
-    });
+    }, MANY);
   });
 }
 
