@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { RequestRecord } from "../../src/record.ts";
 import { nanoUsd, toClickHouseRow, toTsvLine, usdOfNano } from "../../src/sinks/clickhouse/clickhouse-rows.ts";
 import { createTableSql, INSERT_COLUMNS } from "../../src/sinks/clickhouse/clickhouse-schema.ts";
+import { createClickHouseLink } from "../../src/sinks/clickhouse/clickhouse-link.ts";
 import { createClickHouseSink } from "../../src/sinks/clickhouse/clickhouse-sink.ts";
 import { ClickHouseUnavailableError, openClickHouseStore, type ClickHouseStore } from "../../src/sinks/clickhouse/clickhouse-store.ts";
 import { startClickHouse, type ClickHouseServer } from "../support/clickhouse.ts";
@@ -132,6 +133,24 @@ describe("ClickHouse 18.16 (Debian's clickhouse-server)", () => {
     await again.close();
     const [row] = await server.rows<{ n: string }>("SELECT count() AS n FROM system.columns WHERE database = 'loupe' AND table = 'requests' AND name = 'routed_model'");
     expect(Number(row!.n)).toBe(1);
+  });
+
+  test("the link: a query ClickHouse refuses is the caller's error and keeps the link up; a table that went away marks it down", async () => {
+    const link = createClickHouseLink({ url: server.url, database: "loupe", user: server.user, password: server.password });
+    try {
+      const refused = link.use((s) => s.rows("SELECT no_such_column FROM loupe.requests"));
+      await expect(refused).rejects.toThrow(/no_such_column/);
+      await expect(refused).rejects.not.toBeInstanceOf(ClickHouseUnavailableError);
+      expect(link.stats().connected).toBe(true);
+      const gone = link.use((s) => s.rows("SELECT 1 FROM no_such_db.requests"));
+      await expect(gone).rejects.toBeInstanceOf(ClickHouseUnavailableError);
+      expect(link.stats()).toMatchObject({ connected: false });
+      // The next use opens the store again.
+      expect(await link.use((s) => s.rows<{ one: number }>("SELECT 1 AS one"))).toEqual([{ one: 1 }]);
+      expect(link.stats().connected).toBe(true);
+    } finally {
+      await link.close();
+    }
   });
 
   test("wrong credentials are refused at open with ClickHouse's reason (its /ping answers anyway)", async () => {

@@ -33,6 +33,16 @@ export interface ClickHouseLink {
 /** Server errors that mean the store must be opened again: unknown database or table, authentication failed, wrong password. */
 const LINK_ERROR_CODES = new Set(["60", "81", "192", "193", "516"]);
 
+/**
+ * ClickHouse's error code when the server answered with an error: the client's
+ * `code`, or `Code: N` at the start of the message (how 18.16 words its
+ * errors, which the client does not parse); undefined for a failure to reach it.
+ */
+function serverErrorCode(error: unknown): string | undefined {
+  if (error instanceof ClickHouseError && /^\d+$/.test(error.code)) return error.code;
+  return /^Code: (\d+)/.exec(String((error as Error)?.message ?? ""))?.[1];
+}
+
 export function createClickHouseLink(options: ClickHouseOptions): ClickHouseLink {
   let store: ClickHouseStore | undefined;
   let opening: Promise<ClickHouseStore> | undefined;
@@ -69,7 +79,8 @@ export function createClickHouseLink(options: ClickHouseOptions): ClickHouseLink
       return result;
     } catch (error) {
       // ClickHouse answered with an error (a query it refused): the connection is fine, the caller's problem.
-      if (error instanceof ClickHouseError && !LINK_ERROR_CODES.has(error.code)) throw error;
+      const code = serverErrorCode(error);
+      if (code !== undefined && !LINK_ERROR_CODES.has(code)) throw error;
       lastError = `ClickHouse at ${redactUrl(options.url)}: ${(error as Error).message}`;
       // The server is gone or the table is (credentials changed, database dropped): the next use checks it all again.
       if (store === current) store = undefined;
