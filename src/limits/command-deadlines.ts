@@ -1,0 +1,100 @@
+/**
+ * A time limit on Redis commands without a timer per command: Bun's Redis
+ * client has no command timeout, and a setTimeout + clearTimeout per admit
+ * cost as much as the wait it guards (bench/limiter.ts). Every command gets
+ * the same limit, so deadlines come in the order commands are sent: one
+ * queue, and one timer armed for the oldest deadline still open.
+ */
+export interface CommandDeadlines {
+  /** `pending`, or a rejection with CommandTimeoutError once `ms` have passed without it settling. */
+  guard<T>(pending: Promise<T>): Promise<T>;
+  /** Commands guarded and not yet settled or timed out. */
+  readonly open: number;
+  /** Stops the timer; commands still open are left to settle by themselves. */
+  stop(): void;
+}
+
+export class CommandTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Redis did not answer within ${ms} ms`);
+    this.name = "CommandTimeoutError";
+  }
+}
+
+interface Open {
+  deadline: number;
+  reject: ((error: Error) => void) | undefined;
+}
+
+export function createCommandDeadlines(ms: number): CommandDeadlines {
+  const queue: Open[] = [];
+  let head = 0;
+  let open = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  function arm(now: number): void {
+    const next = queue[head];
+    if (next === undefined) return;
+    // +1: a timer may fire a fraction of a millisecond early.
+    timer = setTimeout(sweep, Math.max(0, next.deadline - now) + 1);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  function sweep(): void {
+    timer = undefined;
+    const now = performance.now();
+    while (head < queue.length) {
+      const entry = queue[head]!;
+      if (entry.reject !== undefined) {
+        if (entry.deadline > now) break;
+        const reject = entry.reject;
+        entry.reject = undefined;
+        open--;
+        reject(new CommandTimeoutError(ms));
+      }
+      head++;
+    }
+    // Drop the settled front of the queue once it is most of it (amortised O(1) per command).
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    arm(now);
+  }
+
+  return {
+    guard<T>(pending: Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const now = performance.now();
+        const entry: Open = { deadline: now + ms, reject };
+        queue.push(entry);
+        open++;
+        if (timer === undefined) arm(now);
+        pending.then(
+          (value) => {
+            if (entry.reject === undefined) return;
+            entry.reject = undefined;
+            open--;
+            resolve(value);
+          },
+          (error: unknown) => {
+            if (entry.reject === undefined) return;
+            entry.reject = undefined;
+            open--;
+            reject(error);
+          },
+        );
+      });
+    },
+    get open() {
+      return open;
+    },
+    stop() {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
