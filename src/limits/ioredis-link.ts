@@ -17,10 +17,11 @@ export function createIoredisLink(options: RedisLinkOptions): RedisLink {
   // Connection errors are seen through `redis.status`; the listener keeps ioredis from reporting them as unhandled.
   redis.on("error", () => {});
   redis.on("ready", options.onReady);
+  let closed = false;
 
   return {
     get ready() {
-      return redis.status === "ready";
+      return redis.status === "ready" && !closed;
     },
     send: (command, args) => redis.call(command, args as string[]),
     async sendAll(commands) {
@@ -32,6 +33,7 @@ export function createIoredisLink(options: RedisLinkOptions): RedisLink {
     },
     readHash: (key) => redis.hgetall(key),
     async close() {
+      closed = true;
       const quit = redis.quit().catch(() => {});
       const timeout = new Promise((resolve) => setTimeout(resolve, 500).unref?.());
       await Promise.race([quit, timeout]);

@@ -6,7 +6,8 @@ import { tempDir } from "./gateway.ts";
 /**
  * A real redis-server (Debian's /usr/bin/redis-server) on a free port with an
  * empty temp dir, no persistence. `stop` and `start` keep the port, so a test
- * can take Redis away from a client and bring it back.
+ * can take Redis away from a client and bring it back; `freeze` and `thaw`
+ * make it hang with its connections open (SIGSTOP, SIGCONT).
  */
 export interface RedisServer {
   url: string;
@@ -15,6 +16,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Start again on the same port (after stop), empty. */
   start(): Promise<void>;
+  /** SIGSTOP: connections stay open, nothing is answered (the kernel still accepts new ones). */
+  freeze(): void;
+  /** SIGCONT after freeze: the commands sent meanwhile are answered. */
+  thaw(): void;
   /** Stop and remove the temp dir. */
   dispose(): Promise<void>;
 }
@@ -40,10 +45,18 @@ export async function startRedis(): Promise<RedisServer> {
         await Bun.sleep(20);
       }
     },
+    freeze() {
+      proc?.kill("SIGSTOP");
+    },
+    thaw() {
+      proc?.kill("SIGCONT");
+    },
     async stop() {
       const running = proc;
       proc = undefined;
       if (!running) return;
+      // A frozen server would not act on SIGTERM.
+      running.kill("SIGCONT");
       running.kill("SIGTERM");
       await running.exited;
     },
