@@ -1,9 +1,10 @@
 /**
- * A time limit on Redis commands without a timer per command: Bun's Redis
- * client has no command timeout, and a setTimeout + clearTimeout per admit
- * cost as much as the wait it guards (bench/limiter.ts). Every command gets
- * the same limit, so deadlines come in the order commands are sent: one
- * queue, and one timer armed for the oldest deadline still open.
+ * A time limit on Redis commands, for Bun's Redis client, which has none of
+ * its own. Every command gets the same limit, so deadlines come in the order
+ * commands are sent: one queue, and one timer armed for the oldest deadline
+ * still open, whatever the number in flight. (A setTimeout and clearTimeout per
+ * command measured the same in isolation, about 0.3 µs a command either way,
+ * a tenth of what the client itself spends on an admit.)
  */
 export interface CommandDeadlines {
   /** `pending`, or a rejection with CommandTimeoutError once `ms` have passed without it settling. */
