@@ -156,15 +156,11 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     return admission;
   }
 
-  /** `args`: EVALSHA's, the script's SHA first (replaced by the script itself for EVAL). */
-  async function runAdmit(args: string[]): Promise<number[]> {
-    try {
-      return (await redis.send("EVALSHA", args)) as number[];
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      args[0] = ADMIT_SCRIPT;
-      return (await redis.send("EVAL", args)) as number[];
-    }
+  /** A Redis restarted (or SCRIPT FLUSH) has lost the script: EVALSHA answers NOSCRIPT; EVAL runs it, and caches it again. */
+  async function evalAfterNoScript(error: unknown, args: string[]): Promise<number[]> {
+    if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+    args[0] = ADMIT_SCRIPT;
+    return (await redis.send("EVAL", args)) as number[];
   }
 
   async function admitInRedis(limits: CompiledLimit[], subjects: CallSubjects, now: number): Promise<Admission> {
@@ -197,10 +193,13 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
         args[at++] = String(bounds.end + PERIOD_GRACE_MS);
       }
     }
-    let reply: number[];
+    let reply: number[] | undefined;
     try {
-      reply = await runAdmit(args);
-    } catch {
+      reply = (await redis.send("EVALSHA", args)) as number[];
+    } catch (error) {
+      reply = await evalAfterNoScript(error, args).catch(() => undefined);
+    }
+    if (reply === undefined) {
       failed();
       return admitWithoutRedis(limits, subjects, now);
     }
