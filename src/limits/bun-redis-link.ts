@@ -1,6 +1,13 @@
 import { createCommandDeadlines } from "./command-deadlines.ts";
 import type { RedisLink, RedisLinkOptions } from "./redis-link.ts";
 
+/** A command waiting for the end of the event-loop turn to be written. */
+interface Held {
+  name: string;
+  args: string[];
+  reply: PromiseWithResolvers<unknown>;
+}
+
 /**
  * The link through Bun's own Redis client (https://bun.com/docs/runtime/redis),
  * reached through the `Bun` global so that nothing here is loaded on Deno.
@@ -54,23 +61,39 @@ export function createBunRedisLink(options: RedisLinkOptions): RedisLink {
 
   const notConnected = () => Promise.reject(new Error("Redis is not connected"));
 
+  // Bun's client writes a task's commands when the task ends: the admits of calls handled one after another
+  // in one event-loop turn cost a socket write each. Held to the turn's end, they go in one write.
+  let held: Held[] = [];
+  function write(): void {
+    const batch = held;
+    held = [];
+    const client = current;
+    for (const { name, args, reply } of batch) {
+      if (client === undefined) reply.reject(new Error("Redis is not connected"));
+      else client.send(name, args).then(reply.resolve, reply.reject);
+    }
+  }
+  function hold(name: string, args: string[]): Promise<unknown> {
+    const reply = deadlines.start<unknown>();
+    if (held.push({ name, args, reply }) === 1) setImmediate(write);
+    return reply.promise;
+  }
+
   return {
     get ready() {
       return current !== undefined;
     },
     send(command, args) {
       if (current === undefined) return notConnected();
-      return deadlines.guard(current.send(command, args as string[]));
+      return hold(command, args as string[]);
     },
     async sendAll(commands) {
-      const client = current;
-      if (client === undefined) return notConnected();
-      // Auto-pipelining writes the commands of one tick together; one deadline covers them (replies come in order).
-      await deadlines.guard(Promise.all(commands.map(([command, ...args]) => client.send(command!, args))));
+      if (current === undefined) return notConnected();
+      await Promise.all(commands.map(([command, ...args]) => hold(command!, args)));
     },
     async readHash(key) {
       if (current === undefined) return notConnected();
-      const reply: unknown = await deadlines.guard(current.send("HGETALL", [key]));
+      const reply: unknown = await hold("HGETALL", [key]);
       // RESP3 (Redis 6+) answers a map; a RESP2 server a flat array of field, value.
       if (!Array.isArray(reply)) return reply as Record<string, string>;
       const hash: Record<string, string> = {};

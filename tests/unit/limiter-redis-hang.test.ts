@@ -12,6 +12,8 @@ import { startRedis, type RedisServer } from "../support/redis.ts";
  * both). Bun's client has no command timeout of its own.
  */
 const TIMEOUT_MS = 100;
+/** How late a timer may fire on a loaded machine (other test suites beside this one). */
+const SLACK_MS = 200;
 
 let server: RedisServer;
 let raw: Redis;
@@ -80,14 +82,14 @@ describe("Redis hangs", () => {
     for (let i = 0; i < 5; i++) expect((await limiter.admit({ key: "key_hang" })).allowed).toBe(true);
     server.freeze();
     const { slowest, admissions } = await admitAtOnce(limiter, "key_hang", 100);
-    expect(slowest).toBeLessThan(TIMEOUT_MS + 80);
+    expect(slowest).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     expect(admissions.every((admission) => admission.allowed)).toBe(true);
     expect(limiter.stats()).toMatchObject({ redisUp: false, failOpenAdmits: 100, pendingReconcile: 1 });
     expect(limiter.stats().redisFailures).toBeGreaterThanOrEqual(100);
     // Still hung after the pause: the next try waits the timeout again, no longer.
     await Bun.sleep(60);
     const next = await admitAtOnce(limiter, "key_hang", 10);
-    expect(next.slowest).toBeLessThan(TIMEOUT_MS + 80);
+    expect(next.slowest).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     expect(limiter.stats().failOpenAdmits).toBe(110);
 
     server.thaw();
@@ -107,7 +109,7 @@ describe("Redis hangs", () => {
     expect((await limiter.admit({ key: "key_hang_closed" })).allowed).toBe(true);
     server.freeze();
     const { slowest, admissions } = await admitAtOnce(limiter, "key_hang_closed", 20);
-    expect(slowest).toBeLessThan(TIMEOUT_MS + 80);
+    expect(slowest).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     expect(admissions.every((admission) => !admission.allowed && admission.unavailable !== undefined)).toBe(true);
     expect(limiter.stats().failOpenAdmits).toBe(0);
     server.thaw();
@@ -139,7 +141,7 @@ describe("Redis hangs", () => {
     const inFlight = limiter.admit({ key: "key_hang_close" });
     const started = performance.now();
     await limiter.close();
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(performance.now() - started).toBeLessThan(SLACK_MS);
     expect((await inFlight).allowed).toBe(true);
   });
 });

@@ -11,6 +11,8 @@ import { startRedis, type RedisServer } from "../support/redis.ts";
  * close() never hangs. No promise is ever left rejected without a handler.
  */
 const TIMEOUT_MS = 100;
+/** How late a timer may fire on a loaded machine (other test suites beside this one). */
+const SLACK_MS = 200;
 
 let server: RedisServer;
 const opened: RedisLink[] = [];
@@ -96,10 +98,10 @@ describe.each(["bun", "ioredis"] as const)("Redis link through %s", (client) => 
     const hung = await timed(link.send("PING", []));
     expect(hung.error).toBeDefined();
     expect(hung.ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 1);
-    expect(hung.ms).toBeLessThan(TIMEOUT_MS + 60);
+    expect(hung.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     const batch = await timed(link.sendAll([["INCRBY", `link:${client}:frozen`, "1"]]));
     expect(batch.error).toBeDefined();
-    expect(batch.ms).toBeLessThan(TIMEOUT_MS + 60);
+    expect(batch.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     server.thaw();
     expect(await link.send("PING", [])).toBe("PONG");
     // The connection stayed: the commands sent while Redis hung ran once it went on.
@@ -114,7 +116,7 @@ describe.each(["bun", "ioredis"] as const)("Redis link through %s", (client) => 
     await until(() => !link.ready);
     const away = await timed(link.send("PING", []));
     expect(away.error).toBeDefined();
-    expect(away.ms).toBeLessThan(20);
+    expect(away.ms).toBeLessThan(50);
     expect((await timed(link.readHash("k"))).error).toBeDefined();
     await Bun.sleep(600);
     await server.start();
@@ -156,6 +158,17 @@ describe.each(["bun", "ioredis"] as const)("Redis link through %s", (client) => 
     const result = await answered;
     expect(result.error).toBeUndefined();
     expect(result.value).toBe("PONG");
+  });
+
+  test.if(client === "bun")("commands sent from separate tasks of one event-loop turn go to Redis in one write", async () => {
+    const { link } = await open(client);
+    const readsByRedis = async () => Number(/total_reads_processed:(\d+)/.exec(String(await link.send("INFO", ["stats"])))?.[1]);
+    const before = await readsByRedis();
+    // As request handlers do: each admit starts in a task of its own.
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise((resolve) => setImmediate(() => resolve(link.send("PING", [`task ${i}`]))))));
+    expect(replies).toEqual(Array.from({ length: 20 }, (_, i) => `task ${i}`));
+    // The 20 PINGs, then the INFO that reads the figure (a write of its own).
+    expect((await readsByRedis()) - before).toBeLessThanOrEqual(3);
   });
 
   test("nothing was left rejected without a handler", async () => {
