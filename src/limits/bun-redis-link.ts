@@ -1,13 +1,6 @@
 import { createCommandDeadlines } from "./command-deadlines.ts";
 import type { RedisLink, RedisLinkOptions } from "./redis-link.ts";
 
-/** A command waiting for the end of the event-loop turn to be written. */
-interface Held {
-  name: string;
-  args: string[];
-  reply: PromiseWithResolvers<unknown>;
-}
-
 /**
  * The link through Bun's own Redis client (https://bun.com/docs/runtime/redis),
  * reached through the `Bun` global so that nothing here is loaded on Deno.
@@ -61,21 +54,13 @@ export function createBunRedisLink(options: RedisLinkOptions): RedisLink {
 
   const notConnected = () => Promise.reject(new Error("Redis is not connected"));
 
-  // Bun's client writes a task's commands when the task ends: the admits of calls handled one after another
-  // in one event-loop turn cost a socket write each. Held to the turn's end, they go in one write.
-  let held: Held[] = [];
-  function write(): void {
-    const batch = held;
-    held = [];
-    const client = current;
-    for (const { name, args, reply } of batch) {
-      if (client === undefined) reply.reject(new Error("Redis is not connected"));
-      else client.send(name, args).then(reply.resolve, reply.reject);
-    }
-  }
-  function hold(name: string, args: string[]): Promise<unknown> {
+  // Written at once: Bun's client writes a task's commands when the task ends, so under load each admit is a
+  // socket write of its own. Holding commands back to write them together (to the end of the event-loop turn,
+  // or until the answer to the last batch) cut the writes to a fifth but doubled the time an admit waited on
+  // Redis, and the gateway's throughput fell (bench/keys.ts, 50 connections).
+  function send(client: Bun.RedisClient, name: string, args: string[]): Promise<unknown> {
     const reply = deadlines.start<unknown>();
-    if (held.push({ name, args, reply }) === 1) setImmediate(write);
+    client.send(name, args).then(reply.resolve, reply.reject);
     return reply.promise;
   }
 
@@ -85,15 +70,16 @@ export function createBunRedisLink(options: RedisLinkOptions): RedisLink {
     },
     send(command, args) {
       if (current === undefined) return notConnected();
-      return hold(command, args as string[]);
+      return send(current, command, args as string[]);
     },
     async sendAll(commands) {
-      if (current === undefined) return notConnected();
-      await Promise.all(commands.map(([command, ...args]) => hold(command!, args)));
+      const client = current;
+      if (client === undefined) return notConnected();
+      await Promise.all(commands.map(([command, ...args]) => send(client, command!, args)));
     },
     async readHash(key) {
       if (current === undefined) return notConnected();
-      const reply: unknown = await hold("HGETALL", [key]);
+      const reply: unknown = await send(current, "HGETALL", [key]);
       // RESP3 (Redis 6+) answers a map; a RESP2 server a flat array of field, value.
       if (!Array.isArray(reply)) return reply as Record<string, string>;
       const hash: Record<string, string> = {};

@@ -104,7 +104,7 @@ describe.each(["bun", "ioredis"] as const)("Redis link through %s", (client) => 
     expect(batch.ms).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     server.thaw();
     expect(await link.send("PING", [])).toBe("PONG");
-    // The connection stayed: the commands sent while Redis hung ran once it went on.
+    // The connection stayed: the command that failed while Redis hung ran once it went on.
     expect(await link.send("GET", [`link:${client}:frozen`])).toBe("1");
     expect(connections).toBe(1);
   });
@@ -158,17 +158,6 @@ describe.each(["bun", "ioredis"] as const)("Redis link through %s", (client) => 
     const result = await answered;
     expect(result.error).toBeUndefined();
     expect(result.value).toBe("PONG");
-  });
-
-  test.if(client === "bun")("commands sent from separate tasks of one event-loop turn go to Redis in one write", async () => {
-    const { link } = await open(client);
-    const readsByRedis = async () => Number(/total_reads_processed:(\d+)/.exec(String(await link.send("INFO", ["stats"])))?.[1]);
-    const before = await readsByRedis();
-    // As request handlers do: each admit starts in a task of its own.
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => new Promise((resolve) => setImmediate(() => resolve(link.send("PING", [`task ${i}`]))))));
-    expect(replies).toEqual(Array.from({ length: 20 }, (_, i) => `task ${i}`));
-    // The 20 PINGs, then the INFO that reads the figure (a write of its own).
-    expect((await readsByRedis()) - before).toBeLessThanOrEqual(3);
   });
 
   test("nothing was left rejected without a handler", async () => {
