@@ -1,4 +1,3 @@
-import { Redis } from "ioredis";
 import type { Limit } from "../keys/definitions.ts";
 import { buildAdmission, limitUsageOf, NO_LIMITS, type Timing } from "./admission.ts";
 import { ADMIT_SCRIPT, ADMIT_SCRIPT_SHA, ARGS_PER_LIMIT } from "./admit-script.ts";
@@ -6,6 +5,8 @@ import { compileLimits, type CompiledLimit } from "./limit-book.ts";
 import type { Admission, CallSubjects, CallUsage, Limiter, LimiterStats } from "./limiter.ts";
 import { SlidingCounter } from "./local-counter.ts";
 import { admitLocally, settleLocally, ticketOf, usageFor } from "./memory-limiter.ts";
+import { createRedisLink } from "./create-redis-link.ts";
+import type { RedisLink } from "./redis-link.ts";
 import { bucketLeavesAt, periodBounds, periodFigures, slidingFigures, type PeriodBounds, type UsageFigures } from "./windows.ts";
 
 /**
@@ -30,7 +31,7 @@ export interface RedisLimiterOptions {
   url: string;
   /** Admit on local counts while Redis is unreachable (true, the default), or refuse. */
   failOpen?: boolean;
-  /** The longest a call waits on Redis; ioredis's commandTimeout. Default 100 ms. */
+  /** The longest a call waits on Redis. Default 100 ms. */
   commandTimeoutMs?: number;
   /** How long createRedisLimiter waits for the first connection before returning (counting locally meanwhile). Default 1000 ms. */
   connectTimeoutMs?: number;
@@ -39,6 +40,8 @@ export interface RedisLimiterOptions {
   limits?: readonly Limit[];
   /** A line for the operator when Redis becomes unreachable and when it is back: at most one each a minute, never one per call. */
   log?: (message: string) => void;
+  /** The Redis client (redis-link.ts); default Bun's own on Bun, ioredis elsewhere. */
+  client?: "bun" | "ioredis";
 }
 
 const PREFIX = "loupe:limit:";
@@ -69,19 +72,28 @@ function cellOf(limit: CompiledLimit, now: number): Cell {
   return { key: periodKey(limit, bounds), field: undefined, expire: bounds.end + PERIOD_GRACE_MS, until: bounds.end + PERIOD_GRACE_MS };
 }
 
+/** INCRBY a period's counter or HINCRBY a sub-bucket by `amount`, and renew the key's expiry. */
+function countCommands(cell: Cell, amount: string): string[][] {
+  if (cell.field === undefined) return [["INCRBY", cell.key, amount], ["PEXPIREAT", cell.key, String(cell.expire)]];
+  return [["HINCRBY", cell.key, cell.field, amount], ["PEXPIRE", cell.key, String(cell.expire)]];
+}
+
 export async function createRedisLimiter(options: RedisLimiterOptions): Promise<Limiter> {
   const failOpen = options.failOpen ?? true;
   const pauseMs = options.pauseAfterFailureMs ?? 250;
-  const redis = new Redis(options.url, {
-    commandTimeout: options.commandTimeoutMs ?? 100,
-    connectTimeout: options.connectTimeoutMs ?? 1000,
-    // Fail at once rather than queue while disconnected: a call must never wait on a reconnect.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    // The admits of calls that reach this point in the same tick go out in one write (and their replies come
-    // back in one read): under load, one socket write per call was the largest cost of a Redis admit (bench/keys.ts).
-    enableAutoPipelining: true,
-    retryStrategy: (attempt) => Math.min(attempt * 50, 500),
+  const firstReady = Promise.withResolvers<void>();
+  const redis: RedisLink = createRedisLink({
+    url: options.url,
+    commandTimeoutMs: options.commandTimeoutMs ?? 100,
+    connectTimeoutMs: options.connectTimeoutMs ?? 1000,
+    client: options.client,
+    onReady() {
+      noteBack();
+      pausedUntil = 0;
+      redis.send("SCRIPT", ["LOAD", ADMIT_SCRIPT]).catch(() => {});
+      void reconcile();
+      firstReady.resolve();
+    },
   });
   let compiled = compileLimits(options.limits ?? []);
   let pausedUntil = 0;
@@ -120,17 +132,8 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     options.log?.(`limits: Redis at ${redisHost} answers again (${redisFailures} calls did without it so far)`);
   };
 
-  // Connection errors are seen through `redis.status`; the listener keeps ioredis from reporting them as unhandled.
-  redis.on("error", () => {});
-  redis.on("ready", () => {
-    noteBack();
-    pausedUntil = 0;
-    redis.script("LOAD", ADMIT_SCRIPT).catch(() => {});
-    void reconcile();
-  });
-
   /** Connected, and no command failed in the last `pauseAfterFailureMs`. */
-  const usable = () => redis.status === "ready" && !closed && (pausedUntil === 0 || Date.now() >= pausedUntil);
+  const usable = () => redis.ready && !closed && (pausedUntil === 0 || Date.now() >= pausedUntil);
   const failed = () => {
     redisFailures++;
     pausedUntil = Date.now() + pauseMs;
@@ -157,15 +160,10 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     reconciling = true;
     const now = Date.now();
     const batch = [...pending.entries()].map(([id, cell]) => ({ id, cell, amount: cell.amount }));
-    const pipeline = redis.pipeline();
-    for (const { cell, amount } of batch) {
-      if (cell.until <= now) continue;
-      if (cell.field === undefined) pipeline.incrby(cell.key, amount).pexpireat(cell.key, cell.expire);
-      else pipeline.hincrby(cell.key, cell.field, amount).pexpire(cell.key, cell.expire);
-    }
+    const commands: string[][] = [];
+    for (const { cell, amount } of batch) if (cell.until > now) commands.push(...countCommands(cell, String(amount)));
     try {
-      const results = await pipeline.exec();
-      if (results?.some(([error]) => error)) throw new Error("reconcile failed");
+      if (commands.length > 0) await redis.sendAll(commands);
       for (const { id, amount } of batch) {
         const cell = pending.get(id);
         if (cell === undefined) continue;
@@ -191,35 +189,50 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     return admission;
   }
 
-  async function runAdmit(keys: string[], args: (string | number)[]): Promise<number[]> {
-    try {
-      return (await redis.evalsha(ADMIT_SCRIPT_SHA, keys.length, ...keys, ...args)) as number[];
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      return (await redis.eval(ADMIT_SCRIPT, keys.length, ...keys, ...args)) as number[];
-    }
+  /** A Redis restarted (or SCRIPT FLUSH) has lost the script: EVALSHA answers NOSCRIPT; EVAL runs it, and caches it again. */
+  async function evalAfterNoScript(error: unknown, args: string[]): Promise<number[]> {
+    if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+    args[0] = ADMIT_SCRIPT;
+    return (await redis.send("EVAL", args)) as number[];
   }
 
   async function admitInRedis(limits: CompiledLimit[], subjects: CallSubjects, now: number): Promise<Admission> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [];
-    for (const limit of limits) {
+    // EVALSHA's arguments: the script, the number of keys, the keys, then ARGS_PER_LIMIT values per limit.
+    const args = new Array<string>(2 + limits.length * (1 + ARGS_PER_LIMIT));
+    args[0] = ADMIT_SCRIPT_SHA;
+    args[1] = String(limits.length);
+    let at = 2 + limits.length;
+    for (let i = 0; i < limits.length; i++) {
+      const limit = limits[i]!;
       const local = limit.local;
-      const add = limit.metric === "requests" ? 1 : 0;
+      const add = limit.metric === "requests" ? "1" : "0";
       if (local instanceof SlidingCounter) {
         const { bucketMs, span } = local.shape;
-        keys.push(PREFIX + limit.name);
-        args.push("s", limit.def.amount, add, Math.floor(now / bucketMs), span, (span + 1) * bucketMs);
+        args[2 + i] = PREFIX + limit.name;
+        args[at++] = "s";
+        args[at++] = limit.def.amount;
+        args[at++] = add;
+        args[at++] = String(Math.floor(now / bucketMs));
+        args[at++] = String(span);
+        args[at++] = String((span + 1) * bucketMs);
       } else {
         const bounds = local.boundsAt(now);
-        keys.push(periodKey(limit, bounds));
-        args.push("c", limit.def.amount, add, 0, 0, bounds.end + PERIOD_GRACE_MS);
+        args[2 + i] = periodKey(limit, bounds);
+        args[at++] = "c";
+        args[at++] = limit.def.amount;
+        args[at++] = add;
+        args[at++] = "0";
+        args[at++] = "0";
+        args[at++] = String(bounds.end + PERIOD_GRACE_MS);
       }
     }
-    let reply: number[];
+    let reply: number[] | undefined;
     try {
-      reply = await runAdmit(keys, args);
-    } catch {
+      reply = (await redis.send("EVALSHA", args)) as number[];
+    } catch (error) {
+      reply = await evalAfterNoScript(error, args).catch(() => undefined);
+    }
+    if (reply === undefined) {
       failed();
       return admitWithoutRedis(limits, subjects, now);
     }
@@ -231,7 +244,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
   }
 
   function settleInRedis(limits: readonly CompiledLimit[], usage: CallUsage, now: number): void {
-    const pipeline = redis.pipeline();
+    const commands: string[][] = [];
     const sent: { limit: CompiledLimit; cell: Cell }[] = [];
     for (const limit of limits) {
       const amount = usageFor(limit, usage);
@@ -239,8 +252,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       const cell = cellOf(limit, now);
       // usd goes as the bigint's own digits: INCRBY is exact to 2^63 nano-USD.
       const text = limit.metric === "usd" ? usage.costNano.toString() : String(amount);
-      if (cell.field === undefined) pipeline.incrby(cell.key, text).pexpireat(cell.key, cell.expire);
-      else pipeline.hincrby(cell.key, cell.field, text).pexpire(cell.key, cell.expire);
+      commands.push(...countCommands(cell, text));
       sent.push({ limit, cell });
     }
     if (sent.length === 0) return;
@@ -252,21 +264,19 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
         keep(cell, amount);
       }
     };
-    pipeline.exec().then((results) => {
-      if (results?.some(([error]) => error)) fallBack();
-    }, fallBack);
+    redis.sendAll(commands).catch(fallBack);
   }
 
   /** Reads a limit's counter as the admit script does (buckets that left the window are not counted), without changing it. */
   async function readInRedis(limit: CompiledLimit, now: number): Promise<UsageFigures> {
     const local = limit.local;
     if (local instanceof SlidingCounter) {
-      const counts = await redis.hgetall(PREFIX + limit.name);
+      const counts = await redis.readHash(PREFIX + limit.name);
       return slidingFigures(local.shape, Math.floor(now / local.shape.bucketMs), (index) => Number(counts[String(index)] ?? 0));
     }
     // periodBounds rather than local.boundsAt: the local count must not move for a read.
     const bounds = periodBounds(local.period, now);
-    return periodFigures(bounds, Number((await redis.get(periodKey(limit, bounds))) ?? 0));
+    return periodFigures(bounds, Number(((await redis.send("GET", [periodKey(limit, bounds)])) as string | null) ?? 0));
   }
 
   const limiter: Limiter = {
@@ -313,20 +323,13 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     async close() {
       if (closed) return;
       closed = true;
-      const quit = redis.quit().catch(() => {});
-      const timeout = new Promise((resolve) => setTimeout(resolve, 500).unref?.());
-      await Promise.race([quit, timeout]);
-      redis.disconnect();
+      await redis.close();
     },
   };
 
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, options.connectTimeoutMs ?? 1000);
-    redis.once("ready", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([firstReady.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.connectTimeoutMs ?? 1000)))]);
+  clearTimeout(timer);
   return limiter;
 }
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { BUN, ROOT, startGateway, tempDir } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 import { startOtlpReceiver } from "../support/otlp-receiver.ts";
+import { startRedis } from "../support/redis.ts";
 
 /**
  * The compiled executable, copied alone into an empty folder and run with an
@@ -57,5 +58,39 @@ describe("dist/loupe, the single executable", () => {
     const direct = run(["sql", "--csv", "select count(*) as n from requests"]);
     expect(direct.stdout.toString()).toBe("n\r\n1\r\n");
     expect(run(["version"]).stdout.toString().trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  }, 60_000);
+
+  test("counts a limit in Redis (Bun's own Redis client inside the executable): admits up to the limit, then refuses", async () => {
+    const redis = await startRedis();
+    const dir = tempDir("loupe-bin-redis-");
+    const env = { ...bare(dir), LOUPE_SECRET: "binary-redis-secret-0123456789abcdef", LOUPE_REDIS_URL: redis.url };
+    const gw = await startGateway({ command: [binary], dir, env: { ...env, LOUPE_OPENAI_BASE_URL: mock.url } });
+    try {
+      const run = (args: string[], stdin?: string) => {
+        const done = Bun.spawnSync([binary, ...args], { cwd: dir, env: { ...env, LOUPE_DB: gw.db }, stdin: stdin === undefined ? "ignore" : Buffer.from(stdin) });
+        if (done.exitCode !== 0) throw new Error(`loupe ${args.join(" ")}: ${done.stderr.toString()}`);
+        return done.stdout.toString();
+      };
+      run(["provider-keys", "set", "openai"], "sk-proj-BinaryRedisProviderKey0123456789\n");
+      const { key } = JSON.parse(run(["keys", "create", "--project", "bin", "--json"]).trim().split("\n").pop()!) as { key: string };
+      run(["limits", "set", "project", "bin", "--requests", "2/1m"]);
+      const call = () =>
+        fetch(`${gw.url}/openai/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+          body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+        }).then(async (response) => ({ status: response.status, remaining: response.headers.get("x-ratelimit-remaining"), body: await response.text() }));
+      const results = [await call(), await call(), await call()];
+      expect(results.map((result) => [result.status, result.remaining])).toEqual([
+        [200, "1"],
+        [200, "0"],
+        [429, "0"],
+      ]);
+      const livez = (await (await fetch(`${gw.url}/livez`)).json()) as { limits: unknown };
+      expect(livez.limits).toMatchObject({ backend: "redis", redisUp: true, redisFailures: 0, failOpenAdmits: 0 });
+    } finally {
+      expect(await gw.stop()).toBe(0);
+      await redis.dispose();
+    }
   }, 60_000);
 });

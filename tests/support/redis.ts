@@ -7,7 +7,8 @@ import { freePort, tempDir } from "./gateway.ts";
  * A real redis-server (Debian's /usr/bin/redis-server) on a free port with an
  * empty temp dir, no persistence; with `password`, clients must AUTH (the URL
  * carries it). `stop` and `start` keep the port, so a test can take Redis
- * away from a client and bring it back.
+ * away from a client and bring it back; `freeze` and `thaw` make it hang with
+ * its connections open (SIGSTOP, SIGCONT).
  */
 export interface RedisServer {
   url: string;
@@ -16,6 +17,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Start again on the same port (after stop), empty. */
   start(): Promise<void>;
+  /** SIGSTOP: connections stay open, nothing is answered (the kernel still accepts new ones). */
+  freeze(): void;
+  /** SIGCONT after freeze: the commands sent meanwhile are answered. */
+  thaw(): void;
   /** Stop and remove the temp dir. */
   dispose(): Promise<void>;
 }
@@ -42,10 +47,18 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
         await Bun.sleep(20);
       }
     },
+    freeze() {
+      proc?.kill("SIGSTOP");
+    },
+    thaw() {
+      proc?.kill("SIGCONT");
+    },
     async stop() {
       const running = proc;
       proc = undefined;
       if (!running) return;
+      // A frozen server would not act on SIGTERM.
+      running.kill("SIGCONT");
       running.kill("SIGTERM");
       await running.exited;
     },
