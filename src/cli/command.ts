@@ -1,4 +1,5 @@
 import type { ParseArgsOptionsConfig } from "node:util";
+import type { RecordingThread } from "../recording/worker-client.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 
 /** What a command receives from the command line, already checked against its own flags. */
@@ -14,6 +15,8 @@ export interface CommandInput {
 export interface CommandContext {
   version: string;
   runtime: Runtime;
+  /** The recording worker's thread, started ahead when the command line looked like `serve` (main.ts). */
+  recordingThread?: RecordingThread | undefined;
 }
 
 /** One `loupe <name>` command, in its own module under commands/. */

@@ -16,6 +16,7 @@ import { exportClickHouseParquet } from "../sinks/clickhouse/clickhouse-export.t
 import { createClickHouseLink, type ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
 import { createClickHouseSink } from "../sinks/clickhouse/clickhouse-sink.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
+import { loadDuckDB } from "../sinks/duckdb/load-duckdb.ts";
 import { openDuckDBStore, type DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
 import { createTelemetryExport, type TelemetryExport } from "../sinks/otlp/create-telemetry.ts";
 import { createOtlpSink } from "../sinks/otlp/otlp-sink.ts";
@@ -58,6 +59,9 @@ function opened(): { store: DuckDBStore; pipeline: Pipeline } {
 }
 
 const api: RecordingWorkerApi = {
+  async warmUp() {
+    await loadDuckDB();
+  },
   async open(options) {
     store = await openDuckDBStore(options.db);
     backgroundPriority = options.backgroundPriority;
