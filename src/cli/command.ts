@@ -19,7 +19,11 @@ export interface CommandContext {
   recordingThread?: RecordingThread | undefined;
 }
 
-/** One `loupe <name>` command, in its own module under commands/. */
+/**
+ * One `loupe <name>` command, in its own module under commands/. main.ts
+ * loads every command's module at each start: what only `run` needs is
+ * imported there (`await import`), so that `loupe serve` does not load it.
+ */
 export interface Command {
   name: string;
   /** Its line in `loupe --help`, after `loupe `. */

@@ -1,7 +1,6 @@
 import type { Limit } from "../keys/definitions.ts";
 import type { Limiter } from "./limiter.ts";
 import { createMemoryLimiter } from "./memory-limiter.ts";
-import { createRedisLimiter } from "./redis-limiter.ts";
 
 export interface LimiterOptions {
   /** LOUPE_REDIS_URL: share counters through Redis; absent: count in process. */
@@ -15,5 +14,7 @@ export interface LimiterOptions {
 export async function createLimiter(options: LimiterOptions = {}): Promise<Limiter> {
   const limits = options.limits ?? [];
   if (options.redisUrl === undefined || options.redisUrl === "") return createMemoryLimiter(limits);
+  // ioredis is loaded only when Redis is configured (start-up time: bench/startup.ts).
+  const { createRedisLimiter } = await import("./redis-limiter.ts");
   return createRedisLimiter({ url: options.redisUrl, failOpen: options.failOpen ?? true, limits });
 }
