@@ -18,6 +18,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { withoutBundledPrices } from "../scripts/build-plugins.ts";
 import { BUN, fmt, ROOT, table } from "./harness.ts";
 
 const EXE = process.argv[2] ?? join(ROOT, "dist", "loupe");
@@ -127,6 +128,7 @@ async function bundleBreakdown(): Promise<Map<string, Map<string, number>>> {
     metafile: true,
     external: ["@duckdb/node-bindings-*"],
     naming: { entry: "[name].[ext]" },
+    plugins: [withoutBundledPrices],
   });
   if (!result.success) throw new Error(`bundling failed: ${result.logs.join("\n")}`);
   const meta = (typeof result.metafile === "string" ? JSON.parse(result.metafile) : result.metafile) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };

@@ -12,11 +12,11 @@
 // which makes the executable ~50 MiB smaller; load-duckdb.ts unpacks it once
 // into its cache folder (bench/executable-size.ts shows what the executable holds).
 
-import type { BunPlugin } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { constants as zlib, zstdCompressSync } from "node:zlib";
 import { basename, dirname, join, resolve } from "node:path";
+import { otherPlatforms, withoutBundledPrices } from "./build-plugins.ts";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -51,23 +51,6 @@ if (!strip || Bun.spawnSync([strip, "--strip-unneeded", "-o", stripped, libduckd
 }
 const libduckdbPacked = `${stripped}.zst`;
 writeFileSync(libduckdbPacked, zstdCompressSync(await Bun.file(stripped).bytes(), { params: { [zlib.ZSTD_c_compressionLevel]: 9 } }));
-
-// @duckdb/node-bindings/duckdb.js `require`s the addon of every platform in a
-// switch; only this machine's package is installed. Leave the others external:
-// they are never reached at run time, and unresolved they would fail the build.
-const otherPlatforms: BunPlugin = {
-  name: "duckdb-other-platforms",
-  setup(build) {
-    build.onResolve({ filter: /^@duckdb\/node-bindings-[^/]+\/duckdb\.node$/ }, (a) => {
-      try {
-        Bun.resolveSync(a.path, a.resolveDir);
-        return undefined; // installed: bundle (embed) it as usual
-      } catch {
-        return { path: a.path, external: true };
-      }
-    });
-  },
-};
 
 // Worker scripts must be entry points of their own to be in the executable. Find
 // them where they are started: `new Worker(new URL("./x.ts", import.meta.url)...)`.
@@ -109,7 +92,7 @@ const result = await Bun.build({
   // time (so the worker is named otherwise in the executable: src/recording/worker-client.ts).
   bytecode: true,
   sourcemap: sourcemap ? "inline" : "none",
-  plugins: [otherPlatforms],
+  plugins: [otherPlatforms, withoutBundledPrices],
 });
 
 if (!result.success) {
