@@ -12,9 +12,7 @@
 import { readFileSync } from "node:fs";
 import { lowerStoragePriority } from "../runtime/background-priority.ts";
 import type { AnalyticsStore } from "../sinks/analytics.ts";
-import { exportClickHouseParquet } from "../sinks/clickhouse/clickhouse-export.ts";
-import { createClickHouseLink, type ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
-import { createClickHouseSink } from "../sinks/clickhouse/clickhouse-sink.ts";
+import type { ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
 import { loadDuckDB } from "../sinks/duckdb/load-duckdb.ts";
 import { openDuckDBStore, type DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
@@ -72,6 +70,8 @@ const api: RecordingWorkerApi = {
     }
     if (options.clickhouse) {
       const { required, ...where } = options.clickhouse;
+      // The ClickHouse client is loaded only when ClickHouse is configured (start-up time: bench/startup.ts).
+      const [{ createClickHouseLink }, { createClickHouseSink }] = await Promise.all([import("../sinks/clickhouse/clickhouse-link.ts"), import("../sinks/clickhouse/clickhouse-sink.ts")]);
       clickhouse = createClickHouseLink(where);
       // Unreachable at start: with `required`, the gateway does not start; else records wait in the journal until it answers.
       await clickhouse.open().catch((error: Error) => {
@@ -110,7 +110,10 @@ const api: RecordingWorkerApi = {
   queryReadOnly: (sql, limits) => opened().store.queryReadOnly(sql, limits),
   checkpoint: () => opened().store.checkpoint(),
   // With ClickHouse as the log, the export is of every replica's records, read back from it.
-  exportParquet: (dir, since) => (clickhouse ? clickhouse.use((shared) => exportClickHouseParquet(shared, dir, since)) : opened().store.exportParquet(dir, since)),
+  exportParquet: (dir, since) =>
+    clickhouse
+      ? clickhouse.use(async (shared) => (await import("../sinks/clickhouse/clickhouse-export.ts")).exportClickHouseParquet(shared, dir, since))
+      : opened().store.exportParquet(dir, since),
   async prune(days) {
     // The shared log too (every replica runs it; deleting what is gone already is a no-op). A mutation, applied in the background.
     if (clickhouse) {
