@@ -22,7 +22,7 @@
 // Caveat: Bun extracts the embedded duckdb.node itself to $TMPDIR (/tmp/.bun-*.node);
 // if that is mounted noexec, point TMPDIR at an exec-capable folder.
 
-import { mkdirSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -111,7 +111,7 @@ async function extract(asset: Blob, path: string): Promise<void> {
   }
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   try {
-    await Bun.write(tmp, new Response(asset.stream().pipeThrough(new DecompressionStream("zstd"))));
+    await writeInPieces(tmp, asset.stream().pipeThrough(new DecompressionStream("zstd")));
     renameSync(tmp, path); // concurrent starts each rename a complete file: last one wins
   } catch (err) {
     try {
@@ -120,6 +120,23 @@ async function extract(asset: Blob, path: string): Promise<void> {
       // nothing to clean
     }
     throw err;
+  }
+}
+
+/**
+ * Writes a stream to a new file 64 KiB at a time. The size of the writes sets
+ * the size of the page-cache folios that hold the file (Linux 6.x), and a page
+ * fault in the mapped library maps the whole folio around it: written in 4 MiB
+ * pieces, the library had 23 MB resident right after dlopen; in 64 KiB pieces,
+ * 10 MB (bench/memory.ts: ~13 MB less once serving).
+ */
+async function writeInPieces(path: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+  const PIECE = 64 * 1024;
+  const fd = openSync(path, "wx", 0o644);
+  try {
+    for await (const chunk of stream) for (let at = 0; at < chunk.length; at += PIECE) writeSync(fd, chunk, at, Math.min(PIECE, chunk.length - at));
+  } finally {
+    closeSync(fd);
   }
 }
 
