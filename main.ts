@@ -3,34 +3,62 @@
  * Loupe's only composition root: reads the command line, picks the command,
  * and runs it; `serve` loads config, wires the parts together, serves, and
  * shuts down cleanly (src/cli/commands/serve.ts).
+ *
+ * Start-up (bench/startup.ts): before the commands and all they import are
+ * loaded, a command line that starts the gateway gets its start environment
+ * (runtime.prepareToServe re-executes the process, cheap while nothing is
+ * loaded yet) and then its recording worker's thread, which loads DuckDB
+ * while this thread loads the rest.
  */
 import type { Command } from "./src/cli/command.ts";
-import { exportCommand } from "./src/cli/commands/export.ts";
-import { createHelpCommand, versionCommand } from "./src/cli/commands/help.ts";
-import { keysCommand } from "./src/cli/commands/keys.ts";
-import { limitsCommand } from "./src/cli/commands/limits.ts";
-import { providerKeysCommand } from "./src/cli/commands/provider-keys.ts";
-import { pricesCommand } from "./src/cli/commands/prices.ts";
-import { serveCommand } from "./src/cli/commands/serve.ts";
-import { sqlCommand } from "./src/cli/commands/sql.ts";
-import { parseCommandLine } from "./src/cli/parse-command-line.ts";
-import { ConfigError } from "./src/config.ts";
+import { spawnRecordingThread, type RecordingThread } from "./src/recording/worker-client.ts";
 import { bunRuntime } from "./src/runtime/bun.ts";
 import { denoRuntime } from "./src/runtime/deno.ts";
 import manifest from "./package.json" with { type: "json" };
 
-const listed: Command[] = [serveCommand, sqlCommand, pricesCommand, exportCommand, keysCommand, providerKeysCommand, limitsCommand, versionCommand];
-const commands = [...listed, createHelpCommand(listed)];
+/**
+ * Whether the command line starts the gateway (`loupe`, `loupe serve`,
+ * `loupe --port 9000`), judged before the commands are loaded. A wrong guess
+ * costs time only: `serve` prepares itself again when it was not prepared, and
+ * a thread started for another command is stopped unused.
+ */
+function startsGateway(argv: readonly string[]): boolean {
+  if (argv.some((arg) => arg === "-h" || arg === "--help" || arg === "--version")) return false;
+  const first = argv[0];
+  return first === undefined || first === "serve" || first.startsWith("-");
+}
 
 async function main(argv: string[]): Promise<void> {
   const runtime = typeof Bun !== "undefined" ? bunRuntime : "Deno" in globalThis ? denoRuntime : undefined;
   if (!runtime) throw new Error("Loupe runs on Bun or Deno (see README)");
+  let recordingThread: RecordingThread | undefined;
+  if (startsGateway(argv)) {
+    const childExit = await runtime.prepareToServe();
+    if (childExit !== undefined) process.exit(childExit);
+    recordingThread = spawnRecordingThread();
+  }
+  const [{ parseCommandLine }, { serveCommand }, { sqlCommand }, { pricesCommand }, { exportCommand }, { keysCommand }, { providerKeysCommand }, { limitsCommand }, help] =
+    await Promise.all([
+      import("./src/cli/parse-command-line.ts"),
+      import("./src/cli/commands/serve.ts"),
+      import("./src/cli/commands/sql.ts"),
+      import("./src/cli/commands/prices.ts"),
+      import("./src/cli/commands/export.ts"),
+      import("./src/cli/commands/keys.ts"),
+      import("./src/cli/commands/provider-keys.ts"),
+      import("./src/cli/commands/limits.ts"),
+      import("./src/cli/commands/help.ts"),
+    ]);
+  const listed: Command[] = [serveCommand, sqlCommand, pricesCommand, exportCommand, keysCommand, providerKeysCommand, limitsCommand, help.versionCommand];
+  const commands = [...listed, help.createHelpCommand(listed)];
   const { command, input } = parseCommandLine(argv, commands, { fallback: "serve", help: "help", version: "version" });
-  await command.run(input, { version: manifest.version, runtime });
+  if (command !== serveCommand) recordingThread?.worker.terminate();
+  await command.run(input, { version: manifest.version, runtime, recordingThread });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`loupe: ${message}`);
-  process.exit(error instanceof ConfigError ? 2 : 1);
+  // A usage or configuration error (config.ts's ConfigError) exits 2.
+  process.exit(error instanceof Error && error.name === "ConfigError" ? 2 : 1);
 });

@@ -9,7 +9,7 @@
  * core 0; the mock upstream and the clients (and bench/keys.ts's redis-server) run on core 1.
  */
 import type { Subprocess } from "bun";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
@@ -115,6 +115,61 @@ export const coreStealPct = (before: CoreTimes, after: CoreTimes, core: string) 
 export function statusKb(pid: number, field: "VmHWM" | "VmRSS"): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : NaN;
+}
+
+/** Resets a process's peak RSS (VmHWM) to its RSS now (proc(5): clear_refs, value 5), so a phase's peak is its own. */
+export function resetPeakRss(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, "5");
+}
+
+/** Resident memory of a process by what it maps, MB (from /proc/<pid>/smaps). */
+export interface MemoryMap {
+  total: number;
+  /** Anonymous memory: the JS heaps of both threads, the allocators' (mimalloc's, DuckDB's), thread stacks. */
+  anon: number;
+  /** Pages of the program file itself (the executable, or the bun binary): the runtime's code and data, the embedded bundles. */
+  program: number;
+  /** libduckdb.so (the unpacked copy in the cache folder, or node_modules') and the duckdb.node addon. */
+  duckdb: number;
+  /** The journal's segment files, mapped shared (src/runtime/file-mapping.ts). */
+  journal: number;
+  /** Every other file: libc, libstdc++, … */
+  otherFiles: number;
+}
+
+export function memoryMap(pid: number): MemoryMap {
+  const map: MemoryMap = { total: 0, anon: 0, program: 0, duckdb: 0, journal: 0, otherFiles: 0 };
+  const program = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]!;
+  let exe = "";
+  try {
+    exe = realpathSync(`/proc/${pid}/exe`);
+  } catch {
+    // the process ended
+  }
+  let part: keyof MemoryMap = "anon";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      const [, inode, path = ""] = head;
+      part =
+        inode === "0" || path.startsWith("[")
+          ? "anon"
+          : path === exe || path === program
+            ? "program"
+            : /libduckdb|\.node( \(deleted\))?$/.test(path)
+              ? "duckdb"
+              : /\.journal\/\d+\.ndjson/.test(path)
+                ? "journal"
+                : "otherFiles";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) {
+      map[part] += Number(rss[1]) / 1024;
+      map.total += Number(rss[1]) / 1024;
+    }
+  }
+  return map;
 }
 
 /** Other work on the machine skews everything: measure it for a second before the bench, to report it with the results. */
@@ -373,8 +428,8 @@ export class BenchRun {
    * file `db`, with `env` last (upstream base URLs, experiments). Quiet Loupe
    * prints nothing: it is up once its discovery file (written after listen) exists.
    */
-  async startLoupe(name: string, db: string, env: Record<string, string>, bunFlags: string[] = [], main = LOUPE_MAIN): Promise<LoupeProcess> {
-    const child = this.start(name, [...pin(0), BUN, ...bunFlags, main, "serve"], {
+  async startLoupe(name: string, db: string, env: Record<string, string>, bunFlags: string[] = [], main = LOUPE_MAIN, command = [BUN, ...bunFlags, main]): Promise<LoupeProcess> {
+    const child = this.start(name, [...pin(0), ...command, "serve"], {
       ...baseEnv(),
       LOUPE_PORT: "0",
       LOUPE_DB: db,
@@ -390,7 +445,7 @@ export class BenchRun {
     const deadline = Date.now() + 30_000;
     while (!existsSync(discovery)) {
       if (child.proc.exitCode !== null || Date.now() > deadline)
-        throw new Error(`${name} did not start (exit code ${child.proc.exitCode}, ${[...bunFlags, main].join(" ")}):\n${child.stderr()}${child.stdout()}`);
+        throw new Error(`${name} did not start (exit code ${child.proc.exitCode}, ${command.join(" ")}):\n${child.stderr()}${child.stdout()}`);
       await Bun.sleep(20);
     }
     const info = JSON.parse(readFileSync(discovery, "utf8")) as { pid: number; url: string };

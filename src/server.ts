@@ -1,6 +1,6 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { createApi, type ApiDeps } from "./api/create-api.ts";
+import type { ApiDeps } from "./api/create-api.ts";
 import { createAccess } from "./dashboard/access.ts";
 import { describeSettings } from "./api/describe-settings.ts";
 import { createRecordFeed, type RecordFeed } from "./dashboard/record-feed.ts";
@@ -19,7 +19,6 @@ import type { RecordWriterStats } from "./recording/journal-writer.ts";
 import { recordCall } from "./recording/recorder.ts";
 import { createRoutingSettings, type RoutingSettingsHolder } from "./routing/routing-settings.ts";
 import { createCircuitBreaker } from "./routing/circuit-breaker.ts";
-import { addSettingsRoutes } from "./api/settings-routes.ts";
 import type { AuditEntry } from "./keys/definitions.ts";
 import { parseNanoUsd } from "./pricing/compute-cost.ts";
 import type { PriceBook } from "./pricing/price-book.ts";
@@ -144,7 +143,13 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       clickhouseStats: deps.clickhouseStats,
       control: { version: proxyDeps.routing.version, settings: proxyDeps.routing.current },
     });
-  const api = createApi({
+  // The API (its zod-openapi routes, the OpenAPI document) is built when it is first asked for, not at
+  // start: loading and declaring it was most of what making the app cost (bench/startup.ts). Its paths:
+  const API_PATHS = ["/api/*", "/openapi.json", "/openapi.yaml", "/reference"];
+  let api: Promise<{ fetch(request: Request): Response | Promise<Response> }> | undefined;
+  const buildApi = async () => {
+    const [{ createApi }, { addSettingsRoutes }] = await Promise.all([import("./api/create-api.ts"), import("./api/settings-routes.ts")]);
+    const built = createApi({
       analytics: deps.analytics,
       priceBook: deps.priceBook,
       registry,
@@ -157,8 +162,12 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
       limitUsage: deps.limitUsage,
       localKey: deps.localKey,
     });
-  addSettingsRoutes(api, { routing: proxyDeps.routing, audit: deps.audit, actor: (request) => (access.identify(request) === "token" ? "admin-token" : access.identify(request) === "open" ? "local" : "dashboard") });
-  app.route("/", api);
+    addSettingsRoutes(built, { routing: proxyDeps.routing, audit: deps.audit, actor: (request) => (access.identify(request) === "token" ? "admin-token" : access.identify(request) === "open" ? "local" : "dashboard") });
+    // A path under /api that no route serves is answered as any other such path.
+    built.notFound((c) => notServed(c));
+    return built;
+  };
+  for (const path of API_PATHS) app.all(path, async (c) => (await (api ??= buildApi())).fetch(c.req.raw));
   app.on(["GET", "HEAD"], "/assets/*", (c, next) => dashboard.asset(c.req.raw, c.req.path) ?? next());
 
   // Local CLI processes (`loupe sql`, `loupe export`) present the key from the discovery file.
@@ -207,10 +216,11 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
 
   // Anything not routed above and not a provider path (those never reach Hono).
   const prefixes = registry.describeRoutes().map((route) => route.prefix).join(", ");
-  app.all("*", (c) =>
+  const notServed = (c: Context) =>
     (c.req.method === "GET" || c.req.method === "HEAD") && prefersHtml(c.req.header("accept"))
       ? dashboard.page(c.req.raw, c.req.path)
-      : renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: the provider routes are ${prefixes} (GET / lists them)`)));
+      : renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: the provider routes are ${prefixes} (GET / lists them)`));
+  app.all("*", notServed);
 
   function proxy(request: Request, route: RouteMatch): Response | Promise<Response> {
     if (state.draining) return renderError(new LoupeError("unavailable", "Loupe is shutting down"), route.adapter.dialect);

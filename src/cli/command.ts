@@ -1,4 +1,5 @@
 import type { ParseArgsOptionsConfig } from "node:util";
+import type { RecordingThread } from "../recording/worker-client.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 
 /** What a command receives from the command line, already checked against its own flags. */
@@ -14,9 +15,15 @@ export interface CommandInput {
 export interface CommandContext {
   version: string;
   runtime: Runtime;
+  /** The recording worker's thread, started ahead when the command line looked like `serve` (main.ts). */
+  recordingThread?: RecordingThread | undefined;
 }
 
-/** One `loupe <name>` command, in its own module under commands/. */
+/**
+ * One `loupe <name>` command, in its own module under commands/. main.ts
+ * loads every command's module at each start: what only `run` needs is
+ * imported there (`await import`), so that `loupe serve` does not load it.
+ */
 export interface Command {
   name: string;
   /** Its line in `loupe --help`, after `loupe `. */

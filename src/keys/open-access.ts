@@ -1,7 +1,7 @@
 import { createAccessAdmin, type AccessAdmin } from "./access-admin.ts";
 import { createAccessBook, type AccessBook } from "./access-book.ts";
 import type { AccessStore, StoredAccess } from "./access-store.ts";
-import { createDefinitionsSync, type DefinitionsSync } from "./definitions-sync.ts";
+import type { DefinitionsSync } from "./definitions-sync.ts";
 import { createSecrets, WrongSecretError, type Secrets } from "./secrets.ts";
 
 export interface OpenAccessOptions {
@@ -72,6 +72,8 @@ export async function openAccess(options: OpenAccessOptions): Promise<AccessRunt
 
   let sync: DefinitionsSync | undefined;
   if (options.redisUrl) {
+    // ioredis is loaded only when Redis is configured (start-up time: bench/startup.ts).
+    const { createDefinitionsSync } = await import("./definitions-sync.ts");
     sync = createDefinitionsSync({ url: options.redisUrl, prefix: options.redisPrefix, onProblem: options.log });
     try {
       const remote = await sync.latest();

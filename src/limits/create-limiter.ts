@@ -1,7 +1,6 @@
 import type { Limit } from "../keys/definitions.ts";
 import type { Limiter } from "./limiter.ts";
 import { createMemoryLimiter } from "./memory-limiter.ts";
-import { createRedisLimiter } from "./redis-limiter.ts";
 
 export interface LimiterOptions {
   /** LOUPE_REDIS_URL: share counters through Redis; absent: count in process. */
@@ -17,5 +16,7 @@ export interface LimiterOptions {
 export async function createLimiter(options: LimiterOptions = {}): Promise<Limiter> {
   const limits = options.limits ?? [];
   if (options.redisUrl === undefined || options.redisUrl === "") return createMemoryLimiter(limits);
+  // The Redis client is loaded only when Redis is configured (start-up time: bench/startup.ts).
+  const { createRedisLimiter } = await import("./redis-limiter.ts");
   return createRedisLimiter({ url: options.redisUrl, failOpen: options.failOpen ?? true, limits, ...(options.log ? { log: options.log } : {}) });
 }

@@ -12,15 +12,12 @@
 import { readFileSync } from "node:fs";
 import { lowerStoragePriority } from "../runtime/background-priority.ts";
 import type { AnalyticsStore } from "../sinks/analytics.ts";
-import { createClickHouseAnalytics } from "../sinks/clickhouse/clickhouse-analytics.ts";
-import { exportClickHouseParquet } from "../sinks/clickhouse/clickhouse-export.ts";
-import { quoteName } from "../sinks/clickhouse/clickhouse-schema.ts";
-import { createClickHouseSql, createClickHouseSqlSource } from "../sinks/clickhouse/clickhouse-sql.ts";
-import { createClickHouseLink, type ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
-import { createClickHouseSink } from "../sinks/clickhouse/clickhouse-sink.ts";
+import type { ClickHouseLink } from "../sinks/clickhouse/clickhouse-link.ts";
+import type { createClickHouseSql } from "../sinks/clickhouse/clickhouse-sql.ts";
 import { createDuckDBSink } from "../sinks/duckdb/duckdb-sink.ts";
 import { openDuckDBFile } from "../sinks/duckdb/duckdb-file.ts";
 import type { DuckDBStore } from "../sinks/duckdb/duckdb-store.ts";
+import { loadDuckDB } from "../sinks/duckdb/load-duckdb.ts";
 import { createTelemetryExport, type TelemetryExport } from "../sinks/otlp/create-telemetry.ts";
 import { createOtlpSink } from "../sinks/otlp/otlp-sink.ts";
 import type { RecordSink } from "../sinks/sink.ts";
@@ -64,6 +61,9 @@ function opened(): { store: DuckDBStore; pipeline: Pipeline } {
 }
 
 const api: RecordingWorkerApi = {
+  async warmUp() {
+    await loadDuckDB();
+  },
   async open(options) {
     store = await openDuckDBFile(options.db, { log: (message) => post({ event: "notice", message }) });
     backgroundPriority = options.backgroundPriority;
@@ -74,6 +74,14 @@ const api: RecordingWorkerApi = {
     }
     if (options.clickhouse) {
       const { required, ...where } = options.clickhouse;
+      // The ClickHouse client is loaded only when ClickHouse is configured (start-up time: bench/startup.ts).
+      const [{ createClickHouseLink }, { createClickHouseSink }, { createClickHouseAnalytics }, { quoteName }, { createClickHouseSql, createClickHouseSqlSource }] = await Promise.all([
+        import("../sinks/clickhouse/clickhouse-link.ts"),
+        import("../sinks/clickhouse/clickhouse-sink.ts"),
+        import("../sinks/clickhouse/clickhouse-analytics.ts"),
+        import("../sinks/clickhouse/clickhouse-schema.ts"),
+        import("../sinks/clickhouse/clickhouse-sql.ts"),
+      ]);
       clickhouse = createClickHouseLink(where);
       // Unreachable at start: with `required`, the gateway does not start; else records wait in the journal until it answers.
       await clickhouse.open().catch((error: Error) => {
@@ -123,7 +131,10 @@ const api: RecordingWorkerApi = {
   },
   checkpoint: () => opened().store.checkpoint(),
   // With ClickHouse as the log, the export is of every replica's records, read back from it.
-  exportParquet: (dir, since) => (clickhouse ? clickhouse.use((shared) => exportClickHouseParquet(shared, dir, since)) : opened().store.exportParquet(dir, since)),
+  exportParquet: (dir, since) =>
+    clickhouse
+      ? clickhouse.use(async (shared) => (await import("../sinks/clickhouse/clickhouse-export.ts")).exportClickHouseParquet(shared, dir, since))
+      : opened().store.exportParquet(dir, since),
   async prune(days) {
     // The shared log too (every replica runs it; deleting what is gone already is a no-op). A mutation, applied in the background.
     if (clickhouse) {

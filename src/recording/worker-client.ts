@@ -31,9 +31,37 @@ export interface RecordingWorker extends RecordingSink, Pick<DuckDBStore, "query
   close(): Promise<void>;
 }
 
-/** Starts the recording worker (recording-worker.ts) and opens it. */
-export async function startRecordingWorker(options: RecordingWorkerOptions, events: RecordingWorkerEvents = {}): Promise<RecordingWorker> {
-  const worker = new Worker(new URL("./recording-worker.ts", import.meta.url).href, { type: "module" });
+/**
+ * Starts the recording worker's thread, which loads its modules and DuckDB's
+ * library at once: started first thing, it does so while the main thread
+ * loads the rest of Loupe (bench/startup.ts). Nothing is opened until
+ * `startRecordingWorker` is given it.
+ */
+export function spawnRecordingThread(): RecordingThread {
+  // In the executable the worker is an entry point beside main.ts's (scripts/build.ts), named from there: its
+  // bytecode keeps the import.meta.url of the source file it was built from, which need not exist where it runs.
+  const worker = isExecutable()
+    ? new Worker("./recording-worker.ts", { type: "module" })
+    : new Worker(new URL("./recording-worker.ts", import.meta.url).href, { type: "module" });
+  const thread: RecordingThread = { worker, failed: undefined };
+  // An error before `startRecordingWorker` listens (its module failed to load) would otherwise go unseen, and `open` wait forever.
+  worker.addEventListener("error", (event) => (thread.failed ??= event.message));
+  // Its answer (id 0) is not waited for: a library that fails to load fails `open` again, with its reason.
+  worker.postMessage({ id: 0, op: "warmUp", args: [] } satisfies WorkerRequest);
+  return thread;
+}
+
+const isExecutable = () => typeof Bun !== "undefined" && Bun.isStandaloneExecutable;
+
+export interface RecordingThread {
+  readonly worker: Worker;
+  /** The thread's error, once it failed. */
+  failed: string | undefined;
+}
+
+/** Opens the recording worker (recording-worker.ts) on `thread`, a new one unless one was started ahead. */
+export async function startRecordingWorker(options: RecordingWorkerOptions, events: RecordingWorkerEvents = {}, thread = spawnRecordingThread()): Promise<RecordingWorker> {
+  const { worker } = thread;
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;
   let closed = false;
@@ -93,6 +121,10 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
     rateLimits: ask("rateLimits"),
   };
 
+  if (thread.failed !== undefined) {
+    worker.terminate();
+    throw new Error(`recording worker failed: ${thread.failed}`);
+  }
   const recovered = await call("open", options);
   return {
     recovered,

@@ -37,6 +37,8 @@ export type AnalyticsCall = { [M in keyof AnalyticsStore]: { method: M; args: Pa
  * Arguments and results are plain data (structured clone).
  */
 export interface RecordingWorkerApi {
+  /** Loads DuckDB's library ahead of `open`, while the main thread loads the rest of Loupe (worker-client.ts). */
+  warmUp(): Promise<void>;
   /** Opens DuckDB and the sinks, and records what a previous run left in the journal; returns how many records that made. */
   open(options: RecordingWorkerOptions): Promise<number>;
   recordFiles(paths: string[]): Promise<void>;

@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
 import { ConfigError, loadConfig } from "../../config.ts";
 import type { Command } from "../command.ts";
-import { runExport } from "../db-commands.ts";
 
 const USAGE = "export --parquet DIR [--since D]";
 
@@ -18,6 +17,7 @@ export const exportCommand: Command = {
     if (typeof dir !== "string") throw new ConfigError("usage: loupe export --parquet DIR [--since YYYY-MM-DD]");
     if (typeof since === "string" && Number.isNaN(Date.parse(since))) throw new ConfigError(`--since: "${since}" is not a date (YYYY-MM-DD)`);
     const config = loadConfig({ flags: settings });
+    const { runExport } = await import("../db-commands.ts");
     const result = await runExport(config, resolve(dir), typeof since === "string" ? new Date(since).toISOString() : undefined);
     console.log(JSON.stringify(result));
   },

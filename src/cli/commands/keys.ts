@@ -1,7 +1,6 @@
 import { formatTable } from "../../api/format-table.ts";
 import { ConfigError, loadConfig } from "../../config.ts";
 import { parseWindow } from "../../keys/definitions.ts";
-import { withAccess } from "../access-client.ts";
 import type { Command } from "../command.ts";
 
 const USAGE = "keys create --project P [--user U] [--name N] [--expires-in 30d] [--providers a,b] [--models 'gpt-4o*,claude-*'] [--json] | list [--json] | revoke ID | rotate ID";
@@ -68,3 +67,6 @@ export const keysCommand: Command = {
     }
   },
 };
+
+/** access-client.ts (DuckDB, the access book), loaded when the command runs. */
+const withAccess: typeof import("../access-client.ts").withAccess = async (config, use) => (await import("../access-client.ts")).withAccess(config, use);

@@ -1,7 +1,6 @@
 import { formatTable } from "../../api/format-table.ts";
 import { ConfigError, loadConfig } from "../../config.ts";
 import type { Limit } from "../../keys/definitions.ts";
-import { withAccess } from "../access-client.ts";
 import type { Command } from "../command.ts";
 import { describeLimit, formatNano, parseLimitFlags, parseScope } from "../limit-flags.ts";
 
@@ -60,3 +59,6 @@ export const limitsCommand: Command = {
     }
   },
 };
+
+/** access-client.ts (DuckDB, the access book), loaded when the command runs. */
+const withAccess: typeof import("../access-client.ts").withAccess = async (config, use) => (await import("../access-client.ts")).withAccess(config, use);

@@ -1,5 +1,4 @@
 import { loadConfig } from "../../config.ts";
-import { loadPriceBook } from "../../pricing/load-prices.ts";
 import type { PriceLookup } from "../../pricing/price-book.ts";
 import { createRegistry } from "../../providers/registry.ts";
 import type { Command } from "../command.ts";
@@ -23,6 +22,7 @@ export const pricesCommand: Command = {
   maxPositionals: 1,
   async run({ positionals, values, settings }) {
     const config = loadConfig({ flags: settings });
+    const { loadPriceBook } = await import("../../pricing/load-prices.ts");
     const book = loadPriceBook(config.pricesFile);
     const model = positionals[0];
     if (!model) {

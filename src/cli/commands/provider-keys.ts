@@ -1,6 +1,5 @@
 import { formatTable } from "../../api/format-table.ts";
 import { ConfigError, loadConfig } from "../../config.ts";
-import { withAccess } from "../access-client.ts";
 import type { Command } from "../command.ts";
 
 /** Standard input, whole, without its final line break (a secret never comes through argv: ps and shell history show those). */
@@ -49,3 +48,6 @@ export const providerKeysCommand: Command = {
     }
   },
 };
+
+/** access-client.ts (DuckDB, the access book), loaded when the command runs. */
+const withAccess: typeof import("../access-client.ts").withAccess = async (config, use) => (await import("../access-client.ts")).withAccess(config, use);

@@ -13,7 +13,7 @@ import { openJournal } from "../../recording/journal.ts";
 import { redactSecrets } from "../../recording/redact-secrets.ts";
 import { urlWithoutCredentials } from "../../http/url-without-credentials.ts";
 import { createRecordWriter } from "../../recording/journal-writer.ts";
-import { startRecordingWorker } from "../../recording/worker-client.ts";
+import { startRecordingWorker, type RecordingThread } from "../../recording/worker-client.ts";
 import type { Runtime } from "../../runtime/runtime.ts";
 import { createCallTracer } from "../../telemetry/create-call-tracer.ts";
 import type { Command } from "../command.ts";
@@ -27,7 +27,7 @@ export const serveCommand: Command = {
   options: {},
   takesSettings: true,
   maxPositionals: 0,
-  run: ({ settings }, { version, runtime }) => serve(settings, version, runtime),
+  run: ({ settings }, { version, runtime, recordingThread }) => serve(settings, version, runtime, recordingThread),
 };
 
 function flushedBefore<T extends object>(target: T, flush: () => Promise<void>): T {
@@ -41,7 +41,7 @@ function log(config: Pick<Config, "quiet"> | undefined, message: string) {
   if (!config?.quiet) console.error(`[loupe] ${redactSecrets(message)}`);
 }
 
-async function serve(settings: Record<string, string>, version: string, runtime: Runtime): Promise<void> {
+async function serve(settings: Record<string, string>, version: string, runtime: Runtime, recordingThread?: RecordingThread): Promise<void> {
   const config = loadConfig({ flags: settings });
   // The analytics API exposes every recorded call: never on a network without a token.
   if (!isLoopbackHost(config.server.host) && !config.adminToken) {
@@ -88,6 +88,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
         log(config, message);
       },
     },
+    recordingThread,
   );
   liveTail = (on) => void store.liveTail(on).catch(() => {});
   // Keys, provider keys and limits, from the database file (or Redis): a wrong LOUPE_SECRET stops the start here, before anything is served.
