@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startClickHouse, type ClickHouseServer } from "../support/clickhouse.ts";
 import { join } from "node:path";
 import { usdOfNano } from "../../src/sinks/clickhouse/clickhouse-rows.ts";
-import { loadDuckDB } from "../../src/sinks/duckdb/load-duckdb.ts";
 import { runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
+import { readParquet } from "../support/parquet.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 
 /**
@@ -24,17 +24,6 @@ afterAll(async () => {
 });
 
 const chat = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "Hello" }] };
-
-async function readParquet(dir: string, sql: string) {
-  const duckdb = await loadDuckDB();
-  const instance = await duckdb.DuckDBInstance.create(":memory:");
-  const connection = await instance.connect();
-  await connection.run(`CREATE VIEW p AS SELECT * FROM read_parquet('${dir}/**/*.parquet', hive_partitioning = true)`);
-  const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
-  connection.closeSync();
-  instance.closeSync();
-  return rows as Record<string, unknown>[];
-}
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { loadDuckDB } from "../../src/sinks/duckdb/load-duckdb.ts";
 import { BUN, ROOT, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
+import { readParquet } from "../support/parquet.ts";
 import { seedRecords, writeSeedJournal } from "../support/seed.ts";
 
 const COUNT = 3000;
@@ -22,17 +22,6 @@ async function loupe(...args: string[]) {
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(stderr);
   return stdout;
-}
-
-async function readParquet(dir: string, sql: string) {
-  const duckdb = await loadDuckDB();
-  const instance = await duckdb.DuckDBInstance.create(":memory:");
-  const connection = await instance.connect();
-  await connection.run(`CREATE VIEW p AS SELECT * FROM read_parquet('${dir}/**/*.parquet', hive_partitioning = true)`);
-  const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
-  connection.closeSync();
-  instance.closeSync();
-  return rows as Record<string, unknown>[];
 }
 
 describe("the same numbers from the API, loupe sql and the Parquet files", () => {
