@@ -22,8 +22,14 @@ import manifest from "./package.json" with { type: "json" };
  * costs time only: `serve` prepares itself again when it was not prepared, and
  * a thread started for another command is stopped unused.
  */
+/** The commands other than `serve`: a command line naming one (after settings flags too) does not start the gateway. */
+const OTHER_COMMANDS = new Set(["sql", "prices", "export", "keys", "provider-keys", "limits", "help", "version"]);
+
 function startsGateway(argv: readonly string[]): boolean {
   if (argv.some((arg) => arg === "-h" || arg === "--help" || arg === "--version")) return false;
+  // `loupe --prices-file F prices …`: settings flags may come before the command; the recording thread
+  // (which loads DuckDB) must not start for it, or it is terminated mid-load and the process aborts.
+  if (argv.some((arg) => OTHER_COMMANDS.has(arg))) return false;
   const first = argv[0];
   return first === undefined || first === "serve" || first.startsWith("-");
 }
