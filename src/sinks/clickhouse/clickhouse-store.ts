@@ -1,4 +1,5 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client";
+import { urlWithoutCredentials } from "../../http/url-without-credentials.ts";
 import { toTsvLine } from "./clickhouse-rows.ts";
 import { columnDefinitions, createTableSql, INSERT_COLUMNS, quoteName } from "./clickhouse-schema.ts";
 
@@ -148,18 +149,8 @@ async function addMissingColumns(client: ClickHouseClient, database: string, tab
   }
 }
 
-/** The URL without user info or query (what a log line may show). */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = "";
-    parsed.password = "";
-    parsed.search = "";
-    return parsed.toString().replace(/\/$/, "");
-  } catch {
-    return "(an unreadable URL)";
-  }
-}
+/** The URL as a log line may show it (urlWithoutCredentials), without the trailing slash: `ClickHouse at http://host:8123`. */
+export const redactUrl = (url: string) => urlWithoutCredentials(url).replace(/\/$/, "");
 
 /** ClickHouse's own message, first line, without its stack or the `e.what()` tail; or the network error's. */
 function describe(error: unknown): string {
