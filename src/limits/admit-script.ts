@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { LEASE } from "./admit-leases.ts";
 
 /**
  * One admit as one Lua script, so Redis runs every check and every count of a
@@ -11,15 +12,21 @@ import { createHash } from "node:crypto";
  * ARGS_PER_LIMIT values per limit: kind (`s` sliding, `c` calendar), amount,
  * whether the call counts against it (`1` for requests), the current
  * sub-bucket, the sub-buckets counted, and the key's expiry (PEXPIRE ms for a
- * sliding window, PEXPIREAT epoch ms for a period).
+ * sliding window, PEXPIREAT epoch ms for a period). After them, optionally,
+ * `want`: how many calls to count at once when admitted (a lease,
+ * admit-leases.ts); the script counts fewer — only the call itself — unless
+ * every limit counts requests and has at least LEASE.minLeft left after it,
+ * and then at most 1/LEASE.share of what is left.
  *
  * Reply: the refusing limit (1-based, 0: admitted); for it, the sub-bucket
  * whose leaving frees it (-1 for a period); then per limit its usage (after
- * counting the call) and its oldest counted sub-bucket (-1: none, or a period).
+ * counting) and its oldest counted sub-bucket (-1: none, or a period); last,
+ * the calls counted (0 when refused).
  * Lua numbers are doubles: figures are exact up to 2^53.
  */
 export const ADMIT_SCRIPT = `
-local blocked, free = 0, -1
+local blocked, free, granted = 0, -1, 0
+local want = tonumber(ARGV[#KEYS * 6 + 1] or '1')
 local used, oldest, counts = {}, {}, {}
 for i = 1, #KEYS do
   local at = (i - 1) * 6
@@ -59,18 +66,29 @@ if blocked > 0 then
     end
   end
 else
+  granted = 1
+  if want > 1 then
+    granted = want
+    for i = 1, #KEYS do
+      local at = (i - 1) * 6
+      local left = tonumber(ARGV[at + 2]) - used[i] - 1
+      local most = 0
+      if ARGV[at + 3] == '1' and left >= ${LEASE.minLeft} then most = math.floor(left / ${LEASE.share}) end
+      if most + 1 < granted then granted = most + 1 end
+    end
+  end
   for i = 1, #KEYS do
     local at = (i - 1) * 6
     if ARGV[at + 3] == '1' then
       if ARGV[at + 1] == 's' then
-        redis.call('HINCRBY', KEYS[i], ARGV[at + 4], 1)
+        redis.call('HINCRBY', KEYS[i], ARGV[at + 4], granted)
         redis.call('PEXPIRE', KEYS[i], ARGV[at + 6])
         if oldest[i] < 0 then oldest[i] = tonumber(ARGV[at + 4]) end
       else
-        redis.call('INCR', KEYS[i])
+        redis.call('INCRBY', KEYS[i], granted)
         redis.call('PEXPIREAT', KEYS[i], ARGV[at + 6])
       end
-      used[i] = used[i] + 1
+      used[i] = used[i] + granted
     end
   end
 end
@@ -79,6 +97,7 @@ for i = 1, #KEYS do
   reply[#reply + 1] = used[i]
   reply[#reply + 1] = oldest[i]
 end
+reply[#reply + 1] = granted
 return reply
 `;
 

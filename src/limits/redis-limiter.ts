@@ -1,5 +1,6 @@
 import type { Limit } from "../keys/definitions.ts";
 import { buildAdmission, limitUsageOf, NO_LIMITS, type Timing } from "./admission.ts";
+import { LEASE, LeaseBook, leasable, type LeaseHolder, type Unused } from "./admit-leases.ts";
 import { ADMIT_SCRIPT, ADMIT_SCRIPT_SHA, ARGS_PER_LIMIT } from "./admit-script.ts";
 import { compileLimits, type CompiledLimit } from "./limit-book.ts";
 import type { Admission, CallSubjects, CallUsage, Limiter, LimiterStats } from "./limiter.ts";
@@ -72,6 +73,13 @@ function cellOf(limit: CompiledLimit, now: number): Cell {
   return { key: periodKey(limit, bounds), field: undefined, expire: bounds.end + PERIOD_GRACE_MS, until: bounds.end + PERIOD_GRACE_MS };
 }
 
+/** When the sub-bucket (or period) a call counts in at `now` ends: a lease counted there must not outlive it. */
+function cellEnds(limit: CompiledLimit, now: number): number {
+  const local = limit.local;
+  if (local instanceof SlidingCounter) return (Math.floor(now / local.shape.bucketMs) + 1) * local.shape.bucketMs;
+  return local.boundsAt(now).end;
+}
+
 /** INCRBY a period's counter or HINCRBY a sub-bucket by `amount`, and renew the key's expiry. */
 function countCommands(cell: Cell, amount: string): string[][] {
   if (cell.field === undefined) return [["INCRBY", cell.key, amount], ["PEXPIREAT", cell.key, String(cell.expire)]];
@@ -102,6 +110,8 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
   let closed = false;
   const pending = new Map<string, Cell & { amount: number }>();
   let reconciling = false;
+  const leases = new LeaseBook<Cell>();
+  let leaseTimer: ReturnType<typeof setInterval> | undefined;
 
   // Said when Redis goes and when it is back, at most once a minute each: an outage is a line or two, not one per call.
   let down = false;
@@ -196,9 +206,9 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     return (await redis.send("EVAL", args)) as number[];
   }
 
-  async function admitInRedis(limits: CompiledLimit[], subjects: CallSubjects, now: number): Promise<Admission> {
-    // EVALSHA's arguments: the script, the number of keys, the keys, then ARGS_PER_LIMIT values per limit.
-    const args = new Array<string>(2 + limits.length * (1 + ARGS_PER_LIMIT));
+  async function admitInRedis(limits: CompiledLimit[], subjects: CallSubjects, now: number, want = 1, holder?: LeaseHolder<Cell>): Promise<Admission> {
+    // EVALSHA's arguments: the script, the number of keys, the keys, ARGS_PER_LIMIT values per limit, then (for a lease) want.
+    const args = new Array<string>(2 + limits.length * (1 + ARGS_PER_LIMIT) + (want > 1 ? 1 : 0));
     args[0] = ADMIT_SCRIPT_SHA;
     args[1] = String(limits.length);
     let at = 2 + limits.length;
@@ -226,6 +236,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
         args[at++] = String(bounds.end + PERIOD_GRACE_MS);
       }
     }
+    if (want > 1) args[at] = String(want);
     let reply: number[] | undefined;
     try {
       reply = (await redis.send("EVALSHA", args)) as number[];
@@ -240,7 +251,56 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     if (pending.size > 0) void reconcile();
     const used = new Array<number>(limits.length);
     for (let i = 0; i < limits.length; i++) used[i] = reply[2 + 2 * i]!;
-    return buildAdmission(limits, used, reply[0]! - 1, subjects, now, replyTiming(reply));
+    const timing = replyTiming(reply);
+    const granted = reply[2 + 2 * limits.length] ?? 1;
+    if (holder !== undefined && granted > 1) {
+      let expiresAt = now + LEASE.ms;
+      for (const limit of limits) expiresAt = Math.min(expiresAt, cellEnds(limit, now));
+      giveBack(leases.grant(holder, { left: granted - 1, used, timing, cells: limits.map((limit) => cellOf(limit, now)), expiresAt }));
+      leaseTimer ??= setInterval(expireLeases, LEASE.ms);
+      (leaseTimer as { unref?: () => void }).unref?.();
+      // This call's own figures: the units still held are not used yet.
+      return buildAdmission(limits, used.map((u) => u - (granted - 1)), -1, subjects, now, timing);
+    }
+    return buildAdmission(limits, used, reply[0]! - 1, subjects, now, timing);
+  }
+
+  /** Takes a lease's unused units back off the counts they were added to; if that fails they stay counted (strict) until their window moves on. */
+  function giveBack(unused: Unused<Cell> | undefined): Promise<unknown> | undefined {
+    if (unused === undefined || !usable()) return undefined;
+    const commands: string[][] = [];
+    for (const cell of unused.cells) commands.push(...countCommands(cell, String(-unused.units)));
+    return redis.sendAll(commands).catch(() => {});
+  }
+
+  function expireLeases(): void {
+    for (const unused of leases.expire(Date.now())) giveBack(unused);
+    if (leases.size === 0 && leaseTimer !== undefined) {
+      clearInterval(leaseTimer);
+      leaseTimer = undefined;
+    }
+  }
+
+  /** Admits through a lease when these ids have one, else asks Redis (for a lease when calls come fast), one ask at a time per ids. */
+  function admitLeased(limits: CompiledLimit[], subjects: CallSubjects, now: number): Admission | Promise<Admission> {
+    const holder = leases.holder(subjects);
+    const want = leases.want(holder, now);
+    const taken = leases.take(holder, limits, subjects, now);
+    if (taken !== undefined) return taken;
+    if (holder.asking !== undefined) {
+      return holder.asking.then(() => {
+        const later = Date.now();
+        return leases.take(holder, limits, subjects, later) ?? admitInRedis(limits, subjects, later);
+      });
+    }
+    if (want === 1) return admitInRedis(limits, subjects, now);
+    const asking = admitInRedis(limits, subjects, now, want, holder);
+    holder.asking = asking;
+    const done = () => {
+      if (holder.asking === asking) holder.asking = undefined;
+    };
+    asking.then(done, done);
+    return asking;
   }
 
   function settleInRedis(limits: readonly CompiledLimit[], usage: CallUsage, now: number): void {
@@ -285,11 +345,12 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     },
     use(next) {
       compiled = compileLimits(next, compiled.all);
+      for (const unused of leases.clear()) giveBack(unused);
     },
     admit(subjects, now = Date.now()) {
       const limits = compiled.book.applicable(subjects);
       if (limits.length === 0) return NO_LIMITS;
-      if (usable()) return admitInRedis(limits, subjects, now);
+      if (usable()) return leasable(limits) ? admitLeased(limits, subjects, now) : admitInRedis(limits, subjects, now);
       redisFailures++;
       noteDown();
       return admitWithoutRedis(limits, subjects, now);
@@ -322,6 +383,8 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
     stats: (): LimiterStats => ({ backend: "redis", redisFailures, failOpenAdmits, pendingReconcile: pending.size, redisUp: usable() }),
     async close() {
       if (closed) return;
+      if (leaseTimer !== undefined) clearInterval(leaseTimer);
+      await Promise.all(leases.clear().map(giveBack));
       closed = true;
       await redis.close();
     },

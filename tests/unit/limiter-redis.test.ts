@@ -151,6 +151,52 @@ describe("limits shared through Redis", () => {
     expect(limiter.stats().redisFailures).toBe(0);
   });
 
+  test("fast calls far from a big limit go on leases: a fraction of the Redis round trips, never over the amount, exact again once leases end", async () => {
+    const limits = [limit({ scope: "key", subject: "key_lease", amount: "5000" }), limit({ scope: "project", subject: "lease", amount: "100000", window: { period: "day" } })];
+    const [a, b] = await Promise.all([gateway(limits), gateway(limits)]);
+    const subjects = { key: "key_lease", project: "lease" };
+    const dayKey = `loupe:limit:project:lease:requests:day:${new Date().toISOString().slice(0, 10)}`;
+    /** `rounds` rounds of `width` concurrent admits, half on each gateway. */
+    const burst = async (rounds: number, width: number) => {
+      const admissions = [];
+      for (let round = 0; round < rounds; round++) admissions.push(...(await Promise.all(Array.from({ length: width }, (_, i) => (i % 2 ? a! : b!).admit(subjects)))));
+      return admissions;
+    };
+    const evalshas = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info("commandstats"))?.[1] ?? 0);
+
+    const before = await evalshas();
+    const first = await burst(60, 50);
+    expect(first.every((admission) => admission.allowed)).toBe(true);
+    expect(await evalshas() - before).toBeLessThan(first.length / 4);
+    // Remaining figures still move per call: as of the lease's grant, less its own calls since (the other gateway's since then are not seen).
+    expect(Math.abs(Number(first.at(-1)!.tightest!.remaining) - 2000)).toBeLessThanOrEqual(2 * 64);
+    // Once the leases are over, their unused units are given back: Redis counts exactly the calls admitted.
+    await until(async () => (await redisCount("loupe:limit:key:key_lease:requests:60s")) === 3000);
+    expect(Number(await raw.get(dayKey))).toBe(3000);
+
+    // Against the end of the window: never more than 5,000 in all, however the leases fall.
+    const second = await burst(60, 50);
+    const admitted = 3000 + second.filter((admission) => admission.allowed).length;
+    expect(admitted).toBeLessThanOrEqual(5000);
+    expect(admitted).toBeGreaterThanOrEqual(5000 - 2 * 64);
+    expect(second.find((admission) => !admission.allowed)?.blocked).toMatchObject({ scope: "key", amount: "5000" });
+    await until(async () => (await redisCount("loupe:limit:key:key_lease:requests:60s")) === admitted);
+    // Near the amount nothing is leased: what the leases held is admitted one by one, to exactly 5,000.
+    const rest = await burst(4, 50);
+    expect(admitted + rest.filter((admission) => admission.allowed).length).toBe(5000);
+    expect(await redisCount("loupe:limit:key:key_lease:requests:60s")).toBe(5000);
+    expect(Number(await raw.get(dayKey))).toBe(5000);
+  });
+
+  test("small limits and tokens or usd limits are never leased: one Redis admit per call", async () => {
+    const small = await gateway([limit({ scope: "key", subject: "key_small", amount: "1000" })]);
+    const spend = await gateway([limit({ scope: "key", subject: "key_spend", amount: "100000" }), limit({ scope: "key", subject: "key_spend", metric: "usd", amount: "100000000000", window: { period: "day" } })]);
+    const evalshas = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info("commandstats"))?.[1] ?? 0);
+    const before = await evalshas();
+    for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? small : spend).admit({ key: i % 2 ? "key_small" : "key_spend" })));
+    expect(await evalshas() - before).toBe(300);
+  });
+
   test("createLimiter picks Redis with a URL, the process without", async () => {
     const shared = await createLimiter({ redisUrl: server.url, limits: [limit({ scope: "key", subject: "key_factory" })] });
     opened.push(shared);
