@@ -18,20 +18,20 @@ import manifest from "./package.json" with { type: "json" };
 
 /**
  * Whether the command line starts the gateway (`loupe`, `loupe serve`,
- * `loupe --port 9000`), judged before the commands are loaded. A wrong guess
- * costs time only: `serve` prepares itself again when it was not prepared, and
- * a thread started for another command is stopped unused.
+ * `loupe --port 9000 serve`), judged before the commands are loaded: the first
+ * positional is `serve` or there is none, each flag of `serve` taking a value
+ * (`--flag value` or `--flag=value`). A wrong guess costs time only: `serve`
+ * prepares itself when it was not prepared, and a thread started for another
+ * command is stopped unused.
  */
-/** The commands other than `serve`: a command line naming one (after settings flags too) does not start the gateway. */
-const OTHER_COMMANDS = new Set(["sql", "prices", "export", "keys", "provider-keys", "limits", "help", "version"]);
-
 function startsGateway(argv: readonly string[]): boolean {
-  if (argv.some((arg) => arg === "-h" || arg === "--help" || arg === "--version")) return false;
-  // `loupe --prices-file F prices …`: settings flags may come before the command; the recording thread
-  // (which loads DuckDB) must not start for it, or it is terminated mid-load and the process aborts.
-  if (argv.some((arg) => OTHER_COMMANDS.has(arg))) return false;
-  const first = argv[0];
-  return first === undefined || first === "serve" || first.startsWith("-");
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "-h" || arg === "--help" || arg === "--version" || arg === "--") return false;
+    if (!arg.startsWith("-")) return arg === "serve";
+    if (!arg.includes("=")) i++; // its value
+  }
+  return true;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<void> {
   const listed: Command[] = [serveCommand, sqlCommand, pricesCommand, exportCommand, keysCommand, providerKeysCommand, limitsCommand, help.versionCommand];
   const commands = [...listed, help.createHelpCommand(listed)];
   const { command, input } = parseCommandLine(argv, commands, { fallback: "serve", help: "help", version: "version" });
-  if (command !== serveCommand) recordingThread?.worker.terminate();
+  if (command !== serveCommand) await recordingThread?.stop();
   await command.run(input, { version: manifest.version, runtime, recordingThread });
 }
 

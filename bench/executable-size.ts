@@ -56,6 +56,8 @@ interface GraphFile {
   contents: number;
   sourcemap: number;
   bytecode: number;
+  /** Where each part lies in the graph: [start, end) byte ranges (a profile-ordered build gives both bundles one bytecode range). */
+  ranges: { contents: [number, number]; sourcemap: [number, number]; bytecode: [number, number] };
   /** The first bytes of the contents (a zstd frame's header). */
   head: Uint8Array;
 }
@@ -79,9 +81,12 @@ function moduleGraph(section: Uint8Array): GraphFile[] | undefined {
     const pointer = (i: number) => [g.getUint32(at + 8 * i, true), g.getUint32(at + 8 * i + 4, true)] as const;
     const [nameAt, nameLength] = pointer(0);
     const [contentsAt, contents] = pointer(1);
+    const [sourcemapAt, sourcemap] = pointer(2);
+    const [bytecodeAt, bytecode] = pointer(3);
     const name = decoder.decode(graph.subarray(nameAt, nameAt + nameLength));
     if (!name.startsWith("/$bunfs/")) return undefined;
-    files.push({ name, contents, sourcemap: pointer(2)[1], bytecode: pointer(3)[1], head: graph.slice(contentsAt, contentsAt + 18) });
+    const ranges = { contents: [contentsAt, contentsAt + contents], sourcemap: [sourcemapAt, sourcemapAt + sourcemap], bytecode: [bytecodeAt, bytecodeAt + bytecode] } as GraphFile["ranges"];
+    files.push({ name, contents, sourcemap, bytecode, ranges, head: graph.slice(contentsAt, contentsAt + 18) });
   }
   return files;
 }
@@ -106,7 +111,7 @@ function kindOf(name: string): string {
   if (/^libduckdb/.test(base)) return "libduckdb.so as it is";
   if (base.endsWith(".node")) return "DuckDB's Node-API addon (duckdb.node)";
   if (base.startsWith("recording-worker")) return "JS bundle: the recording worker (src/recording/recording-worker.ts)";
-  return "JS bundle: main.ts (the gateway and the CLI)";
+  return "JS bundle: main.ts (the gateway and the CLI; with bytecodeOrder, its bytecode region holds both bundles')";
 }
 
 /** A bundled input, grouped: an npm package, or a folder of src/. */
@@ -182,14 +187,28 @@ const out: string[] = [];
 out.push(`${EXE}: ${MiB(total)} MiB (${total.toLocaleString("en-US")} bytes), bun ${Bun.version}\n`);
 const rows: string[][] = [[`Bun runtime (the executable less its .bun section; ${BUN}: ${MiB(bunBinary)} MiB)`, MiB(runtime), fmt((100 * runtime) / total, 1)]];
 if (graph) {
+  const base = (name: string) => name.slice(name.lastIndexOf("/") + 1);
+  const seen: { range: [number, number]; name: string }[] = [];
   for (const f of graph) {
-    const size = f.contents + f.bytecode + f.sourcemap;
+    // A build with bytecodeOrder lays both bundles' bytecode out as one region, which both records name: counted once.
+    const [from, to] = f.ranges.bytecode;
+    const sharedWith = f.bytecode ? seen.find(({ range }) => range[0] < to && from < range[1]) : undefined;
+    if (f.bytecode && !sharedWith) seen.push({ range: f.ranges.bytecode, name: base(f.name) });
+    const size = f.contents + f.sourcemap + (sharedWith ? Math.max(0, to - sharedWith.range[1]) + Math.max(0, sharedWith.range[0] - from) : f.bytecode);
     const unpacked = unpackedSize(f.head);
-    const parts = [f.bytecode ? `source ${MiB(f.contents)} + bytecode ${MiB(f.bytecode)}` : "", f.sourcemap ? `sourcemap ${MiB(f.sourcemap)}` : "", unpacked ? `unpacks to ${MiB(unpacked)} MiB` : ""].filter(Boolean);
-    rows.push([`${kindOf(f.name)}: ${f.name.slice(f.name.lastIndexOf("/") + 1)}${parts.length ? ` (${parts.join(", ")})` : ""}`, MiB(size), fmt((100 * size) / total, 1)]);
+    const bytecode = !f.bytecode ? "" : sharedWith ? `source ${MiB(f.contents)}; its bytecode lies in ${sharedWith.name}'s` : `source ${MiB(f.contents)} + bytecode ${MiB(f.bytecode)}`;
+    const parts = [bytecode, f.sourcemap ? `sourcemap ${MiB(f.sourcemap)}` : "", unpacked ? `unpacks to ${MiB(unpacked)} MiB` : ""].filter(Boolean);
+    rows.push([`${kindOf(f.name)}: ${base(f.name)}${parts.length ? ` (${parts.join(", ")})` : ""}`, MiB(size), fmt((100 * size) / total, 1)]);
   }
-  const listed = graph.reduce((sum, f) => sum + f.contents + f.bytecode + f.sourcemap, 0);
-  rows.push(["the rest of the .bun section: data no file record names (mostly between the two bytecodes), padding, names, records", MiB(bunSection.size - listed), fmt((100 * (bunSection.size - listed)) / total, 1)]);
+  // The bytes the records name, overlaps counted once.
+  const ranges = graph.flatMap((f) => [f.ranges.contents, f.ranges.sourcemap, f.ranges.bytecode]).filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  let listed = 0;
+  let end = 0;
+  for (const [a, b] of ranges) {
+    if (b > end) listed += b - Math.max(a, end);
+    end = Math.max(end, b);
+  }
+  rows.push(["the rest of the .bun section: data no file record names, padding, names, records", MiB(bunSection.size - listed), fmt((100 * (bunSection.size - listed)) / total, 1)]);
 } else {
   out.push(`(the .bun section is not laid out as this script reads it; its size only)`);
   rows.push([".bun section", MiB(bunSection.size), fmt((100 * bunSection.size) / total, 1)]);

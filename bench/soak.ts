@@ -17,8 +17,9 @@
  * counts the rows of its DuckDB file.
  *
  * Report: the RSS series, the least-squares slope of RSS over time in MB per
- * minute from the first minute on (the first minute holds the warm-up: JIT,
- * caches, the first DuckDB blocks), and records stored against calls made.
+ * minute, over the samples under load from the first minute on (the first
+ * minute holds the warm-up: JIT, caches, the first DuckDB blocks), and
+ * records stored against calls made.
  */
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -51,6 +52,8 @@ function slope(points: { x: number; y: number }[]): number {
 
 interface Sample {
   minute: number;
+  /** Taken under load (the last one is taken once the load stopped and the records are stored). */
+  loaded: boolean;
   map: MemoryMap;
   peak: number;
   sent: number;
@@ -108,9 +111,9 @@ async function main(run: BenchRun) {
 
   const samples: Sample[] = [];
   const started = performance.now();
-  const sample = async () => {
+  const sample = async (loaded = true) => {
     const live = await fetch(`${loupe.url}/livez`).then((r) => r.json() as Promise<{ records?: { queued?: number } }>, () => undefined);
-    samples.push({ minute: (performance.now() - started) / 60_000, map: memoryMap(pid), peak: statusKb(pid, "VmHWM") / 1024, sent, ok, failed, inflight, queued: live?.records?.queued ?? NaN });
+    samples.push({ minute: (performance.now() - started) / 60_000, loaded, map: memoryMap(pid), peak: statusKb(pid, "VmHWM") / 1024, sent, ok, failed, inflight, queued: live?.records?.queued ?? NaN });
     const s = samples.at(-1)!;
     run.log(`${fmt(s.minute, 1)} min: RSS ${fmt(s.map.total, 1)} MB (anon ${fmt(s.map.anon, 1)}), ${s.sent} sent, ${s.inflight} in flight, ${s.queued} queued; load average ${loadAverage()}`);
   };
@@ -132,11 +135,11 @@ async function main(run: BenchRun) {
   const sendSeconds = (performance.now() - started) / 1000;
   while (inflight > 0) await Bun.sleep(20);
   await waitLoupeIdle(loupe.url, 120_000);
-  await sample();
+  await sample(false);
   await run.stop(loupe.child, 60_000);
   const stored = Number(loupeSql(db, "select count(*)::int as n from requests")[0]?.n ?? 0);
 
-  const points = samples.filter((s) => s.minute >= 1 - 1e-9).map((s) => ({ x: s.minute, y: s.map.total }));
+  const points = samples.filter((s) => s.loaded && s.minute >= 1 - 1e-9).map((s) => ({ x: s.minute, y: s.map.total }));
   const mbPerMin = slope(points);
   const out: string[] = [];
   out.push(`Soak: ${MINUTES} min at ${RPS} calls/s (half non-streamed OpenAI chat, half streamed Anthropic Messages); ${LOUPE === "exe" ? EXE : "bun main.ts serve"}, bun ${Bun.version}`);
@@ -144,10 +147,10 @@ async function main(run: BenchRun) {
   out.push(
     table(
       ["minute", "RSS MB", "anon", "program file", "libduckdb", "journal", "peak so far", "calls sent", "in flight", "records queued"],
-      samples.map((s) => [fmt(s.minute, 1), fmt(s.map.total, 1), fmt(s.map.anon, 1), fmt(s.map.program, 1), fmt(s.map.duckdb, 1), fmt(s.map.journal, 1), fmt(s.peak, 1), String(s.sent), String(s.inflight), String(s.queued)]),
+      samples.map((s) => [`${fmt(s.minute, 1)}${s.loaded ? "" : " (load over, stored)"}`, fmt(s.map.total, 1), fmt(s.map.anon, 1), fmt(s.map.program, 1), fmt(s.map.duckdb, 1), fmt(s.map.journal, 1), fmt(s.peak, 1), String(s.sent), String(s.inflight), String(s.queued)]),
     ),
   );
-  out.push(`RSS slope from minute 1 on (least squares over ${points.length} samples): ${fmt(mbPerMin, 3)} MB/min (${fmt(mbPerMin * 60, 1)} MB/h)`);
+  out.push(`RSS slope under load from minute 1 on (least squares over ${points.length} samples): ${fmt(mbPerMin, 3)} MB/min (${fmt(mbPerMin * 60, 1)} MB/h)`);
   out.push(`calls: ${sent} sent in ${fmt(sendSeconds, 0)} s (${fmt(sent / sendSeconds, 1)}/s), ${ok} answered 200, ${failed} failed${failures.size ? ` (${[...failures].map(([k, v]) => `${k}: ${v}`).join("; ")})` : ""}`);
   out.push(`records: ${stored} stored for ${sent} calls made: ${verdict(stored === sent)}`);
   console.log(out.join("\n"));

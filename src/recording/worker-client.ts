@@ -43,10 +43,26 @@ export function spawnRecordingThread(): RecordingThread {
   const worker = isExecutable()
     ? new Worker("./recording-worker.ts", { type: "module" })
     : new Worker(new URL("./recording-worker.ts", import.meta.url).href, { type: "module" });
-  const thread: RecordingThread = { worker, failed: undefined };
+  let warmedUp!: () => void;
+  const warmUp = new Promise<void>((resolve) => (warmedUp = resolve));
+  const thread: RecordingThread = {
+    worker,
+    failed: undefined,
+    async stop() {
+      // Terminated while DuckDB's addon initializes, the process aborts (Bun 1.4.5: an uncaught Napi::Error).
+      await warmUp;
+      worker.terminate();
+    },
+  };
   // An error before `startRecordingWorker` listens (its module failed to load) would otherwise go unseen, and `open` wait forever.
-  worker.addEventListener("error", (event) => (thread.failed ??= event.message));
-  // Its answer (id 0) is not waited for: a library that fails to load fails `open` again, with its reason.
+  worker.addEventListener("error", (event) => {
+    thread.failed ??= event.message;
+    warmedUp();
+  });
+  // `open` does not wait for the answer (id 0): a library that fails to load fails `open` again, with its reason.
+  worker.addEventListener("message", (event: MessageEvent<WorkerReply | WorkerEvent>) => {
+    if ("id" in event.data && event.data.id === 0) warmedUp();
+  });
   worker.postMessage({ id: 0, op: "warmUp", args: [] } satisfies WorkerRequest);
   return thread;
 }
@@ -57,6 +73,8 @@ export interface RecordingThread {
   readonly worker: Worker;
   /** The thread's error, once it failed. */
   failed: string | undefined;
+  /** Ends the thread unused (the command is not `serve` after all), once it has loaded DuckDB. */
+  stop(): Promise<void>;
 }
 
 /** Opens the recording worker (recording-worker.ts) on `thread`, a new one unless one was started ahead. */
