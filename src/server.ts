@@ -86,12 +86,17 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request,
     providerOf: registry.providerById,
     breaker: createCircuitBreaker(),
     routing: deps.routing ?? createRoutingSettings(deps.config.routing),
+    isPriced: (provider, model) => provider.freeUnlessPriced === true || provider.reportsCost === true || deps.priceBook.lookup(provider.pricingId ?? provider.id, model) !== undefined,
     settleUsage(event, body, settle) {
       // Off the response's path: the recorder's own code prices the call, as its record will be priced.
       setTimeout(() => {
         try {
           const { record } = recordCall(event, body, deps.priceBook).recorded;
-          settle({ tokens: (record.input_tokens ?? 0) + (record.output_tokens ?? 0), costNano: record.cost_usd === null ? 0n : parseNanoUsd(record.cost_usd) });
+          // Tokens used but no price: the cost is unknown, not $0, and the limiter counts it apart
+          // (create-gate.ts, limits/README.md). A call that reported no usage adds nothing, as before.
+          const tokens = (record.input_tokens ?? 0) + (record.output_tokens ?? 0);
+          const costNano = record.cost_usd !== null ? parseNanoUsd(record.cost_usd) : tokens > 0 ? undefined : 0n;
+          settle({ tokens, costNano, model: record.response_model ?? record.routed_model ?? record.model ?? undefined });
         } catch (error) {
           deps.onInternalError(`limits: pricing ${event.id} failed: ${(error as Error).message}`);
         }
