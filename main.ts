@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<void> {
     if (childExit !== undefined) process.exit(childExit);
     recordingThread = spawnRecordingThread();
   }
-  const [{ parseCommandLine }, { serveCommand }, { sqlCommand }, { pricesCommand }, { exportCommand }, { keysCommand }, { providerKeysCommand }, { limitsCommand }, help] =
+  const [{ parseCommandLine }, { serveCommand }, { sqlCommand }, { pricesCommand }, { exportCommand }, { keysCommand }, { providerKeysCommand }, { limitsCommand }, { auditCommand }, help] =
     await Promise.all([
       import("./src/cli/parse-command-line.ts"),
       import("./src/cli/commands/serve.ts"),
@@ -53,9 +53,10 @@ async function main(argv: string[]): Promise<void> {
       import("./src/cli/commands/keys.ts"),
       import("./src/cli/commands/provider-keys.ts"),
       import("./src/cli/commands/limits.ts"),
+      import("./src/cli/commands/audit.ts"),
       import("./src/cli/commands/help.ts"),
     ]);
-  const listed: Command[] = [serveCommand, sqlCommand, pricesCommand, exportCommand, keysCommand, providerKeysCommand, limitsCommand, help.versionCommand];
+  const listed: Command[] = [serveCommand, sqlCommand, pricesCommand, exportCommand, keysCommand, providerKeysCommand, limitsCommand, auditCommand, help.versionCommand];
   const commands = [...listed, help.createHelpCommand(listed)];
   const { command, input } = parseCommandLine(argv, commands, { fallback: "serve", help: "help", version: "version" });
   if (command !== serveCommand) await recordingThread?.stop();

@@ -61,6 +61,8 @@ const baseSettings = z.strictObject({
   pricesFile: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
   dashboardPassword: z.string().min(1).optional(),
+  // Wrong admin tokens or dashboard passwords one client address may send a minute before it waits a minute; 0: no limit.
+  adminAuthFailures: count(5),
   // Part 7: gateway keys, stored provider keys, limits.
   secret: z.string().min(1).optional(),
   requireKey: z.stringbool().optional(),
@@ -132,6 +134,8 @@ export interface Config {
   readonly adminToken?: string | undefined;
   /** HTTP basic-auth password (any user name) that opens the dashboard and the /api routes it reads. */
   readonly dashboardPassword?: string | undefined;
+  /** Wrong admin tokens or dashboard passwords from one address within a minute before it is locked out for a minute (dashboard/login-throttle.ts); 0: never. */
+  readonly adminAuthFailures: number;
   /** The trace UI's URL for a trace, with `{trace_id}` in it; the dashboard links each record there. */
   readonly traceUrlTemplate?: string | undefined;
   /**
@@ -306,6 +310,7 @@ export function loadConfig(
     pricesFile: s.pricesFile,
     adminToken: s.adminToken,
     dashboardPassword: s.dashboardPassword,
+    adminAuthFailures: s.adminAuthFailures,
     clickhouse: s.clickhouseUrl
       ? { url: s.clickhouseUrl, database: s.clickhouseDatabase, user: s.clickhouseUser, password: s.clickhousePassword, required: s.clickhouseRequired }
       : undefined,

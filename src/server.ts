@@ -2,11 +2,13 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ApiDeps } from "./api/create-api.ts";
 import { createAccess } from "./dashboard/access.ts";
+import { createLoginThrottle } from "./dashboard/login-throttle.ts";
 import { describeSettings } from "./api/describe-settings.ts";
 import { createRecordFeed, type RecordFeed } from "./dashboard/record-feed.ts";
 import { createDashboard, type DashboardBundle } from "./dashboard/serve-dashboard.ts";
 import { prefersHtml } from "./dashboard/ui-routes.ts";
 import { LoupeError, renderError, toLoupeError } from "./errors.ts";
+import { clientAddressOf, type ClientEnv } from "./http/client-address.ts";
 import { sameSecret } from "./http/same-secret.ts";
 import { createRegistry, type RouteMatch } from "./providers/registry.ts";
 import { forward, type ProxyDeps } from "./proxy/forward.ts";
@@ -68,7 +70,7 @@ export interface AppDeps extends Omit<ProxyDeps, "record" | "recordLater" | "dea
   limitUsage?: ApiDeps["limitUsage"];
 }
 
-export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request) => Response | Promise<Response> } {
+export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request, clientAddress?: string) => Response | Promise<Response> } {
   const { state } = deps;
   // The registered providers and those the config file declares: routes, `GET /`, OpenAPI, price lookups.
   const registry = createRegistry(deps.config.providers);
@@ -84,12 +86,17 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     providerOf: registry.providerById,
     breaker: createCircuitBreaker(),
     routing: deps.routing ?? createRoutingSettings(deps.config.routing),
+    isPriced: (provider, model) => provider.freeUnlessPriced === true || provider.reportsCost === true || deps.priceBook.lookup(provider.pricingId ?? provider.id, model) !== undefined,
     settleUsage(event, body, settle) {
       // Off the response's path: the recorder's own code prices the call, as its record will be priced.
       setTimeout(() => {
         try {
           const { record } = recordCall(event, body, deps.priceBook).recorded;
-          settle({ tokens: (record.input_tokens ?? 0) + (record.output_tokens ?? 0), costNano: record.cost_usd === null ? 0n : parseNanoUsd(record.cost_usd) });
+          // Tokens used but no price: the cost is unknown, not $0, and the limiter counts it apart
+          // (create-gate.ts, limits/README.md). A call that reported no usage adds nothing, as before.
+          const tokens = (record.input_tokens ?? 0) + (record.output_tokens ?? 0);
+          const costNano = record.cost_usd !== null ? parseNanoUsd(record.cost_usd) : tokens > 0 ? undefined : 0n;
+          settle({ tokens, costNano, model: record.response_model ?? record.routed_model ?? record.model ?? undefined });
         } catch (error) {
           deps.onInternalError(`limits: pricing ${event.id} failed: ${(error as Error).message}`);
         }
@@ -130,7 +137,11 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   );
   // HEAD /api/hello, as Claude Code was seen to probe at start-up (2.1.197 probes its base URL: `fetch` below).
   app.on(["GET", "HEAD"], "/api/hello", (c) => c.body(null, 200));
-  const access = createAccess({ adminToken: deps.config.adminToken, dashboardPassword: deps.config.dashboardPassword });
+  const access = createAccess({
+    adminToken: deps.config.adminToken,
+    dashboardPassword: deps.config.dashboardPassword,
+    throttle: deps.config.adminAuthFailures > 0 ? createLoginThrottle({ maxFailures: deps.config.adminAuthFailures }) : null,
+  });
   const dashboard = createDashboard(deps.dashboard, access);
   const settings = () =>
     describeSettings({
@@ -146,7 +157,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   // The API (its zod-openapi routes, the OpenAPI document) is built when it is first asked for, not at
   // start: loading and declaring it was most of what making the app cost (bench/startup.ts). Its paths:
   const API_PATHS = ["/api/*", "/openapi.json", "/openapi.yaml", "/reference"];
-  let api: Promise<{ fetch(request: Request): Response | Promise<Response> }> | undefined;
+  let api: Promise<{ fetch(request: Request, env: ClientEnv): Response | Promise<Response> }> | undefined;
   const buildApi = async () => {
     const [{ createApi }, { addSettingsRoutes }] = await Promise.all([import("./api/create-api.ts"), import("./api/settings-routes.ts")]);
     const built = createApi({
@@ -167,7 +178,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     built.notFound((c) => notServed(c));
     return built;
   };
-  for (const path of API_PATHS) app.all(path, async (c) => (await (api ??= buildApi())).fetch(c.req.raw));
+  for (const path of API_PATHS) app.all(path, async (c) => (await (api ??= buildApi())).fetch(c.req.raw, { clientAddress: clientAddressOf(c) }));
   app.on(["GET", "HEAD"], "/assets/*", (c, next) => dashboard.asset(c.req.raw, c.req.path) ?? next());
 
   // Local CLI processes (`loupe sql`, `loupe export`) present the key from the discovery file.
@@ -201,7 +212,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
 
   // Browsers get the dashboard; other clients the mounted routes, from the provider registry.
   app.get("/", (c) => {
-    if (prefersHtml(c.req.header("accept"))) return dashboard.page(c.req.raw, "/");
+    if (prefersHtml(c.req.header("accept"))) return dashboard.page(c.req.raw, "/", clientAddressOf(c));
     const origin = new URL(c.req.url).origin;
     const routes = registry.describeRoutes().map((route) => ({
       provider: route.provider,
@@ -218,7 +229,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
   const prefixes = registry.describeRoutes().map((route) => route.prefix).join(", ");
   const notServed = (c: Context) =>
     (c.req.method === "GET" || c.req.method === "HEAD") && prefersHtml(c.req.header("accept"))
-      ? dashboard.page(c.req.raw, c.req.path)
+      ? dashboard.page(c.req.raw, c.req.path, clientAddressOf(c))
       : renderError(new LoupeError("not_found", `no provider serves ${c.req.path}: the provider routes are ${prefixes} (GET / lists them)`));
   app.all("*", notServed);
 
@@ -236,7 +247,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
    * `HEAD /`, which Hono answers like `GET /`): answered here, not forwarded,
    * not recorded.
    */
-  const fetch = (request: Request): Response | Promise<Response> => {
+  const fetch = (request: Request, clientAddress = ""): Response | Promise<Response> => {
     const url = request.url;
     // A Host that is no host gets 400 (RFC 9112 §3.2). Bun takes it and gives a URL without an origin,
     // whose path this function and Hono would each misread (`/x/anthropic/…` proxied as `/anthropic/…`).
@@ -246,7 +257,7 @@ export function createApp(deps: AppDeps): { app: Hono; fetch: (request: Request)
     const pathname = start < 0 ? "/" : url.slice(start, end < 0 ? undefined : end);
     const route = registry.matchRoute(request.method, pathname, request.headers);
     if (route && request.method === "HEAD" && route.upstreamPath === "/") return new Response(null, { status: 200 });
-    return route ? proxy(request, route) : app.fetch(request);
+    return route ? proxy(request, route) : app.fetch(request, { clientAddress } satisfies ClientEnv);
   };
   return { app, fetch };
 }

@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import { stringify as toYaml } from "yaml";
 import { formatCsv } from "./format-table.ts";
 import type { Access } from "../dashboard/access.ts";
+import { clientAddressOf } from "../http/client-address.ts";
 import { sameSecret } from "../http/same-secret.ts";
 import type { AccessCommands } from "../keys/access-admin.ts";
 import { addAccessRoutes, type LimitUsage } from "./access-routes.ts";
@@ -86,7 +87,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   // Access (dashboard/access.ts): /api/* and the reference page need a credential whenever one is configured.
   const OPEN = new Set(["/api/hello", "/api/login", "/api/logout"]);
   const local = (c: Context) => deps.localKey !== undefined && sameSecret(c.req.header("x-loupe-local-key"), deps.localKey);
-  const guard = async (c: Context, next: () => Promise<void>) => (local(c) ? next() : (deps.access.check(c.req.raw) ?? next()));
+  const guard = async (c: Context, next: () => Promise<void>) => (local(c) ? next() : (deps.access.check(c.req.raw, clientAddressOf(c)) ?? next()));
   app.use("/api/*", async (c, next) => (OPEN.has(c.req.path) ? next() : guard(c, next)));
   app.use("/reference", guard);
   // One mapping for every route (errors.ts): a query timeout is 408 here and on /_loupe/sql. A body the

@@ -5,6 +5,7 @@ import { sameOrigin } from "../dashboard/access.ts";
 import { clearSessionCookie, issueSessionCookie } from "../dashboard/login-cookie.ts";
 import type { RecordFeed } from "../dashboard/record-feed.ts";
 import { LoupeError, renderError } from "../errors.ts";
+import { clientAddressOf } from "../http/client-address.ts";
 import { sameSecret } from "../http/same-secret.ts";
 import type { LiveRecord } from "../recording/live-record.ts";
 import * as d from "./dashboard-schemas.ts";
@@ -78,12 +79,22 @@ export function addDashboardRoutes(app: OpenAPIHono, deps: DashboardApiDeps): vo
       summary: "Signs the dashboard in with LOUPE_ADMIN_TOKEN: sets an HttpOnly, SameSite=Strict session cookie",
       tags: ["gateway"],
       request: { body: { content: { "application/json": { schema: d.LoginBodySchema } }, required: true } },
-      responses: { 200: json(d.OkSchema, "Signed in"), 401: json(ErrorSchema, "Wrong token"), 403: json(ErrorSchema, "Cross-site request") },
+      responses: {
+        200: json(d.OkSchema, "Signed in"),
+        401: json(ErrorSchema, "Wrong token"),
+        403: json(ErrorSchema, "Cross-site request"),
+        429: json(ErrorSchema, "Too many wrong tokens from this address lately (Retry-After says when to try again)"),
+      },
     }),
     (c) => {
       if (!sameOrigin(c.req.raw)) return renderError(new LoupeError("forbidden", "cross-site request refused")) as never;
       if (!deps.adminToken) return c.json({ ok: true as const }, 200);
-      if (!sameSecret(c.req.valid("json").token, deps.adminToken)) return renderError(new LoupeError("unauthorized", "wrong admin token")) as never;
+      const address = clientAddressOf(c);
+      const locked = deps.access.lockedOut(address);
+      if (locked) return locked as never;
+      const right = sameSecret(c.req.valid("json").token, deps.adminToken);
+      deps.access.attempted(address, right);
+      if (!right) return renderError(new LoupeError("unauthorized", "wrong admin token")) as never;
       c.header("set-cookie", issueSessionCookie(deps.adminToken, { secure: secure(c.req.raw) }));
       c.header("cache-control", "no-store");
       return c.json({ ok: true as const }, 200);

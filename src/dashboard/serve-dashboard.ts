@@ -27,7 +27,7 @@ const PAGE_HEADERS = {
 
 export interface Dashboard {
   /** The page shell for a browser at `path` (404 for a path that is no page), or the basic-auth challenge. */
-  page(request: Request, path: string): Response;
+  page(request: Request, path: string, clientAddress: string): Response;
   /** A bundled asset (`/assets/<name>-<hash>.<ext>`), or undefined. */
   asset(request: Request, path: string): Response | undefined;
 }
@@ -36,8 +36,8 @@ export function createDashboard(bundle: DashboardBundle, access: Access): Dashbo
   const gzipped = new Map<string, Uint8Array>();
   const etags = new Map(Object.keys(bundle.assets).map((path) => [path, `"${path.slice(path.lastIndexOf("-") + 1)}"`]));
   return {
-    page(request, path) {
-      const challenge = access.pageChallenge(request);
+    page(request, path, clientAddress) {
+      const challenge = access.pageChallenge(request, clientAddress);
       if (challenge) return challenge;
       return new Response(request.method === "HEAD" ? null : bundle.indexHtml, { status: isDashboardPage(path) ? 200 : 404, headers: PAGE_HEADERS });
     },

@@ -23,8 +23,11 @@ export interface Admission {
   headers?: Record<string, string> | undefined;
   /** A limit refused the call: the error (429, or 503 when the limit store is down and fails closed) and what to record. */
   refused?: { error: LoupeError; limitHit: string } | undefined;
-  /** Called once with the call's usage, when a token or USD limit needs it (absent: nothing to price for limits). */
-  settle?: ((usage: { tokens: number; costNano: bigint }) => void) | undefined;
+  /**
+   * Called once with the call's usage, when a token or USD limit needs it (absent: nothing to price for limits).
+   * `costNano` undefined: the call has no price; `model` is the one it was (not) priced as.
+   */
+  settle?: ((usage: { tokens: number; costNano: bigint | undefined; model?: string | undefined }) => void) | undefined;
 }
 
 export interface CallGate {
@@ -34,7 +37,15 @@ export interface CallGate {
   identify(headers: HeaderObject): Identity | LoupeError | undefined | Promise<Identity | LoupeError | undefined>;
   /** Whether the identity may call this provider and model (a key's allowed lists). */
   permits(identity: Identity, provider: string, model: string | undefined): LoupeError | undefined;
-  admit(subjects: { key?: string | undefined; project?: string | undefined; user?: string | undefined; model?: string | undefined }): Admission | Promise<Admission>;
+  /**
+   * Checks and counts the call against its limits. `isPriced` says whether the
+   * call's model has a price: asked only when a USD limit applies, and a call
+   * without one is refused (403) rather than counted as $0.
+   */
+  admit(
+    subjects: { key?: string | undefined; project?: string | undefined; user?: string | undefined; model?: string | undefined },
+    isPriced?: (model: string) => boolean,
+  ): Admission | Promise<Admission>;
   /** The stored provider credential for an identified call, decrypted; undefined when none is stored. */
   credential(provider: string, project: string | undefined): string | undefined;
 }

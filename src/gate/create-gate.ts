@@ -9,14 +9,18 @@ import type { Admission as LimiterAdmission, Limiter } from "../limits/limiter.t
 import type { Limit } from "../keys/definitions.ts";
 
 /** What the gate needs of the limiter (src/limits/limiter.ts). */
-export type GateLimiter = Pick<Limiter, "empty" | "admit" | "settle">;
+export type GateLimiter = Pick<Limiter, "empty" | "admit" | "settle" | "usdLimit">;
 
 /** No limiter (tests of keys alone): every call admitted, nothing counted. */
 export const NO_LIMITS: GateLimiter = {
   empty: true,
   admit: () => ({ allowed: true, warnings: [], needsUsage: false }),
   settle: () => {},
+  usdLimit: () => undefined,
 };
+
+/** How many models' "no price" warnings are remembered (each is logged once). */
+const WARNED_MODELS_MAX = 1000;
 
 /** A window as people write it: `60s`, `1h`, `day`. */
 function describeWindow(window: Limit["window"]): string {
@@ -24,6 +28,9 @@ function describeWindow(window: Limit["window"]): string {
   const s = window.seconds;
   return s % 86_400 === 0 ? `${s / 86_400}d` : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`;
 }
+
+/** A limit as `limit_hit` and messages name it: `project:acme usd 5000000000/1d`. */
+const describeLimit = (limit: Pick<Limit, "scope" | "subject" | "metric" | "amount" | "window">) => `${limit.scope}:${limit.subject} ${limit.metric} ${limit.amount}/${describeWindow(limit.window)}`;
 
 /** X-Loupe-RateLimit-Scope's words (the issue's: key, project, end_user, model). */
 const SCOPE_HEADER: Record<Limit["scope"], string> = { key: "key", project: "project", user: "end_user", model: "model" };
@@ -51,7 +58,8 @@ const describeUsd = (nano: string) => {
  * The gate the proxy asks (proxy/gate.ts), from the access book (keys and
  * stored provider keys), the limiter and the JWT settings.
  */
-export function createGate(config: Pick<Config, "access" | "server">, book: AccessBook, limiter: GateLimiter): CallGate {
+export function createGate(config: Pick<Config, "access" | "server">, book: AccessBook, limiter: GateLimiter, options: { log?: ((message: string) => void) | undefined } = {}): CallGate {
+  const warned = new Set<string>();
   const jwt = config.access.jwt;
   const jwks = jwt?.jwksUrl ? createRemoteJWKSet(new URL(jwt.jwksUrl)) : undefined;
   const hmac = jwt?.secret ? new TextEncoder().encode(jwt.secret) : undefined;
@@ -92,15 +100,35 @@ export function createGate(config: Pick<Config, "access" | "server">, book: Acce
       if (!key || book.allows(key, provider, model)) return undefined;
       return new LoupeError("forbidden", `gateway key ${key.id} may not call ${provider}${model ? ` model ${model}` : ""}`);
     },
-    admit(subjects) {
+    admit(subjects, isPriced) {
       if (limiter.empty) return {};
+      // Never price an unknown model at $0: a call a USD limit covers needs a price before it goes, or the
+      // limit could not count it. Checked before admit, which counts the call: a refused call counts nowhere.
+      const usd = limiter.usdLimit(subjects);
+      if (usd && subjects.model !== undefined && isPriced && !isPriced(subjects.model)) return unpricedRefusal(subjects.model, usd);
       const decided = limiter.admit(subjects);
-      return decided instanceof Promise ? decided.then(toAdmission) : toAdmission(decided);
+      const admitted = (decision: LimiterAdmission) => toAdmission(decision, usd);
+      return decided instanceof Promise ? decided.then(admitted) : admitted(decided);
     },
     credential: (provider, project) => book.providerSecret(provider, project),
   };
 
-  function toAdmission(decision: LimiterAdmission): Admission {
+  function unpricedRefusal(model: string, usd: Limit): Admission {
+    const limitHit = describeLimit(usd);
+    const message = `model ${model} has no price, so the USD limit ${limitHit} cannot be enforced; add its price to the prices file (LOUPE_PRICES_FILE; \`loupe prices ${model}\` shows what applies)`;
+    return { refused: { error: new LoupeError("forbidden", message), limitHit } };
+  }
+
+  /** A settled call without a price under a USD limit: its cost is unknown, said once per model (and counted by the limiter). */
+  function warnUnpriced(model: string | undefined, usd: Limit): void {
+    const name = model ?? "(no model)";
+    if (warned.has(name)) return;
+    if (warned.size >= WARNED_MODELS_MAX) warned.clear();
+    warned.add(name);
+    options.log?.(`limits: model ${name} has no price; its calls' USD cannot be counted toward ${describeLimit(usd)} (nor any USD limit) until it has one (/livez limits.unpricedSettles)`);
+  }
+
+  function toAdmission(decision: LimiterAdmission, usd?: Limit): Admission {
     const headers: Record<string, string> = {};
     if (decision.tightest) {
       headers["x-ratelimit-limit"] = decision.tightest.limit;
@@ -109,7 +137,16 @@ export function createGate(config: Pick<Config, "access" | "server">, book: Acce
       headers["x-loupe-ratelimit-scope"] = SCOPE_HEADER[decision.tightest.scope];
     }
     if (decision.warnings.length > 0) headers["x-loupe-budget-warning"] = decision.warnings.join("; ");
-    if (decision.allowed) return { headers, settle: decision.needsUsage ? (usage) => limiter.settle(decision, usage) : undefined };
+    if (decision.allowed) {
+      if (!decision.needsUsage) return { headers, settle: undefined };
+      return {
+        headers,
+        settle: (usage) => {
+          limiter.settle(decision, usage);
+          if (usage.costNano === undefined && usd) warnUnpriced(usage.model, usd);
+        },
+      };
+    }
     if (decision.unavailable !== undefined || !decision.blocked) {
       const reason = decision.unavailable ?? "the limit store cannot be reached";
       return { headers, refused: { error: new LoupeError("unavailable", `${reason}; calls under a limit are refused meanwhile (LOUPE_REDIS_FAIL_OPEN=false)`), limitHit: "limit-store-unavailable" } };
@@ -119,7 +156,7 @@ export function createGate(config: Pick<Config, "access" | "server">, book: Acce
     headers["x-loupe-ratelimit-scope"] = SCOPE_HEADER[b.scope];
     const window = describeWindow(b.window);
     const amount = b.metric === "usd" ? describeUsd(b.amount) : `${b.amount} ${b.metric}`;
-    const limitHit = `${b.scope}:${b.pattern ?? b.subject} ${b.metric} ${b.amount}/${window}`;
+    const limitHit = describeLimit({ scope: b.scope, subject: b.pattern ?? b.subject, metric: b.metric, amount: b.amount, window: b.window });
     const message = `rate limit reached: ${SCOPE_HEADER[b.scope]} "${b.subject}" may use ${amount} per ${"period" in b.window ? `calendar ${window} (UTC)` : window}; limit ${limitHit}; retry in ${headers["retry-after"]} s`;
     return { headers, refused: { error: new LoupeError("rate_limited", message), limitHit } };
   }

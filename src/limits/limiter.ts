@@ -30,8 +30,15 @@ export interface Limiter {
    * a promise with Redis (settled within the Redis command timeout).
    */
   admit(subjects: CallSubjects, now?: number): Admission | Promise<Admission>;
-  /** After the call: add its tokens and cost to the tokens and usd limits it matched. Never throws, never waits. */
+  /**
+   * After the call: add its tokens and cost to the tokens and usd limits it
+   * matched. A call without a price (`costNano` undefined) adds nothing to its
+   * usd limits and is counted in `stats().unpricedSettles` instead: its cost is
+   * unknown, not $0. Never throws, never waits.
+   */
   settle(admission: Admission, usage: CallUsage, now?: number): void;
+  /** The first `usd` limit that applies to a call, if any (read only, counts nothing): a call under one needs a price. */
+  usdLimit(subjects: CallSubjects): Limit | undefined;
   /**
    * A limit's current usage, for the admin API: read only, counts nothing.
    * Undefined when the limit is not among the definitions in use. With Redis,
@@ -53,7 +60,8 @@ export interface LimitUsage {
 export interface CallUsage {
   /** Input + output tokens. */
   tokens: number;
-  costNano: bigint;
+  /** undefined: no price is known for the call (the record's cost is NULL). */
+  costNano: bigint | undefined;
 }
 
 export interface Admission {
@@ -121,4 +129,6 @@ export interface LimiterStats {
   /** Counters counted locally while Redis was unreachable, waiting to be added to Redis. */
   pendingReconcile: number;
   redisUp: boolean;
+  /** Settled calls under a usd limit whose cost was unknown (no price): their USD could not be counted. */
+  unpricedSettles: number;
 }

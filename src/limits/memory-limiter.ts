@@ -9,6 +9,7 @@ import type { Admission, CallSubjects, CallUsage, Limiter } from "./limiter.ts";
  */
 export function createMemoryLimiter(limits: readonly Limit[] = []): Limiter {
   let compiled = compileLimits(limits);
+  let unpricedSettles = 0;
   return {
     get empty() {
       return compiled.book.size === 0;
@@ -21,13 +22,15 @@ export function createMemoryLimiter(limits: readonly Limit[] = []): Limiter {
       return applicable.length === 0 ? NO_LIMITS : admitLocally(applicable, subjects, now);
     },
     settle(admission, usage, now = Date.now()) {
+      if (unpricedUnderUsd(admission, usage)) unpricedSettles++;
       settleLocally(admission, usage, now);
     },
+    usdLimit: (subjects) => firstUsdLimit(compiled.book.applicable(subjects)),
     async usage(def, now = Date.now()) {
       const limit = compiled.book.find(def);
       return limit && limitUsageOf(limit.local.peek(now), now);
     },
-    stats: () => ({ backend: "memory", redisFailures: 0, failOpenAdmits: 0, pendingReconcile: 0, redisUp: false }),
+    stats: () => ({ backend: "memory", redisFailures: 0, failOpenAdmits: 0, pendingReconcile: 0, redisUp: false, unpricedSettles }),
     close: async () => {},
   };
 }
@@ -61,6 +64,16 @@ export function admitLocally(limits: readonly CompiledLimit[], subjects: CallSub
 /** The tokens and usd limits an admission matched (none for a foreign or empty admission). */
 export function ticketOf(admission: Admission): UsageTicket {
   return admission.needsUsage && Array.isArray(admission.ticket) ? (admission.ticket as UsageTicket) : [];
+}
+
+/** The first usd limit among those a call matched. */
+export function firstUsdLimit(limits: readonly CompiledLimit[]): Limit | undefined {
+  return limits.find((limit) => limit.metric === "usd")?.def;
+}
+
+/** Whether a settled call had no price although a usd limit wanted its cost. */
+export function unpricedUnderUsd(admission: Admission, usage: CallUsage): boolean {
+  return usage.costNano === undefined && ticketOf(admission).some((limit) => limit.metric === "usd");
 }
 
 /** What a call adds to a limit of this metric: a whole number, or 0 for nothing (or nonsense) to add. */

@@ -5,7 +5,7 @@ import { ADMIT_SCRIPT, ADMIT_SCRIPT_SHA, ARGS_PER_LIMIT } from "./admit-script.t
 import { compileLimits, type CompiledLimit } from "./limit-book.ts";
 import type { Admission, CallSubjects, CallUsage, Limiter, LimiterStats } from "./limiter.ts";
 import { SlidingCounter } from "./local-counter.ts";
-import { admitLocally, settleLocally, ticketOf, usageFor } from "./memory-limiter.ts";
+import { admitLocally, firstUsdLimit, settleLocally, ticketOf, unpricedUnderUsd, usageFor } from "./memory-limiter.ts";
 import { createRedisLink } from "./create-redis-link.ts";
 import type { RedisLink } from "./redis-link.ts";
 import { bucketLeavesAt, periodBounds, periodFigures, slidingFigures, type PeriodBounds, type UsageFigures } from "./windows.ts";
@@ -107,6 +107,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
   let pausedUntil = 0;
   let redisFailures = 0;
   let failOpenAdmits = 0;
+  let unpricedSettles = 0;
   let closed = false;
   const pending = new Map<string, Cell & { amount: number }>();
   let reconciling = false;
@@ -311,7 +312,8 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       if (amount === 0) continue;
       const cell = cellOf(limit, now);
       // usd goes as the bigint's own digits: INCRBY is exact to 2^63 nano-USD.
-      const text = limit.metric === "usd" ? usage.costNano.toString() : String(amount);
+      // (amount > 0 here: an unknown cost, undefined, gives 0 and was skipped above.)
+      const text = limit.metric === "usd" ? String(usage.costNano) : String(amount);
       commands.push(...countCommands(cell, text));
       sent.push({ limit, cell });
     }
@@ -355,9 +357,11 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       noteDown();
       return admitWithoutRedis(limits, subjects, now);
     },
+    usdLimit: (subjects) => firstUsdLimit(compiled.book.applicable(subjects)),
     settle(admission, usage, now = Date.now()) {
       const limits = ticketOf(admission);
       if (limits.length === 0) return;
+      if (unpricedUnderUsd(admission, usage)) unpricedSettles++;
       if (usable()) return settleInRedis(limits, usage, now);
       redisFailures++;
       noteDown();
@@ -380,7 +384,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       // Unreachable: fail-open admits go by this process's counts, so those are the figures that apply; fail-closed has none.
       return failOpen ? limitUsageOf(limit.local.peek(now), now) : undefined;
     },
-    stats: (): LimiterStats => ({ backend: "redis", redisFailures, failOpenAdmits, pendingReconcile: pending.size, redisUp: usable() }),
+    stats: (): LimiterStats => ({ backend: "redis", redisFailures, failOpenAdmits, pendingReconcile: pending.size, redisUp: usable(), unpricedSettles }),
     async close() {
       if (closed) return;
       if (leaseTimer !== undefined) clearInterval(leaseTimer);

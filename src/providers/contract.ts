@@ -54,6 +54,12 @@ export interface Provider<Id extends string = string> {
    * operator's price file still prices them when it names them.
    */
   freeUnlessPriced?: boolean;
+  /**
+   * Its responses carry what the call cost (OpenRouter's `usage.cost`): a model
+   * the price book lacks is still priced, so a USD limit may admit it
+   * (gate/create-gate.ts refuses unpriced models under a USD limit).
+   */
+  reportsCost?: boolean;
   /** Response headers holding the provider's request id, in order of preference. */
   requestIdHeaders: readonly string[];
   /** Whether a root path (no prefix) is this provider's, for drop-in base URLs (`/v1/messages`). */

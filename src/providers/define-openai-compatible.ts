@@ -25,6 +25,8 @@ export interface OpenAICompatibleOptions<Id extends string> {
   genAiProvider?: string;
   /** Where the provider's usage departs from OpenAI's. */
   usage?: UsageQuirks;
+  /** Every response carries the call's cost (contract.ts `reportsCost`). */
+  reportsCost?: boolean;
   /**
    * Add `stream_options.include_usage` to chat streams that lack it. Only for
    * APIs that accept it and send no stream usage otherwise; the rest are
@@ -48,6 +50,7 @@ export function defineOpenAICompatible<const Id extends string>(options: OpenAIC
     dialect: openAIErrors,
     genAiProvider: options.genAiProvider ?? options.id,
     ...(options.pricingId === undefined ? {} : { pricingId: options.pricingId }),
+    ...(options.reportsCost === undefined ? {} : { reportsCost: options.reportsCost }),
     requestIdHeaders: options.requestIdHeaders ?? ["x-request-id"],
     ...(options.rateLimits === false ? {} : { rateLimits: readRateLimitHeaders(options.rateLimits ?? OPENAI_RATE_LIMITS) }),
   };

@@ -11,4 +11,5 @@ export const openrouter = defineOpenAICompatible({
   id: "openrouter",
   baseUrl: "https://openrouter.ai/api",
   usage: { extend: (raw, usage) => ({ ...usage, providerCostUsd: readUsd(raw.cost) }) },
+  reportsCost: true,
 });

@@ -67,7 +67,8 @@ export async function forward(request: Request, route: RouteMatch, deps: ProxyDe
     if (gate !== undefined) {
       const refused = call.identity && gate.permits(call.identity, route.adapter.id, call.facts.model);
       if (refused) return fail(call, refused, deps);
-      let admission = gate.admit({ key: call.identity?.keyId, project: call.tags.project, user: call.tags.userId, model: call.facts.model });
+      const isPriced = deps.isPriced && ((model: string) => deps.isPriced!(route.adapter, model));
+      let admission = gate.admit({ key: call.identity?.keyId, project: call.tags.project, user: call.tags.userId, model: call.facts.model }, isPriced);
       if (admission instanceof Promise) admission = await admission;
       call.gateHeaders = admission.headers;
       if (admission.refused) {

@@ -45,4 +45,6 @@ export interface ProxyDeps {
    * hands the usage to `settle`. Only calls such a limit covers come here.
    */
   settleUsage?: ((event: CallEvent, body: Uint8Array | undefined, settle: NonNullable<Admission["settle"]>) => void) | undefined;
+  /** Whether a call to this provider and model will have a price (the price book, a provider that reports its cost, or free local models). */
+  isPriced?: ((provider: Provider, model: string) => boolean) | undefined;
 }

@@ -12,7 +12,7 @@ export const bunRuntime: Runtime = {
     const server = Bun.serve({
       hostname,
       port,
-      fetch,
+      fetch: (request, server) => fetch(request, server.requestIP(request)?.address ?? ""),
       // A model may think for minutes before its first byte: never cut a quiet connection.
       idleTimeout: 0,
       // Loupe counts every body as it arrives (proxy/forward.ts, server.ts) and answers 413 in the

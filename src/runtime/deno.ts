@@ -5,7 +5,7 @@ declare const Deno: {
   version: { deno: string };
   serve(
     options: { hostname: string; port: number; onListen(address: { hostname: string; port: number }): void },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: { remoteAddr: { hostname?: string } }) => Response | Promise<Response>,
   ): { readonly addr: { hostname: string; port: number }; shutdown(): Promise<void> };
 };
 
@@ -21,7 +21,7 @@ export const denoRuntime: Runtime = {
   loadFileMapping: async () => null,
   serve({ hostname, port, fetch }) {
     // Deno.serve has no idle timeout on a request in progress and no body size limit of its own.
-    const server = Deno.serve({ hostname, port, onListen() {} }, (request) => fetch(askingForIdentity(request)));
+    const server = Deno.serve({ hostname, port, onListen() {} }, (request, info) => fetch(askingForIdentity(request), info.remoteAddr.hostname ?? ""));
     return {
       url: listenerUrl(server.addr.hostname, server.addr.port),
       async stop() {

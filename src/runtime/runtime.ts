@@ -25,8 +25,13 @@ export interface Runtime {
 export interface ServeOptions {
   hostname: string;
   port: number;
-  /** Answers every request. It limits request bodies itself (LOUPE_MAX_BODY_BYTES), to answer 413 in the route's dialect: the runtime sets no limit of its own. */
-  fetch(request: Request): Response | Promise<Response>;
+  /**
+   * Answers every request, told the address of the peer that sent it (the
+   * login throttle counts by it: dashboard/login-throttle.ts). It limits
+   * request bodies itself (LOUPE_MAX_BODY_BYTES), to answer 413 in the route's
+   * dialect: the runtime sets no limit of its own.
+   */
+  fetch(request: Request, clientAddress: string): Response | Promise<Response>;
 }
 
 export interface Listener {

@@ -293,8 +293,9 @@ describe("the dashboard in Chromium", () => {
     const page = await open("/keys");
     page.on("dialog", (dialog) => void dialog.accept());
     await page.getByRole("heading", { name: "Create a key" }).waitFor();
-    await page.getByLabel("Project").fill("browser-project");
-    await page.getByLabel("Name").fill("made in the browser");
+    const create = page.getByRole("form", { name: "Create a key" });
+    await create.getByLabel("Project").fill("browser-project");
+    await create.getByLabel("Name").fill("made in the browser");
     await page.getByRole("button", { name: "Create key" }).click();
     const shown = page.locator("[data-new-key]");
     await shown.waitFor();
@@ -309,6 +310,37 @@ describe("the dashboard in Chromium", () => {
     await row.getByRole("button", { name: `Revoke ${listed.id}` }).click();
     expect(await eventually(() => row.locator("[data-status]").textContent(), "revoked")).toBe("revoked");
     expect((await api("/api/keys")).items.find((k: { id: string }) => k.id === listed.id).status).toBe("revoked");
+    expect(problemsOf(page)).toEqual([]);
+  });
+
+  test("Keys: a provider key set here is listed by its fingerprint, its secret nowhere in the page; deleting it removes it", async () => {
+    const SECRET = "sk-browser-provider-secret-0123456789";
+    const page = await open("/keys");
+    page.on("dialog", (dialog) => void dialog.accept());
+    const form = page.getByRole("form", { name: "Set a provider key" });
+    await form.waitFor();
+    await form.getByLabel("Provider").fill("openai");
+    await form.getByLabel("Project").fill("browser-project");
+    const secret = form.getByLabel("Secret");
+    expect(await secret.getAttribute("type")).toBe("password");
+    await secret.fill(SECRET);
+    await form.getByRole("button", { name: "Store provider key" }).click();
+    await form.getByText("Stored the openai key for browser-project.").waitFor();
+
+    const stored = (await api("/api/provider-keys")).items.find((k: { provider: string; project: string | null }) => k.provider === "openai" && k.project === "browser-project");
+    // The fingerprint the API lists is the first 8 hex of SHA-256 of what was typed (access-schemas.ts).
+    expect(stored.fingerprint).toBe(new Bun.CryptoHasher("sha256").update(SECRET).digest("hex").slice(0, 8));
+    const row = page.locator(`tr[data-provider-key-id="${stored.id}"]`);
+    expect(await eventually(() => row.locator("[data-fingerprint]").textContent(), stored.fingerprint)).toBe(stored.fingerprint);
+    // Neither the markup, nor the text, nor any field's current value holds the secret.
+    expect(await secret.inputValue()).toBe("");
+    expect(await page.content()).not.toContain(SECRET);
+    expect(await page.locator("body").innerText()).not.toContain(SECRET);
+    expect(await page.locator("input, textarea").evaluateAll((fields, s) => fields.some((el) => (el as unknown as { value: string }).value.includes(s)), SECRET)).toBe(false);
+
+    await row.getByRole("button", { name: `Delete ${stored.id}` }).click();
+    await row.waitFor({ state: "detached" });
+    expect((await api("/api/provider-keys")).items.map((k: { id: string }) => k.id)).not.toContain(stored.id);
     expect(problemsOf(page)).toEqual([]);
   });
 

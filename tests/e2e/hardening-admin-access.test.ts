@@ -15,6 +15,8 @@ import { BUN, ROOT, startGateway, type Gateway } from "../support/gateway.ts";
  */
 const TOKEN = "hardening-admin-token-0123456789";
 const PASSWORD = "hardening-dashboard-password";
+/** These tests send wrong credentials to every route from one address; the lockout that follows has its own test (admin-login-throttle.test.ts). */
+const NO_THROTTLE = { LOUPE_ADMIN_AUTH_FAILURES: "0" };
 
 /** This machine's first non-loopback IPv4 address (the tests fall back to 127.0.0.1 alone, saying so). */
 function outsideAddress(): string | undefined {
@@ -93,7 +95,7 @@ function bases(gateway: Gateway): string[] {
 describe("listening on 0.0.0.0 with LOUPE_ADMIN_TOKEN", () => {
   let gw: Gateway;
   beforeAll(async () => {
-    gw = await startGateway({ env: { LOUPE_HOST: "0.0.0.0", LOUPE_ADMIN_TOKEN: TOKEN, LOUPE_SECRET: "hardening-secret-0123456789abcdef" } });
+    gw = await startGateway({ env: { LOUPE_HOST: "0.0.0.0", LOUPE_ADMIN_TOKEN: TOKEN, LOUPE_SECRET: "hardening-secret-0123456789abcdef", ...NO_THROTTLE } });
   });
   afterAll(() => gw?.stop());
 
@@ -138,7 +140,7 @@ describe("listening on 0.0.0.0 with LOUPE_ADMIN_TOKEN", () => {
 describe("listening on 0.0.0.0 with LOUPE_ADMIN_TOKEN and LOUPE_DASHBOARD_PASSWORD", () => {
   let gw: Gateway;
   beforeAll(async () => {
-    gw = await startGateway({ env: { LOUPE_HOST: "0.0.0.0", LOUPE_ADMIN_TOKEN: TOKEN, LOUPE_DASHBOARD_PASSWORD: PASSWORD } });
+    gw = await startGateway({ env: { LOUPE_HOST: "0.0.0.0", LOUPE_ADMIN_TOKEN: TOKEN, LOUPE_DASHBOARD_PASSWORD: PASSWORD, ...NO_THROTTLE } });
   });
   afterAll(() => gw?.stop());
 

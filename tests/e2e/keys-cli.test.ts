@@ -72,6 +72,27 @@ describe("loupe keys, provider-keys and limits", () => {
     expect(list.stdout).not.toContain("verysecret");
   });
 
+  test("loupe audit on the file directly: newest first, --limit bounds it, never a secret; a bad --limit exits 2", async () => {
+    const all = await loupe(["audit", "--json"], env);
+    expect(all.code).toBe(0);
+    const entries = JSON.parse(all.stdout) as { at: string; actor: string; action: string; target: string; detail: string | null }[];
+    expect(entries.map((e) => `${e.actor} ${e.action}`)).toEqual(["cli provider-keys.set", "cli keys.create", "cli keys.create"]);
+    expect(entries.map((e) => e.at)).toEqual(entries.map((e) => e.at).toSorted().reverse());
+    expect(all.stdout).not.toContain("verysecret");
+    const one = await loupe(["audit", "--limit", "1", "--json"], env);
+    expect((JSON.parse(one.stdout) as unknown[]).length).toBe(1);
+    const table = await loupe(["audit"], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split("\n")[0]).toMatch(/^at\s+│ actor\s+│ action\s+│ target\s+│ detail$/);
+    expect(table.stdout).toContain("provider-keys.set");
+    expect(table.stdout).toContain("(3 rows)");
+    for (const bad of [["audit", "--limit", "0"], ["audit", "--limit", "many"], ["audit", "extra"]]) {
+      const result = await loupe(bad, env);
+      expect({ bad, code: result.code }).toEqual({ bad, code: 2 });
+    }
+    expect((await loupe(["--help"], env)).stdout).toContain("loupe audit [--limit N] [--json]");
+  });
+
   test("through the running gateway: same commands, audited as cli; the API lists and revokes; SQL never reads the tables", async () => {
     const gw = await startGateway({ db, dir, env: { LOUPE_SECRET: A } });
     running.push(gw);
@@ -99,6 +120,10 @@ describe("loupe keys, provider-keys and limits", () => {
     const audit = (await (await fetch(`${gw.url}/api/audit`)).json()) as { items: { actor: string; action: string; target: string }[] };
     expect(audit.items.slice(0, 4).map((e) => `${e.actor} ${e.action}`)).toEqual(["cli limits.clear", "local keys.revoke", "cli limits.set", "cli limits.set"]);
     expect(audit.items.map((e) => e.action)).toContain("provider-keys.set");
+    // `loupe audit` goes through the gateway holding the file and lists the same, newest first.
+    const listed = await loupe(["audit", "--limit", "4", "--json"], { LOUPE_DB: db });
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual(audit.items.slice(0, 4));
 
     for (const sql of ["select * from gateway_keys", "select * from provider_keys", "select * from admin_audit"]) {
       const result = await loupe(["sql", sql], { LOUPE_DB: db });

@@ -37,11 +37,13 @@ export interface Changes {
   "POST /api/keys": { body: z.input<typeof a.CreateKeyBodySchema>; response: Out<typeof a.NewKeySchema> };
   "POST /api/keys/{id}/revoke": { body: undefined; response: Out<typeof a.KeySchema> };
   "POST /api/keys/{id}/rotate": { body: undefined; response: Out<typeof a.NewKeySchema> };
+  "POST /api/provider-keys": { body: z.input<typeof a.SetProviderKeyBodySchema>; response: Out<typeof a.ProviderKeySchema> };
+  "DELETE /api/provider-keys/{id}": { body: undefined; response: { ok: true } };
   "PUT /api/limits": { body: z.input<typeof a.LimitSchema>; response: Out<typeof a.LimitSchema> };
   "DELETE /api/limits": { body: undefined; response: Out<typeof a.RemovedSchema> };
   "PUT /api/settings": { body: z.input<typeof d.ControlSchema>; response: Out<typeof d.AppliedSchema> };
 }
-export const ROUTES_CHANGE = ["POST /api/keys", "POST /api/keys/{id}/revoke", "POST /api/keys/{id}/rotate", "PUT /api/limits", "DELETE /api/limits", "PUT /api/settings"] as const satisfies readonly (keyof Changes)[];
+export const ROUTES_CHANGE = ["POST /api/keys", "POST /api/keys/{id}/revoke", "POST /api/keys/{id}/rotate", "POST /api/provider-keys", "DELETE /api/provider-keys/{id}", "PUT /api/limits", "DELETE /api/limits", "PUT /api/settings"] as const satisfies readonly (keyof Changes)[];
 
 /** Every GET route the dashboard reads, and the others it uses (login, live tail). */
 export const ROUTES_READ = [

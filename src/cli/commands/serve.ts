@@ -134,7 +134,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   const book = access.book;
   const limiter = await createLimiter({ redisUrl: config.access.redisUrl, failOpen: config.access.redisFailOpen, limits: book.definitions.limits, log: (message) => log(config, message) });
   book.onReplace((definitions) => limiter.use(definitions.limits));
-  const gate = createGate(config, book, limiter);
+  const gate = createGate(config, book, limiter, { log: (message) => log(config, message) });
 
   const gateway = createApp({
     config,

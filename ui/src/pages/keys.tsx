@@ -3,6 +3,7 @@ import { change, get, type Routes } from "../api.ts";
 import { Async, Empty } from "../components/states.tsx";
 import { time } from "../format.ts";
 import { useLoad } from "../use-load.ts";
+import { ProviderKeys } from "./provider-keys.tsx";
 
 type Key = Routes["/api/keys"]["response"]["items"][number];
 const EXPIRY: [string, number | undefined][] = [["never", undefined], ["7 days", 7 * 86_400], ["30 days", 30 * 86_400], ["90 days", 90 * 86_400], ["1 year", 365 * 86_400]];
@@ -11,10 +12,9 @@ const listOf = (text: string) => {
   return items.length ? items : undefined;
 };
 
-/** Gateway keys: create one (shown once), revoke, rotate; and the stored provider keys (fingerprints only). */
+/** Gateway keys: create one (shown once), revoke, rotate; and the stored provider keys (provider-keys.tsx). */
 export function Keys() {
   const keys = useLoad((signal) => get("/api/keys", {}, signal), "keys");
-  const providerKeys = useLoad((signal) => get("/api/provider-keys", {}, signal), "provider-keys");
   const [shown, setShown] = useState<{ id: string; key: string; what: string } | undefined>();
   const [problem, setProblem] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
@@ -177,45 +177,7 @@ export function Keys() {
           )
         }
       </Async>
-      <h2>Provider keys</h2>
-      <p class="muted">
-        Stored sealed; set them with <code>loupe provider-keys set PROVIDER [--project P]</code> (the key on standard input).
-      </p>
-      <Async loaded={providerKeys}>
-        {(data) =>
-          data.items.length === 0 ? (
-            <Empty>No stored provider keys.</Empty>
-          ) : (
-            <table>
-              <caption class="visually-hidden">Provider keys</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Id</th>
-                  <th scope="col">Provider</th>
-                  <th scope="col">Project</th>
-                  <th scope="col">Fingerprint</th>
-                  <th scope="col">Created (UTC)</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((p) => (
-                  <tr key={p.id}>
-                    <td>
-                      <code>{p.id}</code>
-                    </td>
-                    <td>{p.provider}</td>
-                    <td>{p.project ?? "every project without its own"}</td>
-                    <td>
-                      <code>{p.fingerprint}</code>
-                    </td>
-                    <td>{time(p.created_at)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Async>
+      <ProviderKeys />
     </section>
   );
 }
