@@ -38,12 +38,20 @@ const SCOPE_HEADER: Record<Limit["scope"], string> = { key: "key", project: "pro
 const WELL_FORMED = /^lp_live_[A-Za-z0-9]{40}$/;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
+/** `Bearer <token>` (any case, any blanks after the word) → the token; "" for another scheme. Plain string steps: this runs on every call. */
+function bearerToken(raw: string): string {
+  if (raw.length < 7 || raw.slice(0, 6).toLowerCase() !== "bearer") return "";
+  const blank = raw.charCodeAt(6);
+  if (blank !== 32 && blank !== 9) return "";
+  return raw.slice(7).trim();
+}
+
 /** The credential a request carries, from whichever header its SDK uses. */
 function presented(headers: HeaderObject): { header: string; value: string } | undefined {
   for (const header of CREDENTIAL_HEADERS) {
     const raw = headerText(headers[header]);
     if (!raw) continue;
-    const value = header === "authorization" ? (/^bearer\s+/i.test(raw) ? raw.replace(/^bearer\s+/i, "").trim() : "") : raw.trim();
+    const value = header === "authorization" ? bearerToken(raw) : raw.trim();
     if (value) return { header, value };
   }
   return undefined;

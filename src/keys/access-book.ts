@@ -37,7 +37,7 @@ const HASHES_KEPT = 4096;
 export function createAccessBook(secrets: Secrets | undefined, initial: AccessDefinitions = EMPTY_DEFINITIONS): AccessBook {
   let definitions = initial;
   let byHash = new Map<string, GatewayKey>();
-  let sealedBy = new Map<string, string>();
+  let sealedBy = new Map<string, Map<string, string>>();
   /**
    * Sealed value → its plaintext, opened on first use and kept until the next
    * `replace`: AES-GCM per call was the largest cost of a keyed call after the
@@ -64,7 +64,12 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
   function index(next: AccessDefinitions) {
     definitions = next;
     byHash = new Map(next.keys.map((key) => [key.hash, key]));
-    sealedBy = new Map(next.providerKeys.map((pk) => [`${pk.provider}\u0000${pk.project ?? ""}`, pk.sealed]));
+    sealedBy = new Map();
+    for (const pk of next.providerKeys) {
+      let forProvider = sealedBy.get(pk.provider);
+      if (forProvider === undefined) sealedBy.set(pk.provider, (forProvider = new Map()));
+      forProvider.set(pk.project ?? "", pk.sealed);
+    }
     opened = new Map();
   }
   index(initial);
@@ -96,7 +101,8 @@ export function createAccessBook(secrets: Secrets | undefined, initial: AccessDe
       return { key };
     },
     providerSecret(provider, project) {
-      const sealed = (project !== undefined ? sealedBy.get(`${provider}\u0000${project}`) : undefined) ?? sealedBy.get(`${provider}\u0000`);
+      const forProvider = sealedBy.get(provider);
+      const sealed = forProvider && ((project !== undefined ? forProvider.get(project) : undefined) ?? forProvider.get(""));
       if (sealed === undefined || !secrets) return undefined;
       let secret = opened.get(sealed);
       if (secret === undefined) opened.set(sealed, (secret = secrets.open(sealed)));
