@@ -18,6 +18,12 @@ export interface DashboardApiDeps {
   feed: RecordFeed;
 }
 
+/**
+ * The most records kept for one live-tail reader that reads slower than calls
+ * are stored: past it the oldest are dropped and the reader is told how many
+ * (`event: gap`), so a stalled dashboard holds bounded memory.
+ */
+const MAX_QUEUED = 2000;
 /** Keeps idle connections (and proxies in between) from timing the stream out. */
 const HEARTBEAT_MS = 15_000;
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
@@ -45,16 +51,18 @@ export function addDashboardRoutes(app: OpenAPIHono, deps: DashboardApiDeps): vo
       tags: ["analytics"],
       security: [{ bearer: [] }],
       responses: {
-        200: { content: { "text/event-stream": { schema: d.LiveRecordSchema } }, description: "One `record` event per stored call; a comment every 15 s keeps the connection open" },
+        200: { content: { "text/event-stream": { schema: d.LiveRecordSchema } }, description: "One `record` event per stored call; a comment every 15 s keeps the connection open. A reader more than 2,000 records behind is sent `event: gap`, data `{\"skipped\": N}`, in place of the N oldest" },
         401: json(ErrorSchema, "Missing or wrong credentials"),
       },
     }),
     (c) =>
       streamSSE(c, async (stream) => {
         const queue: LiveRecord[] = [];
+        let skipped = 0;
         let wake: (() => void) | undefined;
         const unsubscribe = deps.feed.subscribe((records) => {
           queue.push(...records);
+          if (queue.length > MAX_QUEUED) skipped += queue.splice(0, queue.length - MAX_QUEUED).length;
           wake?.();
         });
         stream.onAbort(() => {
@@ -63,7 +71,13 @@ export function addDashboardRoutes(app: OpenAPIHono, deps: DashboardApiDeps): vo
         });
         await stream.writeSSE({ event: "ready", data: "{}" });
         while (!stream.aborted && !stream.closed) {
-          while (queue.length > 0) await stream.writeSSE({ event: "record", id: queue[0]!.id, data: JSON.stringify(queue.shift()) });
+          while (queue.length > 0 || skipped > 0) {
+            if (skipped > 0) {
+              const data = JSON.stringify({ skipped });
+              skipped = 0;
+              await stream.writeSSE({ event: "gap", data });
+            } else await stream.writeSSE({ event: "record", id: queue[0]!.id, data: JSON.stringify(queue.shift()) });
+          }
           const timer = new Promise<"beat">((resolve) => setTimeout(() => resolve("beat"), HEARTBEAT_MS));
           const woken = new Promise<"wake">((resolve) => (wake = () => resolve("wake")));
           if ((await Promise.race([timer, woken])) === "beat") await stream.write(": keep-alive\n\n");
