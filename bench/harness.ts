@@ -172,6 +172,13 @@ export function memoryMap(pid: number): MemoryMap {
   return map;
 }
 
+/** This process's open-files limit (RLIMIT_NOFILE), which its children inherit; Bun raises its own soft limit to the hard one. */
+export function openFilesLimit(): { soft: number; hard: number } {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+  const value = (v: string | undefined) => (v === undefined ? NaN : v === "unlimited" ? Infinity : Number(v));
+  return { soft: value(m?.[1]), hard: value(m?.[2]) };
+}
+
 /** Other work on the machine skews everything: measure it for a second before the bench, to report it with the results. */
 export async function backgroundCpu(log: (msg: string) => void): Promise<{ core0: number; core1: number }> {
   const idle0 = coreTimes();
@@ -302,10 +309,10 @@ export async function autocannon(job: { url: string; headers: Record<string, str
   };
 }
 
-/** Runs a client (bench/<script>) on core 1 with its job as JSON, and returns the one JSON object it prints. */
-export async function runClient<T>(script: string, job: unknown): Promise<T> {
+/** Runs a client (bench/<script>) on core 1 with its job as JSON (and `env` added), and returns the one JSON object it prints. */
+export async function runClient<T>(script: string, job: unknown, env: Record<string, string> = {}): Promise<T> {
   const name = script.replace(/\.ts$/, "");
-  const client = spawn(name, [...pin(1), BUN, join(BENCH_DIR, script), JSON.stringify(job)], baseEnv());
+  const client = spawn(name, [...pin(1), BUN, join(BENCH_DIR, script), JSON.stringify(job)], { ...baseEnv(), ...env });
   const code = await client.proc.exited;
   const text = client.stdout().trim();
   if (code !== 0 || !text.startsWith("{")) throw new Error(`${name} failed (${code}):\n${client.stderr().slice(-2000)}`);
@@ -418,9 +425,9 @@ export class BenchRun {
     return this.startServer("mock", "mock start", [...pin(1), BUN, join(BENCH_DIR, "mock-upstream.ts")], { ...baseEnv(), BENCH_STREAM_GAP_MS: String(gapMs), ...env });
   }
 
-  /** bench/bare-proxy.ts, the baseline, on core 0 in front of the mock. */
-  startBare(upstream: string) {
-    return this.startServer("bare", "bare proxy start", [...pin(0), BUN, join(BENCH_DIR, "bare-proxy.ts")], { ...baseEnv(), UPSTREAM: upstream, PORT: "0" });
+  /** bench/bare-proxy.ts, the baseline, on core 0 in front of the mock; `env`: more (START_ENVIRONMENT for many concurrent fetches). */
+  startBare(upstream: string, env: Record<string, string> = {}) {
+    return this.startServer("bare", "bare proxy start", [...pin(0), BUN, join(BENCH_DIR, "bare-proxy.ts")], { ...baseEnv(), UPSTREAM: upstream, PORT: "0", ...env });
   }
 
   /**

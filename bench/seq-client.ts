@@ -26,6 +26,10 @@ export interface SeqJob {
   block: number;
   /** Expected response body size; a different size counts as a bad call. */
   expectBytes?: number;
+  /** Stop measuring this long after the warm-up, even short of `samples` (bench/ingest.ts). */
+  maxMs?: number;
+  /** Also return every measured call as [start, ms since the Unix epoch; its latency or TTFB, ms] (bench/ingest.ts). */
+  raw?: boolean;
 }
 
 export interface SeqTargetResult extends CallCounts {
@@ -33,6 +37,8 @@ export interface SeqTargetResult extends CallCounts {
   headers?: Summary;
   ttfb?: Summary;
   total?: Summary;
+  /** job.raw: per measured call, in order: [start, ms since the Unix epoch; latency (json) or TTFB (stream), ms]. */
+  raw?: number[][];
 }
 
 async function main(job: SeqJob): Promise<Record<string, SeqTargetResult>> {
@@ -43,6 +49,7 @@ async function main(job: SeqJob): Promise<Record<string, SeqTargetResult>> {
     a: new Float64Array(job.samples), // json: latency; stream: ttfb
     b: new Float64Array(job.samples), // stream: headers
     c: new Float64Array(job.samples), // stream: total
+    raw: [] as number[][],
     n: 0,
   }));
 
@@ -54,6 +61,7 @@ async function main(job: SeqJob): Promise<Record<string, SeqTargetResult>> {
       const t1 = performance.now();
       if (res.status !== 200 || (job.expectBytes !== undefined && bytes !== job.expectBytes)) throw new Error(`status ${res.status}, ${bytes} bytes`);
       if (keep) s.a[s.n++] = t1 - t0;
+      if (keep && job.raw) s.raw.push([performance.timeOrigin + t0, t1 - t0]);
     } else {
       const th = performance.now();
       const reader = res.body!.getReader();
@@ -71,6 +79,7 @@ async function main(job: SeqJob): Promise<Record<string, SeqTargetResult>> {
         s.b[s.n] = th - t0;
         s.c[s.n] = te - t0;
         s.n++;
+        if (job.raw) s.raw.push([performance.timeOrigin + t0, tf - t0]);
       }
     }
   });
@@ -84,6 +93,7 @@ async function main(job: SeqJob): Promise<Record<string, SeqTargetResult>> {
         s.result.headers = summarize(s.b, s.n);
         s.result.total = summarize(s.c, s.n);
       }
+      if (job.raw) s.result.raw = s.raw;
     }
     out[s.target.name] = s.result;
   }

@@ -51,16 +51,63 @@ export interface StreamCaseResult extends CallCounts {
   raw?: number[][];
 }
 
+/** Where each chunk ends in the body, from the chunks' sizes. */
+export function chunkEnds(sizes: number[]): number[] {
+  let sum = 0;
+  return sizes.map((size) => (sum += size));
+}
+
+/** One stream's moments (performance.now()): request start, response headers, first body byte, end. */
+export interface StreamTimes {
+  t0: number;
+  th: number;
+  tf: number;
+  te: number;
+  /** Reads that returned bytes. */
+  reads: number;
+}
+
+/**
+ * Sends one streaming request and reads its body to the end. Chunk k has
+ * arrived (`arrived[k]`, filled in) when the bytes read reach `ends[k]`.
+ * Throws unless the status is 200 and the body has `ends`' last size (and
+ * equals `expectBody` when given).
+ */
+export async function readStream(url: string, init: RequestInit, body: { ends: number[]; arrived: Float64Array; expectBody?: Buffer | undefined }): Promise<StreamTimes> {
+  const { ends, arrived, expectBody } = body;
+  const t0 = performance.now();
+  const res = await fetch(url, init);
+  const th = performance.now();
+  const reader = res.body!.getReader();
+  let tf = NaN;
+  let bytes = 0;
+  let k = 0;
+  let reads = 0;
+  const pieces: Uint8Array[] | undefined = expectBody ? [] : undefined;
+  for (;;) {
+    const r = await reader.read();
+    const t = performance.now();
+    if (r.done) break;
+    if (!r.value.byteLength) continue;
+    if (reads++ === 0) tf = t;
+    bytes += r.value.byteLength;
+    pieces?.push(r.value);
+    while (k < ends.length && bytes >= ends[k]!) arrived[k++] = t;
+  }
+  const te = performance.now();
+  const expectBytes = ends[ends.length - 1] ?? 0;
+  if (res.status !== 200 || bytes !== expectBytes) throw new Error(`status ${res.status}, ${bytes} bytes (expected ${expectBytes})`);
+  if (expectBody && Buffer.compare(Buffer.concat(pieces!), expectBody) !== 0) throw new Error("body differs from what the upstream sent");
+  return { t0, th, tf, te, reads };
+}
+
 async function main(job: StreamJob): Promise<Record<string, StreamCaseResult>> {
   const state = job.cases.map((c) => {
-    const ends: number[] = [];
-    let sum = 0;
-    for (const size of c.chunkSizes) ends.push((sum += size));
+    const ends = chunkEnds(c.chunkSizes);
     const gapsPer = Math.max(0, ends.length - 1);
     return {
       c,
       ends,
-      expectBytes: sum,
       expectBody: job.expectBodies?.[c.name] ? Buffer.from(job.expectBodies[c.name]!, "base64") : undefined,
       init: { method: "POST", headers: { "content-type": "application/json", ...c.headers }, body: c.body },
       result: { sent: 0, ok: 0, bad: 0 } as StreamCaseResult,
@@ -80,28 +127,7 @@ async function main(job: StreamJob): Promise<Record<string, StreamCaseResult>> {
 
   const clientStart = performance.now();
   await runInBlocks(state, job, async (s, keep, inBlock) => {
-    const t0 = performance.now();
-    const res = await fetch(s.c.url, s.init);
-    const th = performance.now();
-    const reader = res.body!.getReader();
-    let tf = NaN;
-    let bytes = 0;
-    let k = 0;
-    let reads = 0;
-    const pieces: Uint8Array[] | undefined = s.expectBody ? [] : undefined;
-    for (;;) {
-      const r = await reader.read();
-      const t = performance.now();
-      if (r.done) break;
-      if (!r.value.byteLength) continue;
-      if (reads++ === 0) tf = t;
-      bytes += r.value.byteLength;
-      pieces?.push(r.value);
-      while (k < s.ends.length && bytes >= s.ends[k]!) s.arrived[k++] = t;
-    }
-    const te = performance.now();
-    if (res.status !== 200 || bytes !== s.expectBytes) throw new Error(`status ${res.status}, ${bytes} bytes (expected ${s.expectBytes})`);
-    if (s.expectBody && Buffer.compare(Buffer.concat(pieces!), s.expectBody) !== 0) throw new Error("body differs from what the upstream sent");
+    const { t0, th, tf, te, reads } = await readStream(s.c.url, s.init, { ends: s.ends, arrived: s.arrived, expectBody: s.expectBody });
     if (keep) {
       const i = s.n++;
       s.headers[i] = th - t0;

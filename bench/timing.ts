@@ -50,9 +50,10 @@ const MAX_BAD = 50;
 /**
  * `warmup` calls per target, then blocks of `block` calls that rotate their
  * order every round (A B C, B C A, C A B, …), so every target sees the same
- * conditions, until each has `samples` kept calls.
+ * conditions, until each has `samples` kept calls, or `maxMs` after the
+ * warm-up when it is given.
  */
-export async function runInBlocks<S extends Measured>(state: S[], job: { samples: number; warmup: number; block: number }, call: TimedCall<S>): Promise<void> {
+export async function runInBlocks<S extends Measured>(state: S[], job: { samples: number; warmup: number; block: number; maxMs?: number | undefined }, call: TimedCall<S>): Promise<void> {
   const once = async (s: S, keep: boolean, inBlock: number) => {
     s.result.sent++;
     try {
@@ -63,9 +64,11 @@ export async function runInBlocks<S extends Measured>(state: S[], job: { samples
       s.result.firstError ??= (error as Error).message;
     }
   };
-  const wanted = (s: S) => s.n < job.samples && s.result.bad < MAX_BAD;
+  let deadline = Infinity;
+  const wanted = (s: S) => s.n < job.samples && s.result.bad < MAX_BAD && performance.now() < deadline;
 
   for (const s of state) for (let i = 0; i < job.warmup; i++) await once(s, false, -1);
+  if (job.maxMs !== undefined) deadline = performance.now() + job.maxMs;
   for (let round = 0; state.some(wanted); round++) {
     for (let k = 0; k < state.length; k++) {
       const s = state[(round + k) % state.length]!;
