@@ -25,6 +25,8 @@ export interface CompiledLimit {
 
 export interface LimitBook {
   readonly size: number;
+  /** Whether any limit counts usd: when none does, calls need no price check before they go. */
+  readonly hasUsd: boolean;
   /** The limits that apply to a call, in scope order (key, project, user, model). */
   applicable(subjects: CallSubjects): CompiledLimit[];
   /** The compiled limit a definition names (same scope, subject, metric and window; any amount). */
@@ -77,6 +79,7 @@ export function compileLimits(limits: readonly Limit[], previous?: readonly Comp
   };
   const book: LimitBook = {
     size: all.length,
+    hasUsd: all.some((limit) => limit.metric === "usd"),
     applicable(subjects) {
       const found: CompiledLimit[] = [];
       if (subjects.key !== undefined) pushAll(found, exact.key.get(subjects.key));

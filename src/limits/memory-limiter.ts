@@ -25,7 +25,7 @@ export function createMemoryLimiter(limits: readonly Limit[] = []): Limiter {
       if (unpricedUnderUsd(admission, usage)) unpricedSettles++;
       settleLocally(admission, usage, now);
     },
-    usdLimit: (subjects) => firstUsdLimit(compiled.book.applicable(subjects)),
+    usdLimit: (subjects) => (compiled.book.hasUsd ? firstUsdLimit(compiled.book.applicable(subjects)) : undefined),
     async usage(def, now = Date.now()) {
       const limit = compiled.book.find(def);
       return limit && limitUsageOf(limit.local.peek(now), now);

@@ -357,7 +357,7 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       noteDown();
       return admitWithoutRedis(limits, subjects, now);
     },
-    usdLimit: (subjects) => firstUsdLimit(compiled.book.applicable(subjects)),
+    usdLimit: (subjects) => (compiled.book.hasUsd ? firstUsdLimit(compiled.book.applicable(subjects)) : undefined),
     settle(admission, usage, now = Date.now()) {
       const limits = ticketOf(admission);
       if (limits.length === 0) return;

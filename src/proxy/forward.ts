@@ -385,8 +385,9 @@ function injectCredential(call: CallState, gate: CallGate, headers: Record<strin
   if (secret === undefined) {
     return new LoupeError("unauthorized", `no ${adapter.id} key is stored for project ${project ?? "(none)"}: loupe provider-keys set ${adapter.id}${project ? ` --project ${project}` : ""}`);
   }
-  for (const name of CREDENTIAL_HEADERS) delete headers[name];
   const how = adapter.upstream.credentials ?? BEARER;
+  // The header the stored key goes in is overwritten below, not deleted: a deleted property turns the header object into a slow dictionary for fetch to read.
+  for (const name of CREDENTIAL_HEADERS) if (name in headers && !("header" in how && how.header === name)) delete headers[name];
   if ("viaPrepare" in how) return { url, storedSecret: secret };
   let value = secret;
   if (secret.startsWith("{")) {
