@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fdatasync, fdatasyncSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { FileMapping } from "../runtime/file-mapping.ts";
+import type { FileMapping, MappedFile } from "../runtime/file-mapping.ts";
 import { createFaultLog } from "./fault-log.ts";
 /**
  * Append-only journal of call events (call-event.ts), written synchronously
@@ -52,6 +52,8 @@ export interface JournalSegment {
 }
 
 const SEGMENT_FILE = /^\d{8}\.ndjson$/;
+/** A segment file made ahead, not yet a segment: zeros only, deleted if a crash leaves it. */
+const SPARE_FILE = /^spare-\d+\.tmp$/;
 const segmentName = (index: number) => `${String(index).padStart(8, "0")}.ndjson`;
 
 /** The segment files left in a journal folder, oldest first. */
@@ -228,8 +230,7 @@ const MiB = 1 << 20;
  * cut to what was written when it closes. A crash leaves the reserved rest
  * as zero bytes after the last entry: `recordSegment` stops there.
  */
-function mappedSegment(path: string, mapping: FileMapping, reserve: number): SegmentFile {
-  const file = mapping.create(path, reserve);
+function mappedSegment(file: MappedFile): SegmentFile {
   let length = 0;
   const room = (most: number) => {
     if (length + most > file.bytes.byteLength) file.reserve(Math.max(file.bytes.byteLength * 2, Math.ceil((length + most) / MiB) * MiB));
@@ -316,10 +317,40 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
   // A disk that stays full refuses every segment's mapping: said once, then once a minute (fault-log.ts).
   const faults = createFaultLog((message) => options.onError?.(message));
 
+  // The next segment's file, made ahead off the event loop (file-mapping.ts `prepare`), so a seal only renames it.
+  let spare: MappedFile | undefined;
+  let preparing = false;
+  let spares = 0;
+  for (const name of readdirSync(dir)) if (SPARE_FILE.test(name)) unlinkSync(join(dir, name));
+
+  function prepareSpare(): void {
+    if (!mapping?.prepare || spare || preparing || closed) return;
+    preparing = true;
+    mapping.prepare(join(dir, `spare-${++spares}.tmp`), reserve).then(
+      (file) => {
+        preparing = false;
+        if (closed) file.close(0);
+        else spare = file;
+      },
+      // No room, say: the next seal makes its file itself, and says what failed.
+      () => (preparing = false),
+    );
+  }
+
   function open(path: string): SegmentFile {
+    if (spare) {
+      const file = spare;
+      spare = undefined;
+      try {
+        file.moveTo(path);
+        return mappedSegment(file);
+      } catch {
+        file.close(0);
+      }
+    }
     if (mapping) {
       try {
-        const file = mappedSegment(path, mapping, reserve);
+        const file = mappedSegment(mapping.create(path, reserve));
         faults.recovered("map", "journal segments are mapped again");
         return file;
       } catch (error) {
@@ -346,6 +377,7 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
   // Sealed segments whose files wait for a sync to cover them before they are closed (`syncing` only).
   let closing: OpenSegment[] = [];
   let closed = false;
+  prepareSpare();
 
   /** Closes the sealed segments no sync needs any more. */
   function closeCovered() {
@@ -382,6 +414,7 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
       const sealed = active;
       reserve = Math.min(64 * MiB, Math.max(MiB, Math.ceil(sealed.file.length / MiB) * MiB));
       active = next(); // if the next file cannot be opened, this throws and the active segment stays as it was
+      prepareSpare();
       // The recorder may read it meanwhile: a mapped file not yet cut reads as its entries and a zero tail (recordSegment).
       if (syncing && (sealed.syncing > 0 || unsynced(sealed))) closing.push(sealed);
       else closeFile(sealed);
@@ -439,6 +472,8 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
     close() {
       if (closed) return;
       closed = true;
+      spare?.close(0);
+      spare = undefined;
       for (const segment of [...closing, active]) {
         // A descriptor a sync still uses is left to the process's exit (shutdown follows): never closed under it.
         if (segment.syncing > 0) continue;

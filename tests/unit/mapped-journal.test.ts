@@ -158,6 +158,46 @@ describe.skipIf(process.platform !== "linux")("journal segments written through 
     await store.close();
   });
 
+  test("the next segment's file is made ahead off the event loop: a seal renames it, lines land whole, and no spare outlives the journal", async () => {
+    const dir = join(tempDir(), "journal");
+    const made: string[] = [];
+    const counting: FileMapping = {
+      create: mapping.create,
+      prepare: (path, size) => {
+        made.push(path);
+        return mapping.prepare!(path, size);
+      },
+    };
+    const journal = openJournal(dir, { mapping: counting });
+    const sealed = [];
+    for (let round = 0; round < 5; round++) {
+      await Bun.sleep(20); // the spare is ready before the next seal
+      for (let i = 0; i < 100; i++) journal.append(line(round * 100 + i));
+      sealed.push(journal.seal()!);
+    }
+    // The first spare was made at open, and one after each seal; every seal after the first took one.
+    expect(made.length).toBeGreaterThanOrEqual(5);
+    expect(readdirSync(dir).filter((name) => name.startsWith("spare-"))).toHaveLength(1);
+    for (const [round, segment] of sealed.entries()) {
+      const lines = readFileSync(segment.path, "utf8").split("\n").filter(Boolean);
+      expect(lines).toEqual(Array.from({ length: 100 }, (_, i) => line(round * 100 + i)));
+    }
+    journal.close();
+    // One still being made when the journal closed is deleted once it is made (or, if the process ends first, at the next open).
+    for (let i = 0; i < 50 && readdirSync(dir).some((name) => name.startsWith("spare-")); i++) await Bun.sleep(20);
+    expect(readdirSync(dir).filter((name) => name.startsWith("spare-"))).toEqual([]);
+  });
+
+  test("a spare left by a crash is deleted when the journal opens, never read as a segment", () => {
+    const dir = join(tempDir(), "journal");
+    openJournal(dir, { mapping }).close();
+    writeFileSync(join(dir, "spare-7.tmp"), new Uint8Array(MiB));
+    expect(journalFiles(dir)).toEqual([]);
+    const journal = openJournal(dir, { mapping });
+    expect(readdirSync(dir).filter((name) => name.startsWith("spare-7"))).toEqual([]);
+    journal.close();
+  });
+
   test("a segment that cannot be mapped is written with write(2) instead, and said so; a failed growth loses no line", () => {
     const dir = tempDir();
     const messages: string[] = [];
@@ -177,6 +217,7 @@ describe.skipIf(process.platform !== "linux")("journal segments written through 
             file.reserve(wanted);
           },
           close: (length) => file.close(length),
+          moveTo: (to) => file.moveTo(to),
         };
       },
     };
