@@ -20,7 +20,7 @@
 import { join } from "node:path";
 import type { SeqJob, SeqTargetResult } from "./seq-client.ts";
 import { summarize, type Summary } from "./timing.ts";
-import { autocannon, BenchRun, backgroundCpu, canPin, envPairs, fmt, livezOf, loupeSql, num, runClient, table, verdict, waitLoupeIdle } from "./harness.ts";
+import { autocannon, BenchRun, backgroundCpu, canPin, CLK_TCK, threadTicks, envPairs, fmt, livezOf, loupeSql, num, runClient, table, verdict, waitLoupeIdle } from "./harness.ts";
 
 const OPT = {
   burstS: num("BENCH_INGEST_BURST_S", 10),
@@ -119,6 +119,8 @@ async function main() {
   // 2. The drain: the client runs while the poller has not seen the backlog stored.
   let drainedAt: number | undefined;
   const deadline = burstEnd + OPT.timeoutS * 1000;
+  // CPU by thread over the drain: where storing a record goes (the recording worker, DuckDB's threads, the thread pool).
+  const ticksBefore = threadTicks(loupe.pid);
   const [series, during] = await Promise.all([
     pollLivez(loupe.url, burstEnd, (s) => {
       if (s.stored >= target) drainedAt = burstEnd + s.t;
@@ -129,12 +131,18 @@ async function main() {
   ]);
   if (series[series.length - 1]!.stored < target) throw new Error(`the backlog was not stored within ${OPT.timeoutS} s: ${JSON.stringify(series.at(-1))}`);
   const drainMs = drainedAt! - burstEnd;
+  const ticksAfter = threadTicks(loupe.pid);
   const atBurstEnd = series[0]!;
   const backlog = target - atBurstEnd.stored;
   // Records stored per second: the backlog and the sequential calls' own records stored meanwhile.
   const rate = (series[series.length - 1]!.stored - atBurstEnd.stored) / (drainMs / 1000);
   const duringCalls = during.calls.filter(([start]) => start! < drainedAt!);
   log(`drain: ${backlog} records in ${fmt(drainMs, 0)} ms (${fmt(rate, 0)}/s); ${duringCalls.length} sequential calls during it`);
+  const storedInDrain = series[series.length - 1]!.stored - atBurstEnd.stored;
+  const drainCpu = [...ticksAfter]
+    .map(([name, ticks]) => ({ name, usPerRecord: (((ticks - (ticksBefore.get(name) ?? 0)) / CLK_TCK) * 1e6) / storedInDrain }))
+    .filter((t) => t.usPerRecord >= 0.5)
+    .sort((a, b) => b.usPerRecord - a.usPerRecord);
 
   // 3. The baseline: idle Loupe, as long again (the client's last process may have run past the drain).
   await waitLoupeIdle(loupe.url, 60_000);
@@ -156,13 +164,13 @@ async function main() {
   const latency = (calls: number[][]): Summary => summarize(calls.map(([, ms]) => ms!));
   const d = latency(duringCalls);
   const a = latency(after.calls);
-  const r = { burst, target, atBurstEnd, backlog, drainMs, rate, during: d, after: a, duringSent: during.sent, afterSent: after.sent, bad: during.bad + after.bad, recorded, made, rows, exitCode };
+  const r = { burst, target, atBurstEnd, backlog, drainMs, rate, drainCpu, during: d, after: a, duringSent: during.sent, afterSent: after.sent, bad: during.bad + after.bad, recorded, made, rows, exitCode };
   console.log(report(r, background, during.firstError ?? after.firstError));
   bench.saveResults("ingest", { options: OPT, pinned: canPin, background, ...r, series, afterSeries });
 }
 
 function report(
-  r: { burst: { sent: number; ok: number; rps: number; latP99: number }; backlog: number; atBurstEnd: LivezSample; drainMs: number; rate: number; during: Summary; after: Summary; duringSent: number; afterSent: number; bad: number; recorded: number; made: number; rows: Record<string, unknown>[]; exitCode: number },
+  r: { burst: { sent: number; ok: number; rps: number; latP99: number }; backlog: number; atBurstEnd: LivezSample; drainMs: number; rate: number; drainCpu: { name: string; usPerRecord: number }[]; during: Summary; after: Summary; duringSent: number; afterSent: number; bad: number; recorded: number; made: number; rows: Record<string, unknown>[]; exitCode: number },
   background: { core0: number; core1: number },
   firstError: string | undefined,
 ): string {
@@ -170,7 +178,9 @@ function report(
   out += `background CPU before the run: core0 ${fmt(background.core0, 0)} %, core1 ${fmt(background.core1, 0)} %\n\n`;
   out += `burst: ${r.burst.sent} calls sent, ${r.burst.ok} answered 200, ${fmt(r.burst.rps, 0)} req/s; at its end /livez had ${r.atBurstEnd.stored} stored, ${r.atBurstEnd.queued} queued\n`;
   out += `backlog: ${r.backlog} records stored in ${fmt(r.drainMs, 0)} ms after the burst (polled every ${OPT.pollMs} ms)\n`;
-  out += `ingest rate: ${fmt(r.rate, 0)} records/s stored meanwhile (the sequential calls' too) (target ≥ ${RATE_TARGET.toLocaleString("en")}): ${verdict(r.rate >= RATE_TARGET)}\n\n`;
+  out += `ingest rate: ${fmt(r.rate, 0)} records/s stored meanwhile (the sequential calls' too) (target ≥ ${RATE_TARGET.toLocaleString("en")}): ${verdict(r.rate >= RATE_TARGET)}\n`;
+  const total = r.drainCpu.reduce((sum, t) => sum + t.usPerRecord, 0);
+  out += `CPU per record stored during the drain, by thread (sequential calls' CPU included): ${r.drainCpu.map((t) => `${t.name} ${fmt(t.usPerRecord, 1)}`).join(", ")}; all ${fmt(total, 1)} µs (one core's worth: ${fmt(1e6 / total, 0)} records/s)\n\n`;
   out += table(
     ["sequential calls", "n", "p50", "p90", "p99", "max"],
     [
