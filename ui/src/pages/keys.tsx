@@ -4,6 +4,7 @@ import { Async, Empty } from "../components/states.tsx";
 import { time } from "../format.ts";
 import { useLoad } from "../use-load.ts";
 import { ProviderKeys } from "./provider-keys.tsx";
+import { useAction } from "../use-action.ts";
 
 type Key = Routes["/api/keys"]["response"]["items"][number];
 const EXPIRY: [string, number | undefined][] = [["never", undefined], ["7 days", 7 * 86_400], ["30 days", 30 * 86_400], ["90 days", 90 * 86_400], ["1 year", 365 * 86_400]];
@@ -16,22 +17,8 @@ const listOf = (text: string) => {
 export function Keys() {
   const keys = useLoad((signal) => get("/api/keys", {}, signal), "keys");
   const [shown, setShown] = useState<{ id: string; key: string; what: string } | undefined>();
-  const [problem, setProblem] = useState<string | undefined>();
-  const [busy, setBusy] = useState(false);
-
-  async function act<T>(work: () => Promise<T>): Promise<T | undefined> {
-    setBusy(true);
-    setProblem(undefined);
-    try {
-      return await work();
-    } catch (error) {
-      setProblem((error as Error).message);
-      return undefined;
-    } finally {
-      setBusy(false);
-      keys.reload();
-    }
-  }
+  const { problem, busy, act: run } = useAction(() => keys.reload());
+  const act = async <T,>(work: () => Promise<T>) => (await run(work))?.value;
 
   return (
     <section aria-labelledby="page-title">

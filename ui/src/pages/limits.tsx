@@ -1,8 +1,8 @@
-import { useState } from "preact/hooks";
 import { change, get, type Routes } from "../api.ts";
 import { Async, Empty } from "../components/states.tsx";
 import { duration } from "../format.ts";
 import { useLoad } from "../use-load.ts";
+import { useAction } from "../use-action.ts";
 
 type Limit = Routes["/api/limits"]["response"]["items"][number];
 const SCOPES = ["key", "project", "user", "model"] as const;
@@ -40,23 +40,8 @@ const amountOf = (metric: string, amount: string) => (metric === "usd" ? nanoToD
 /** Limits and budgets per key, project, user or model, with their current use. */
 export function Limits() {
   const limits = useLoad((signal) => get("/api/limits", {}, signal), "limits");
-  const [problem, setProblem] = useState<string | undefined>();
-  const [busy, setBusy] = useState(false);
-
-  async function act(work: () => Promise<unknown>) {
-    setBusy(true);
-    setProblem(undefined);
-    try {
-      await work();
-      return true;
-    } catch (error) {
-      setProblem((error as Error).message);
-      return false;
-    } finally {
-      setBusy(false);
-      limits.reload();
-    }
-  }
+  const { problem, setProblem, busy, act: run } = useAction(() => limits.reload());
+  const act = async (work: () => Promise<unknown>) => (await run(work)) !== undefined;
 
   return (
     <section aria-labelledby="page-title">

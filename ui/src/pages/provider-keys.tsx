@@ -4,6 +4,7 @@ import { Async, Empty } from "../components/states.tsx";
 import { time } from "../format.ts";
 import { useSettings } from "../settings-context.ts";
 import { useLoad } from "../use-load.ts";
+import { useAction } from "../use-action.ts";
 
 /**
  * Stored provider keys on the Keys page: set one (the secret goes once, in a
@@ -13,25 +14,12 @@ import { useLoad } from "../use-load.ts";
 export function ProviderKeys() {
   const providerKeys = useLoad((signal) => get("/api/provider-keys", {}, signal), "provider-keys");
   const providers = useSettings()?.upstreams.map((u) => u.provider) ?? [];
-  const [problem, setProblem] = useState<string | undefined>();
   const [saved, setSaved] = useState<string | undefined>();
-  const [busy, setBusy] = useState(false);
-
-  async function act(work: () => Promise<unknown>): Promise<boolean> {
-    setBusy(true);
-    setProblem(undefined);
+  const { problem, busy, act: run } = useAction(() => providerKeys.reload());
+  const act = async (work: () => Promise<unknown>) => {
     setSaved(undefined);
-    try {
-      await work();
-      return true;
-    } catch (error) {
-      setProblem((error as Error).message);
-      return false;
-    } finally {
-      setBusy(false);
-      providerKeys.reload();
-    }
-  }
+    return (await run(work)) !== undefined;
+  };
 
   return (
     <>
