@@ -323,13 +323,22 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
   let spares = 0;
   for (const name of readdirSync(dir)) if (SPARE_FILE.test(name)) unlinkSync(join(dir, name));
 
+  /** A spare no longer wanted: unmapped and deleted, if it is still there (the folder may have gone with it). */
+  function discard(file: MappedFile): void {
+    try {
+      file.close(0);
+    } catch {
+      // already gone
+    }
+  }
+
   function prepareSpare(): void {
     if (!mapping?.prepare || spare || preparing || closed) return;
     preparing = true;
     mapping.prepare(join(dir, `spare-${++spares}.tmp`), reserve).then(
       (file) => {
         preparing = false;
-        if (closed) file.close(0);
+        if (closed) discard(file);
         else spare = file;
       },
       // No room, say: the next seal makes its file itself, and says what failed.
@@ -345,7 +354,7 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
         file.moveTo(path);
         return mappedSegment(file);
       } catch {
-        file.close(0);
+        discard(file);
       }
     }
     if (mapping) {
@@ -472,7 +481,7 @@ export function openJournal(dir: string, options: JournalOptions = {}): Journal 
     close() {
       if (closed) return;
       closed = true;
-      spare?.close(0);
+      if (spare) discard(spare);
       spare = undefined;
       for (const segment of [...closing, active]) {
         // A descriptor a sync still uses is left to the process's exit (shutdown follows): never closed under it.
