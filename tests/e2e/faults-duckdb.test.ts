@@ -122,4 +122,25 @@ describe("DuckDB file faults", () => {
     expect(aside).toHaveLength(1);
     expect(readFileSync(join(where.dir, aside[0]!))).toEqual(garbage);
   });
+
+  test("blocks failing their checksums at start: moved aside as corrupt, a new file takes the records; said once", async () => {
+    const where = place();
+    const first = await start(where);
+    await calls(first, 20);
+    expect(await first.stop()).toBe(0);
+    // Every block after the file's headers (12 KiB) gets a damaged stretch: DuckDB reads its catalog at open and finds it.
+    const bytes = readFileSync(where.db);
+    expect(bytes.length).toBeGreaterThan(12_288 + 4096);
+    for (let at = 12_288 + 512; at + 64 < bytes.length; at += 4096) bytes.fill(0xab, at, at + 64);
+    writeFileSync(where.db, bytes);
+
+    const gw = await start(where);
+    expect(said(gw, /is corrupt \(.*checksum.*\): moved to .*loupe\.duckdb\.corrupt-.*; a new file takes the records from now on/)).toBe(1);
+    const ids = await calls(gw, 10);
+    expect(await recordIds(gw)).toEqual(new Set(ids));
+    expect(await gw.stop()).toBe(0);
+    const aside = readdirSync(where.dir).filter((name) => name.startsWith("loupe.duckdb.corrupt-") && !name.endsWith(".wal"));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(where.dir, aside[0]!))).toEqual(bytes);
+  });
 });

@@ -15,7 +15,8 @@ import { openDuckDBStore, type DuckDBStore } from "./duckdb-store.ts";
  *   read-only. The API, `loupe sql`, keys and limits read it; new records
  *   wait. Before each batch the file is tried again, and once it can be
  *   written it is opened read-write and the backlog goes in.
- * - **It is not a DuckDB database** (garbage bytes) at start: it is moved
+ * - **It is not a DuckDB database** (garbage bytes), **or DuckDB finds it
+ *   corrupt** (a block failing its checksum) at start: it is moved
  *   aside (`<db>.corrupt-<time>`, nothing is deleted) and a new file takes
  *   the records from now on. Keys, provider keys and limits stored in the
  *   old file are not loaded (said so).
@@ -39,6 +40,8 @@ export interface DuckDBFileOptions {
 type Identity = { dev: number; ino: number };
 
 const isGarbage = (reason: string) => /not a valid DuckDB database file/i.test(reason);
+/** DuckDB's own blocks failing their checksums (bit rot, a torn copy, a bad disk): read as unreadable as garbage. */
+const isCorrupt = (reason: string) => /corrupt database file|does not match stored checksum/i.test(reason);
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split("\n")[0]!;
 const identityOf = (path: string): Identity | undefined => {
   const stat = statSync(path, { throwIfNoEntry: false });
@@ -76,21 +79,22 @@ export async function openDuckDBFile(path: string, options: DuckDBFileOptions): 
           return store;
         } catch (readError) {
           reason = firstLine(readError);
-          if (!isGarbage(reason)) throw readError;
+          if (!isGarbage(reason) && !isCorrupt(reason)) throw readError;
         }
       }
-      if (isGarbage(reason)) return setAside(reason);
+      if (isGarbage(reason)) return setAside(reason, "is not a DuckDB database");
+      if (isCorrupt(reason)) return setAside(reason, "is corrupt");
       throw error;
     }
   }
 
-  /** A file that is no DuckDB database: kept, under another name, and a new one made. */
-  async function setAside(reason: string): Promise<DuckDBStore> {
+  /** A file that is no DuckDB database, or one DuckDB finds corrupt: kept, under another name, and a new one made. */
+  async function setAside(reason: string, what: string): Promise<DuckDBStore> {
     const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
     renameSync(path, aside);
     if (existsSync(`${path}.wal`)) renameSync(`${path}.wal`, `${aside}.wal`);
     options.log(
-      `DuckDB file ${path} is not a DuckDB database (${reason}): moved to ${aside}; a new file takes the records from now on. ` +
+      `DuckDB file ${path} ${what} (${reason}): moved to ${aside}; a new file takes the records from now on. ` +
         `Gateway keys, provider keys and limits stored in the old file are not loaded: restore the file from a backup, or define them again`,
     );
     return openDuckDBStore(path);
