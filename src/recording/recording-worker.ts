@@ -67,7 +67,9 @@ const api: RecordingWorkerApi = {
   async open(options) {
     store = await openDuckDBFile(options.db, { log: (message) => post({ event: "notice", message }) });
     backgroundPriority = options.backgroundPriority;
-    const sinks: RecordSink[] = [createDuckDBSink(store, { onStored: postLiveRecords })];
+    const sinks: RecordSink[] = [
+      createDuckDBSink(store, { onStored: postLiveRecords, rejectedFile: `${options.db}.rejected.ndjson`, onRejected: (message) => post({ event: "notice", message }) }),
+    ];
     if (options.telemetry) {
       telemetry = createTelemetryExport(options.telemetry.config, options.telemetry.version, (message) => post({ event: "log", message: `telemetry: ${message}` }));
       sinks.push(createOtlpSink(telemetry));

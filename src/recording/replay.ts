@@ -12,7 +12,7 @@ import { journalProviders } from "./provider-snapshot.ts";
  * sinks' backlog stays for the gateway's next start. Returns how many records
  * were made from journaled calls.
  */
-export async function recordLeftovers(journalDir: string, store: Pick<DuckDBStore, "appendFiles">, onProblem: (message: string) => void): Promise<number> {
+export async function recordLeftovers(journalDir: string, store: Pick<DuckDBStore, "appendFiles" | "append">, onProblem: (message: string) => void): Promise<number> {
   if (!existsSync(journalDir)) return 0;
   const priceBook = journalPriceBook(journalDir);
   const providers = journalProviders(journalDir);

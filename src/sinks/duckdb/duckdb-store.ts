@@ -19,7 +19,8 @@ const DEFAULT_LIMITS: QueryLimits = { maxRows: 100_000, timeoutMs: 30_000 };
 /** The DuckDB side of the record store. One process holds the file (DuckDB's rule). */
 export interface DuckDBStore {
   /** Appends records given as NDJSON (one `RequestRecord` per line) in one transaction. Throws on failure. */
-  append(ndjson: string | Uint8Array): Promise<void>;
+  /** `missingOnly`: records whose id is stored already are skipped. */
+  append(ndjson: string | Uint8Array, options?: { missingOnly?: boolean }): Promise<void>;
   /**
    * Appends the records of NDJSON files (record segments) in one transaction.
    * `missingOnly` skips ids already stored. Returns how many rows were added.
@@ -112,9 +113,9 @@ export async function openDuckDBStore(path: string, options: { readOnly?: boolea
   }
 
   return {
-    async append(ndjson) {
+    async append(ndjson, { missingOnly = false } = {}) {
       if (ndjson.length === 0) return;
-      await insertFrom(ndjson, false);
+      await insertFrom(ndjson, missingOnly);
     },
     async appendFiles(paths, { missingOnly = false } = {}) {
       if (paths.length === 0) return 0;
