@@ -29,6 +29,8 @@ export interface RecordWriterStats {
    * such events already waited in memory.
    */
   lost: number;
+  /** Records DuckDB refused, kept aside in `<db>.rejected.ndjson` (filled in by serve.ts from the worker's events). */
+  rejected?: number | undefined;
   lastError?: string | undefined;
   /** LOUPE_JOURNAL_FSYNC and the syncs done (journal-sync.ts). */
   fsync?: JournalSyncStats | undefined;

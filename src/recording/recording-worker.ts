@@ -68,7 +68,7 @@ const api: RecordingWorkerApi = {
     store = await openDuckDBFile(options.db, { log: (message) => post({ event: "notice", message }) });
     backgroundPriority = options.backgroundPriority;
     const sinks: RecordSink[] = [
-      createDuckDBSink(store, { onStored: postLiveRecords, rejectedFile: `${options.db}.rejected.ndjson`, onRejected: (message) => post({ event: "notice", message }) }),
+      createDuckDBSink(store, { onStored: postLiveRecords, rejectedFile: `${options.db}.rejected.ndjson`, onRejected: (count, message) => post({ event: "rejected", count, message }) }),
     ];
     if (options.telemetry) {
       telemetry = createTelemetryExport(options.telemetry.config, options.telemetry.version, (message) => post({ event: "log", message: `telemetry: ${message}` }));

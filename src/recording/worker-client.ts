@@ -10,6 +10,8 @@ export interface RecordingWorkerEvents {
   onLog?: (message: string) => void;
   /** What happened to the DuckDB file and what was done (duckdb-file.ts): each said once. */
   onNotice?: (message: string) => void;
+  /** Records DuckDB refused and the sink kept aside (`<db>.rejected.ndjson`). */
+  onRejected?: (count: number, message: string) => void;
   /** A call's response could not be read while its record was made (the record is stored anyway), or a sink failed. */
   onProblem?: (message: string) => void;
   /** New records stored, while the live tail is on. */
@@ -90,6 +92,7 @@ export async function startRecordingWorker(options: RecordingWorkerOptions, even
       if (message.event === "records") events.onRecords?.(message.records);
       else if (message.event === "problem") events.onProblem?.(message.message);
       else if (message.event === "notice") events.onNotice?.(message.message);
+      else if (message.event === "rejected") events.onRejected?.(message.count, message.message);
       else events.onLog?.(message.message);
       return;
     }

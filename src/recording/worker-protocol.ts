@@ -74,4 +74,8 @@ export type WorkerRequest = { [K in WorkerOp]: { id: number; op: K; args: Parame
 export type WorkerReply = { id: number } & ({ ok: true; value: unknown } | { ok: false; name: string; message: string });
 
 /** Sent by the worker unasked. `notice`: a line for the operator, said once by the worker already (never throttled again). */
-export type WorkerEvent = { event: "log" | "problem" | "notice"; message: string } | { event: "records"; records: LiveRecord[] };
+export type WorkerEvent =
+  | { event: "log" | "problem" | "notice"; message: string }
+  | { event: "records"; records: LiveRecord[] }
+  /** Records DuckDB refused, kept aside (duckdb-sink.ts): how many, and the line that says where. */
+  | { event: "rejected"; count: number; message: string };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { analyticsRecords } from "../support/analytics-records.ts";
 import { join } from "node:path";
 import { BUN, ROOT, runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
@@ -45,7 +46,7 @@ async function calls(gw: Gateway, count: number): Promise<string[]> {
 }
 
 const recordIds = async (gw: Gateway) => new Set((await gw.sql<{ id: string }>("select id from requests")).map((r) => r.id));
-const livez = async (gw: Gateway) => ((await (await fetch(`${gw.url}/livez`)).json()) as { records: { queued: number; storeFailures: number; lost: number } }).records;
+const livez = async (gw: Gateway) => ((await (await fetch(`${gw.url}/livez`)).json()) as { records: { queued: number; storeFailures: number; lost: number; rejected?: number } }).records;
 const said = (gw: Gateway, pattern: RegExp) => gw.stderr().split("\n").filter((line) => pattern.test(line)).length;
 async function until(condition: () => Promise<boolean>, ms = 10_000) {
   const deadline = Date.now() + ms;
@@ -121,6 +122,28 @@ describe("DuckDB file faults", () => {
     const aside = readdirSync(where.dir).filter((name) => name.startsWith("loupe.duckdb.corrupt-"));
     expect(aside).toHaveLength(1);
     expect(readFileSync(join(where.dir, aside[0]!))).toEqual(garbage);
+  });
+
+  test("a record DuckDB refuses (left in the record queue by an older gateway): kept aside, counted in /livez, the rest stored; said once", async () => {
+    const where = place();
+    const records = analyticsRecords().slice(0, 3);
+    const lines = records.map((record) => JSON.stringify(record));
+    lines[1] = lines[1]!.replace('"provider":"', '"provider":"\\ud800');
+    const queue = join(`${where.db}.journal`, "records");
+    mkdirSync(queue, { recursive: true, mode: 0o777 });
+    writeFileSync(join(queue, "0000000001.ndjson"), `${lines.join("\n")}\n`);
+    chmodSync(`${where.db}.journal`, 0o777);
+    chmodSync(queue, 0o777);
+    chmodSync(join(queue, "0000000001.ndjson"), 0o666);
+
+    const gw = await start(where);
+    await until(async () => (await livez(gw)).rejected === 1);
+    const ids = await calls(gw, 5);
+    expect(await recordIds(gw)).toEqual(new Set([records[0]!.id, records[2]!.id, ...ids]));
+    expect(said(gw, /DuckDB refused 1 record\(s\) \(Invalid Input Error.*\): kept in .*loupe\.duckdb\.rejected\.ndjson; the records around them are stored/)).toBe(1);
+    expect(await gw.stop()).toBe(0);
+    const kept = readFileSync(`${where.db}.rejected.ndjson`, "utf8").trim().split("\n");
+    expect(kept.map((line) => (JSON.parse(line) as { record: string }).record)).toEqual([lines[1]]);
   });
 
   test("blocks failing their checksums at start: moved aside as corrupt, a new file takes the records; said once", async () => {

@@ -23,7 +23,7 @@ test("a record DuckDB refuses is kept aside with its reason; the records around 
   writeFileSync(paths[1]!, `${lines.slice(20).join("\n")}\n`);
   const rejectedFile = join(dir, "loupe.duckdb.rejected.ndjson");
   const said: string[] = [];
-  const sink = createDuckDBSink(store, { rejectedFile, onRejected: (message) => said.push(message) });
+  const sink = createDuckDBSink(store, { rejectedFile, onRejected: (count, message) => said.push(`${count}: ${message}`) });
 
   await sink.take(paths, { replay: false });
   expect(await count()).toBe(38);
@@ -33,7 +33,7 @@ test("a record DuckDB refuses is kept aside with its reason; the records around 
   expect(kept.map((k) => k.record)).toEqual([lines[7], lines[31]]);
   expect(kept[0]!.reason).toMatch(/^Invalid Input Error/);
   expect(said).toHaveLength(1);
-  expect(said[0]).toContain(`DuckDB refused 2 record(s)`);
+  expect(said[0]).toStartWith("2: DuckDB refused 2 record(s)");
   expect(said[0]).toContain(rejectedFile);
 
   // Offered again (a crash before the cursor moved): nothing is stored twice.

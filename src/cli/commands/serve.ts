@@ -62,6 +62,8 @@ async function serve(settings: Record<string, string>, version: string, runtime:
   const fsync = onDisk ? config.journalFsync : "never";
   // Telemetry failures are counted and logged once a minute at most, never thrown.
   let lastTelemetryLog = 0;
+  // Records DuckDB refused and the sink kept aside (duckdb-sink.ts), for /livez.
+  let rejected = 0;
   // The dashboard's live tail: records the worker stores, sent only while a browser listens.
   let liveTail: (on: boolean) => void = () => {};
   const feed = createRecordFeed((on) => liveTail(on));
@@ -82,6 +84,10 @@ async function serve(settings: Record<string, string>, version: string, runtime:
       onProblem: onInternalError,
       onRecords: (records) => feed.publish(records),
       onNotice: (message) => log(config, message),
+      onRejected(count, message) {
+        rejected += count;
+        log(config, message);
+      },
       onLog(message) {
         if (Date.now() - lastTelemetryLog < 60_000) return;
         lastTelemetryLog = Date.now();
@@ -143,7 +149,7 @@ async function serve(settings: Record<string, string>, version: string, runtime:
     onInternalError,
     writeEvent: writer.write,
     writeEventWithBody: writer.writeWithBody,
-    writerStats: writer.stats,
+    writerStats: () => ({ ...writer.stats(), rejected }),
     flushRecords: writer.flush,
     localKey,
     version,

@@ -7,8 +7,8 @@ export interface DuckDBSinkOptions {
   onStored?: (paths: readonly string[]) => void;
   /** Where records DuckDB refuses are kept (NDJSON, with the reason), instead of holding up every record after them. */
   rejectedFile?: string;
-  /** Said when records were refused and kept aside: how many, why, where. */
-  onRejected?: (message: string) => void;
+  /** Said when records were refused and kept aside: how many, and a line saying why and where. */
+  onRejected?: (count: number, message: string) => void;
 }
 
 /**
@@ -53,6 +53,7 @@ export function createDuckDBSink(store: Pick<DuckDBStore, "appendFiles" | "appen
         // Kept before the segments are acknowledged: a crash here stores them again, and keeps them aside again at worst.
         appendFileSync(options.rejectedFile, refused.map(({ line, reason }) => `${JSON.stringify({ reason, record: line })}\n`).join(""));
         options.onRejected?.(
+          refused.length,
           `DuckDB refused ${refused.length} record(s) (${refused[0]?.reason ?? "?"}): kept in ${options.rejectedFile}; the records around them are stored`,
         );
       }
