@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 import { canMount, mountSmallDisk } from "../support/small-disk.ts";
+import { until } from "../support/until.ts";
 
 /**
  * A full disk under a real gateway: under the DuckDB file, and under the
@@ -34,13 +35,6 @@ async function calls(gw: Gateway, count: number): Promise<string[]> {
 
 const livez = async (gw: Gateway) => ((await (await fetch(`${gw.url}/livez`)).json()) as { records: { queued: number; storeFailures: number; journalFailures: number; lost: number } }).records;
 const said = (gw: Gateway, pattern: RegExp) => gw.stderr().split("\n").filter((line) => pattern.test(line)).length;
-async function until(condition: () => Promise<boolean>, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await Bun.sleep(50);
-  }
-}
 
 describe.skipIf(!canMount)("a full disk (tmpfs, as root)", () => {
   test.each(["duckdb", "journal"] as const)("under the %s: calls flow, records wait and all go in once there is room, said once", async (full) => {
@@ -54,7 +48,7 @@ describe.skipIf(!canMount)("a full disk (tmpfs, as root)", () => {
       symlinkSync(journal, `${db}.journal`);
       const gw = await startGateway({ dir, db, env: { LOUPE_OPENAI_BASE_URL: mock.url, LOUPE_FLUSH_INTERVAL_MS: "50" } });
       const ids = await calls(gw, 3);
-      await until(async () => (await livez(gw)).queued === 0);
+      await until(async () => (await livez(gw)).queued === 0, 15_000);
       disk.fill();
       ids.push(...(await calls(gw, 30)));
       const during = await livez(gw);
@@ -63,7 +57,7 @@ describe.skipIf(!canMount)("a full disk (tmpfs, as root)", () => {
       else expect(during.queued).toBeGreaterThan(0);
       disk.makeRoom();
       ids.push(...(await calls(gw, 3)));
-      await until(async () => (await livez(gw)).queued === 0);
+      await until(async () => (await livez(gw)).queued === 0, 15_000);
       const rows = await gw.sql<{ id: string }>("select id from requests");
       expect(new Set(rows.map((r) => r.id))).toEqual(new Set(ids));
       expect(await gw.stop()).toBe(0);

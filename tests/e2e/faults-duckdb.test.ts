@@ -4,6 +4,7 @@ import { analyticsRecords } from "../support/analytics-records.ts";
 import { join } from "node:path";
 import { BUN, ROOT, runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
+import { until } from "../support/until.ts";
 
 /**
  * The DuckDB file misbehaving under a real gateway (sinks/duckdb/duckdb-file.ts):
@@ -48,13 +49,6 @@ async function calls(gw: Gateway, count: number): Promise<string[]> {
 const recordIds = async (gw: Gateway) => new Set((await gw.sql<{ id: string }>("select id from requests")).map((r) => r.id));
 const livez = async (gw: Gateway) => ((await (await fetch(`${gw.url}/livez`)).json()) as { records: { queued: number; storeFailures: number; lost: number; rejected?: number } }).records;
 const said = (gw: Gateway, pattern: RegExp) => gw.stderr().split("\n").filter((line) => pattern.test(line)).length;
-async function until(condition: () => Promise<boolean>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await Bun.sleep(50);
-  }
-}
 
 describe("DuckDB file faults", () => {
   test.skipIf(!permissionsHold)("read-only at start (chmod 0444): served, records wait in the journal, and go in once it can be written", async () => {

@@ -4,6 +4,7 @@ import { startClickHouse, type ClickHouseServer } from "../support/clickhouse.ts
 import { runLoupe, startGateway, tempDir, type Gateway } from "../support/gateway.ts";
 import { startMockUpstream, type MockUpstream } from "../support/mock-upstream.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
+import { until } from "../support/until.ts";
 
 /**
  * Part 9's replica test: three gateways on one ClickHouse and one Redis,
@@ -91,13 +92,6 @@ async function clickhouseCount(): Promise<{ rows: number; ids: number }> {
   return { rows: Number(row!.rows), ids: Number(row!.ids) };
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await Bun.sleep(100);
-  }
-}
 
 describe("three replicas on one ClickHouse and one Redis", () => {
   test(`${TOTAL} mixed calls become exactly ${TOTAL} rows, each once, spread over the replicas`, async () => {

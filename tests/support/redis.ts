@@ -90,3 +90,8 @@ function pings(port: number): Promise<boolean> {
     });
   });
 }
+
+/** A sliding window's count as Redis holds it: the sum of its sub-bucket hash (src/limits/README.md, "Redis"). */
+export async function slidingCount(client: { hgetall(key: string): Promise<Record<string, string>> }, key: string): Promise<number> {
+  return Object.values(await client.hgetall(key)).reduce((sum, count) => sum + Number(count), 0);
+}

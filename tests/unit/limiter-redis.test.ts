@@ -4,7 +4,8 @@ import type { Limit } from "../../src/keys/definitions.ts";
 import { createLimiter } from "../../src/limits/create-limiter.ts";
 import type { Limiter } from "../../src/limits/limiter.ts";
 import { createRedisLimiter } from "../../src/limits/redis-limiter.ts";
-import { startRedis, type RedisServer } from "../support/redis.ts";
+import { slidingCount, startRedis, type RedisServer } from "../support/redis.ts";
+import { until } from "../support/until.ts";
 
 let server: RedisServer;
 let raw: Redis;
@@ -32,18 +33,7 @@ async function gateway(limits: Limit[], options: { failOpen?: boolean; log?: (me
   return limiter;
 }
 
-async function until(condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await Bun.sleep(20);
-  }
-}
 
-/** Sums a sliding window's sub-bucket counts as Redis holds them. */
-async function redisCount(key: string): Promise<number> {
-  return Object.values(await raw.hgetall(key)).reduce((sum, count) => sum + Number(count), 0);
-}
 
 describe("limits shared through Redis", () => {
   test("two gateways, 100 concurrent admits each against 50 per minute: exactly 50 pass in total", async () => {
@@ -88,7 +78,7 @@ describe("limits shared through Redis", () => {
     const [usdKey] = await raw.keys("loupe:limit:project:spend:usd:day:*");
     // 2^53 + 1: not a double, exact in Redis.
     expect(await raw.get(usdKey!)).toBe("9007199254740993");
-    expect(await redisCount("loupe:limit:project:spend:tokens:3600s")).toBe(1234);
+    expect(await slidingCount(raw, "loupe:limit:project:spend:tokens:3600s")).toBe(1234);
     expect(next.allowed).toBe(false);
     expect(next.blocked).toMatchObject({ scope: "project", subject: "spend", metric: "usd", window: { period: "day" } });
   });
@@ -171,7 +161,7 @@ describe("limits shared through Redis", () => {
     // Remaining figures still move per call: as of the lease's grant, less its own calls since (the other gateway's since then are not seen).
     expect(Math.abs(Number(first.at(-1)!.tightest!.remaining) - 2000)).toBeLessThanOrEqual(2 * 64);
     // Once the leases are over, their unused units are given back: Redis counts exactly the calls admitted.
-    await until(async () => (await redisCount("loupe:limit:key:key_lease:requests:60s")) === 3000);
+    await until(async () => (await slidingCount(raw, "loupe:limit:key:key_lease:requests:60s")) === 3000);
     expect(Number(await raw.get(dayKey))).toBe(3000);
 
     // Against the end of the window: never more than 5,000 in all, however the leases fall.
@@ -180,11 +170,11 @@ describe("limits shared through Redis", () => {
     expect(admitted).toBeLessThanOrEqual(5000);
     expect(admitted).toBeGreaterThanOrEqual(5000 - 2 * 64);
     expect(second.find((admission) => !admission.allowed)?.blocked).toMatchObject({ scope: "key", amount: "5000" });
-    await until(async () => (await redisCount("loupe:limit:key:key_lease:requests:60s")) === admitted);
+    await until(async () => (await slidingCount(raw, "loupe:limit:key:key_lease:requests:60s")) === admitted);
     // Near the amount nothing is leased: what the leases held is admitted one by one, to exactly 5,000.
     const rest = await burst(4, 50);
     expect(admitted + rest.filter((admission) => admission.allowed).length).toBe(5000);
-    expect(await redisCount("loupe:limit:key:key_lease:requests:60s")).toBe(5000);
+    expect(await slidingCount(raw, "loupe:limit:key:key_lease:requests:60s")).toBe(5000);
     expect(Number(await raw.get(dayKey))).toBe(5000);
   });
 
@@ -232,7 +222,7 @@ describe("Redis unreachable", () => {
       await server.start();
     }
     await until(() => limiter.stats().redisUp && limiter.stats().pendingReconcile === 0);
-    expect(await redisCount("loupe:limit:key:key_outage:requests:60s")).toBe(20);
+    expect(await slidingCount(raw, "loupe:limit:key:key_outage:requests:60s")).toBe(20);
     const [tokensKey] = await raw.keys("loupe:limit:key:key_outage:tokens:day:*");
     expect(await raw.get(tokensKey!)).toBe("200");
     expect((await limiter.admit({ key: "key_outage" })).tightest).toMatchObject({ remaining: String(1000 - 21) });

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { createRedisLink } from "../../src/limits/create-redis-link.ts";
 import type { RedisLink } from "../../src/limits/redis-link.ts";
 import { startRedis, type RedisServer } from "../support/redis.ts";
+import { until } from "../support/until.ts";
 
 /**
  * The limiter's two ways to Redis (src/limits/redis-link.ts), both run here on
@@ -54,13 +55,6 @@ async function open(client: "bun" | "ioredis", url = server.url, waitForReady = 
   };
 }
 
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting");
-    await Bun.sleep(10);
-  }
-}
 
 /** How long `pending` took to settle, and its value or error. */
 async function timed(pending: Promise<unknown>): Promise<{ ms: number; value?: unknown; error?: Error }> {
