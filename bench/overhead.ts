@@ -17,6 +17,7 @@
  */
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { mean, verdict } from "./harness.ts";
 
 const LEVELS = (process.env.BENCH_LEVELS ?? "1,10,50,200").split(",").map(Number);
 const FULL = Number(process.env.BENCH_FULL_LEVEL ?? 50);
@@ -32,9 +33,8 @@ interface Percentiles {
   p99: number;
 }
 
-const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+/** A figure with thousands separators, for the Markdown tables (harness.ts's `fmt` has none). */
 const fmt = (value: number, digits = 0) => value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 
 /** Runs a bench script with `env` added; its output passes through; returns its results file (named in its log, on stderr). */
 async function run(script: string, env: Record<string, string>): Promise<Record<string, unknown>> {

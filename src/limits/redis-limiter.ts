@@ -258,8 +258,10 @@ export async function createRedisLimiter(options: RedisLimiterOptions): Promise<
       let expiresAt = now + LEASE.ms;
       for (const limit of limits) expiresAt = Math.min(expiresAt, cellEnds(limit, now));
       giveBack(leases.grant(holder, { left: granted - 1, used, timing, cells: limits.map((limit) => cellOf(limit, now)), expiresAt }));
-      leaseTimer ??= setInterval(expireLeases, LEASE.ms);
-      (leaseTimer as { unref?: () => void }).unref?.();
+      if (leaseTimer === undefined) {
+        leaseTimer = setInterval(expireLeases, LEASE.ms);
+        (leaseTimer as { unref?: () => void }).unref?.();
+      }
       // This call's own figures: the units still held are not used yet.
       return buildAdmission(limits, used.map((u) => u - (granted - 1)), -1, subjects, now, timing);
     }
