@@ -58,7 +58,7 @@ export interface LimitUsage {
 }
 
 export interface CallUsage {
-  /** Input + output tokens. */
+  /** Input + output tokens as the record counts them: input with cache reads and writes, output with reasoning. */
   tokens: number;
   /** undefined: no price is known for the call (the record's cost is NULL). */
   costNano: bigint | undefined;
